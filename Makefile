@@ -1,0 +1,65 @@
+# dlq-tui — `make demo` and `make test` do all set-up on a fresh machine (Python 3.11+, Java 17, Maven).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STACK := compose/stack
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps stack-up stack-down stack-status demo seed test lint format bench lock clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# constraints.txt pins every package (runtime and dev); `make lock` refreshes it.
+$(VENV)/.installed: $(BIN)/activate pyproject.toml constraints.txt
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	compose/system-deps
+
+stack-up: system-deps
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+seed: install stack-up
+	$(BIN)/python -m dlq_tui.demo seed
+
+demo: seed
+	$(BIN)/dlq-tui -b 127.0.0.1:$${DLQ_TUI_KAFKA_PORT:-9092} -g order-canceled-consumer -a \
+	  -c schema.registry.url=http://127.0.0.1:$${DLQ_TUI_REGISTRY_PORT:-8081} \
+	  order-canceled-dead-letter-queue order-canceled-retry-1
+
+# The stack goes down even when the tests fail; the exit status is pytest's.
+test: install system-deps
+	@status=0; $(STACK) up || status=$$?; \
+	if [ $$status -eq 0 ]; then eval "$$($(STACK) env)"; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; fi; \
+	$(STACK) down; exit $$status
+
+lint: install
+	$(BIN)/ruff check dlq_tui tests bench
+	$(BIN)/ruff format --check dlq_tui tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix dlq_tui tests bench
+	$(BIN)/ruff format dlq_tui tests bench
+
+bench: install stack-up
+	eval "$$($(STACK) env)"; $(BIN)/python -m bench
+
+lock: $(BIN)/activate
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip freeze --exclude-editable --exclude dlq-tui | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""`python -m dlq_tui.demo seed`: (re)create the demo DLQ in the local stack and print what it made."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import UnknownTopicOrPartitionError
+
+from dlq_tui.decode.registry import SchemaRegistry
+from dlq_tui.demo.data import DLQ_TOPIC, PARTITIONS, RETRY_TOPIC, demo_records, order_canceled_schema
+
+
+async def recreate_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        stale = [t for t in topics if t in existing]
+        if stale:
+            await admin.delete_topics(stale)
+            for _ in range(100):  # deletion is asynchronous on the broker
+                if not set(await admin.list_topics()) & set(stale):
+                    break
+                await asyncio.sleep(0.1)
+        for _ in range(50):
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, partitions, 1, topic_configs=cfg) for t, cfg in topics.items()]
+                )
+                break
+            except Exception as exc:  # TopicExistsError while the deletion settles
+                if "exist" not in type(exc).__name__.lower() and "exist" not in str(exc).lower():
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def make_compacted(bootstrap: str, topics: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t, configs={"cleanup.policy": "compact"}) for t in topics]
+        )
+    finally:
+        await admin.close()
+
+
+async def seed(bootstrap: str, registry_url: str, count: int) -> int:
+    with SchemaRegistry(registry_url) as registry:
+        schema_id = registry.register(f"{DLQ_TOPIC}-value", order_canceled_schema())
+    # A compacted topic refuses keyless records, yet real DLQs hold some (written before the policy
+    # changed, or by a tool that bypassed it). So: create with `delete`, seed, then switch to compact.
+    await recreate_topics(
+        bootstrap,
+        {DLQ_TOPIC: {"cleanup.policy": "delete"}, RETRY_TOPIC: {"cleanup.policy": "compact"}},
+        PARTITIONS,
+    )
+    records = demo_records(schema_id, count=count, now_ms=int(time.time() * 1000))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for _ in range(20):  # metadata for the new topics can take a moment
+            try:
+                futures = [
+                    await producer.send(
+                        DLQ_TOPIC, r.value, key=r.key, partition=r.partition, timestamp_ms=r.timestamp,
+                        headers=r.headers,
+                    )
+                    for r in records
+                ]
+                await asyncio.gather(*futures)
+                break
+            except UnknownTopicOrPartitionError:
+                await asyncio.sleep(0.5)
+    finally:
+        await producer.stop()
+    await make_compacted(bootstrap, [DLQ_TOPIC])
+    per_partition = {p: sum(1 for r in records if r.partition == p) for p in range(PARTITIONS)}
+    print(f"demo: topic {DLQ_TOPIC} (compacted, {PARTITIONS} partitions): {len(records)} records {per_partition}")
+    print(f"demo: topic {RETRY_TOPIC} (compacted, {PARTITIONS} partitions): empty, the merge destination")
+    print(f"demo: value schema OrderCanceled registered as id {schema_id} under {DLQ_TOPIC}-value")
+    for r in records:
+        if r.note:
+            print(f"demo:   partition {r.partition}: {r.note}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    kafka_port = os.environ.get("DLQ_TUI_KAFKA_PORT", "9092")
+    registry_port = os.environ.get("DLQ_TUI_REGISTRY_PORT", "8081")
+    parser = argparse.ArgumentParser(prog="python -m dlq_tui.demo", description=__doc__)
+    parser.add_argument("command", choices=["seed"])
+    parser.add_argument("-b", "--bootstrap-servers", default=f"127.0.0.1:{kafka_port}")
+    parser.add_argument("--registry", default=f"http://127.0.0.1:{registry_port}/apis/ccompat/v7")
+    parser.add_argument("--count", type=int, default=300, help="ordinary records (default 300)")
+    args = parser.parse_args(argv)
+    return asyncio.run(seed(args.bootstrap_servers, args.registry, args.count))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Kafka I/O: the snapshot reader, the resolution offsets and the transactional committer."""

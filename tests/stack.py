@@ -1,0 +1,111 @@
+"""Test helpers around the real stack: start/reuse it, make topics, and read topics back with kcat,
+the independent client that witnesses what dlq-tui wrote."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_SCRIPT = ROOT / "compose" / "stack"
+
+
+@dataclass(frozen=True)
+class Stack:
+    bootstrap: str
+    registry_url: str  # the Confluent-compatible base URL (Apicurio: .../apis/ccompat/v7)
+    registry_root: str  # the server root, as an engineer would pass schema.registry.url
+
+
+def _answers(hostport: str) -> bool:
+    host, port = hostport.rsplit(":", 1)
+    with contextlib.suppress(OSError), socket.create_connection((host, int(port)), timeout=1):
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def ensure_stack() -> Iterator[Stack]:
+    kafka_port = os.environ.get("DLQ_TUI_KAFKA_PORT", "9092")
+    registry_port = os.environ.get("DLQ_TUI_REGISTRY_PORT", "8081")
+    bootstrap = os.environ.get("DLQ_TUI_TEST_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
+    root = f"http://127.0.0.1:{registry_port}"
+    registry = os.environ.get("DLQ_TUI_TEST_REGISTRY_URL", f"{root}/apis/ccompat/v7")
+    started = False
+    if not (_answers(bootstrap) and _answers(f"127.0.0.1:{registry_port}")):
+        subprocess.run([str(STACK_SCRIPT), "up"], check=True)
+        started = True
+    try:
+        yield Stack(bootstrap=bootstrap, registry_url=registry, registry_root=root)
+    finally:
+        if started:
+            subprocess.run([str(STACK_SCRIPT), "down"], check=False)
+
+
+def unique_name(hint: str) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", hint).strip("-")[:40]
+    return f"t-{slug}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class KcatRecord:
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def _latin1(text: str | None) -> bytes | None:
+    # kcat -J escapes bytes below 0x20 as \u00XX and writes the others raw; read as latin-1, every
+    # JSON string maps back to its exact bytes.
+    return None if text is None else text.encode("latin-1")
+
+
+def kcat_read(
+    bootstrap: str, topic: str, *, read_committed: bool = True, partition: int | None = None
+) -> list[KcatRecord]:
+    """Every record of `topic` (all partitions, or one), as kcat sees it."""
+    cmd = ["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-J"]
+    if partition is not None:
+        cmd += ["-p", str(partition)]
+    if read_committed:
+        cmd += ["-X", "isolation.level=read_committed"]
+    out = subprocess.run(cmd, check=True, capture_output=True, timeout=60).stdout
+    records = []
+    for line in out.decode("latin-1").split("\n"):  # not splitlines(): \x85 and \x1c are data
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        raw_headers = obj.get("headers") or []
+        headers = [
+            (raw_headers[i].encode("latin-1").decode("utf-8"), _latin1(raw_headers[i + 1]) or b"")
+            for i in range(0, len(raw_headers), 2)
+        ]
+        records.append(
+            KcatRecord(
+                partition=obj["partition"],
+                offset=obj["offset"],
+                timestamp=obj["ts"],
+                key=_latin1(obj.get("key")),
+                value=_latin1(obj.get("payload")),
+                headers=headers,
+            )
+        )
+    return sorted(records, key=lambda r: (r.partition, r.offset))
+
+
+def kcat_topics(bootstrap: str) -> set[str]:
+    out = subprocess.run(
+        ["kcat", "-b", bootstrap, "-L", "-J"], check=True, capture_output=True, timeout=30
+    ).stdout
+    return {t["topic"] for t in json.loads(out)["topics"]}
