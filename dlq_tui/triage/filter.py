@@ -1,0 +1,370 @@
+"""The filter language: `parse(text)` -> `Filter`, evaluated against a `FilterSubject`.
+
+The user-facing reference is docs/filters.md. In short::
+
+    key:ORD00*   value:"wrong product"   value.reason:wrong*   header.kafka_dlt-exception-fqcn:*Timeout*
+    error:*Timeout*   partition:0   offset:>=100   offset:100..200   ts:>2026-11-01   timeout   /re/
+    a b (AND)   a AND b   a OR b   NOT a   -a   (a OR b) c
+
+Matching rules:
+
+* All text matching is case-insensitive, except `/regex/` (Python `re`, case-sensitive unless the
+  pattern says `(?i)`; searched anywhere in the text, anchor with `^`/`$`).
+* An unquoted word with `*` (any run of characters, also none) or `?` (one character) is a glob;
+  anything else, and every quoted string, is a literal (quotes make `*` and `?` ordinary).
+* `key:`, `value.<path>:` and `header.<name>:` hold one short value each, so a literal or glob
+  must match the *whole* text: `key:ORD001` is that key exactly, `key:ORD00*` a prefix.
+* `value:`, `error:` and bare words look at long text, so a literal or glob matches *anywhere*
+  inside it: `value:"wrong product"` is a substring test, `error:*Timeout*` = `error:Timeout`.
+* `value.<path>` matches when any of the values at that path matches; a missing field, a missing
+  header or an undecodable value never matches (so `-header.x:*` selects records without it).
+* `partition`, `offset` and `ts` take `N`, `>N`, `>=N`, `<N`, `<=N`, `=N` or inclusive ranges
+  `A..B`, `A..`, `..B`. Times are ISO dates or date-times; without a UTC offset they are UTC.
+  A time stands for the whole span of its precision: `ts:2026-11-01` is that day,
+  `ts:>2026-11-01` starts the next day, `ts:<=2026-11-01` includes the day,
+  `ts:2026-11-01..2026-11-03` is three whole days.
+
+Evaluation is compiled once per parse into nested closures (globs and regexes precompiled); `AND`
+and `OR` short-circuit and evaluate cheap partition/offset/ts tests before any text test, so a
+lazily decoding subject decodes only the records those tests let through.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+
+from dlq_tui.triage.filter_ast import (
+    And,
+    Compare,
+    FilterError,
+    Node,
+    Not,
+    NumField,
+    Op,
+    Pattern,
+    PatternKind,
+    Range,
+    TextField,
+    TextTerm,
+    unparse,
+)
+from dlq_tui.triage.filter_parse import compile_regex, parse_ast
+from dlq_tui.triage.records import FilterSubject
+
+__all__ = [
+    "MATCH_ALL",
+    "STRUCTURAL_ACCESSORS",
+    "Filter",
+    "FilterError",
+    "Node",
+    "parse",
+    "unparse",
+]
+
+Predicate = Callable[[FilterSubject], bool]
+
+STRUCTURAL_ACCESSORS = frozenset({"partition", "offset", "timestamp"})
+"""Accessors that need no decoding."""
+
+_ACCESSOR = {
+    TextField.TEXT: "full_text",
+    TextField.KEY: "key_text",
+    TextField.VALUE: "value_text",
+    TextField.VALUE_FIELD: "value_fields",
+    TextField.HEADER: "header_text",
+    TextField.ERROR: "error_text",
+}
+_NUM_ACCESSOR = {NumField.PARTITION: "partition", NumField.OFFSET: "offset", NumField.TS: "timestamp"}
+
+# Relative evaluation cost, used to order the operands of AND/OR (cheapest first).
+_COST = {
+    TextField.KEY: 10,
+    TextField.HEADER: 10,
+    TextField.ERROR: 20,
+    TextField.VALUE_FIELD: 30,
+    TextField.VALUE: 40,
+    TextField.TEXT: 50,
+}
+_NUM_COST = 1
+_REGEX_COST = 5
+
+_FLAGS = re.IGNORECASE | re.DOTALL
+
+
+def _glob_regex(glob: str, whole: bool) -> str:
+    """`*` and `?` only; everything else literal. Runs of `*` collapse; in search mode the
+    leading and trailing `*` are dropped (they add nothing to an unanchored search)."""
+    glob = re.sub(r"\*+", "*", glob)
+    if not whole:
+        glob = glob.strip("*")
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+
+
+def _has_case(text: str) -> bool:
+    return text.lower() != text or text.upper() != text
+
+
+def _text_test(field: TextField, pattern: Pattern) -> Callable[[str], object]:
+    """A test of one decoded text; its result is used for truthiness only."""
+    if pattern.kind is PatternKind.REGEX:
+        return compile_regex(pattern.text).search
+    whole = field.whole
+    lit: str | None = pattern.text if pattern.kind is PatternKind.LITERAL else None
+    if lit is None:
+        # `*Timeout*` (whole) and `Timeout*` (anywhere) are plain substring tests.
+        core = re.sub(r"\*+", "*", pattern.text)
+        if not whole or (len(core) > 2 and core[0] == core[-1] == "*"):
+            core = core.strip("*")
+            if "*" not in core and "?" not in core:
+                whole, lit = False, core
+    if lit is None:
+        rx = _glob_regex(pattern.text, whole)
+    elif not whole:  # a substring test: `in` is several times faster than an IGNORECASE search
+        if not _has_case(lit):
+            return _contains(lit)
+        return _contains_lower(lit.lower())
+    elif not _has_case(lit):  # digits, punctuation
+        return lit.__eq__
+    else:
+        rx = re.escape(lit)
+    compiled = re.compile(rx, _FLAGS)
+    return compiled.fullmatch if whole else compiled.search
+
+
+def _contains(needle: str) -> Callable[[str], bool]:
+    def contains(text: str) -> bool:
+        return needle in text
+
+    return contains
+
+
+def _contains_lower(needle: str) -> Callable[[str], bool]:
+    def contains_lower(text: str) -> bool:
+        return needle in text.lower()
+
+    return contains_lower
+
+
+def _text_predicate(term: TextTerm) -> Predicate:
+    test = _text_test(term.field, term.pattern)
+    name = term.name
+    field = term.field
+    if field is TextField.KEY:
+
+        def key(s: FilterSubject) -> bool:
+            return bool(test(s.key_text()))
+
+        return key
+    if field is TextField.VALUE:
+
+        def value(s: FilterSubject) -> bool:
+            return bool(test(s.value_text()))
+
+        return value
+    if field is TextField.ERROR:
+
+        def error(s: FilterSubject) -> bool:
+            return bool(test(s.error_text()))
+
+        return error
+    if field is TextField.TEXT:
+
+        def text(s: FilterSubject) -> bool:
+            return bool(test(s.full_text()))
+
+        return text
+    if field is TextField.HEADER:
+
+        def header(s: FilterSubject) -> bool:
+            t = s.header_text(name)
+            return False if t is None else bool(test(t))
+
+        return header
+
+    def value_field(s: FilterSubject) -> bool:
+        values = s.value_fields(name)
+        if values:
+            for v in values:
+                if test(v):
+                    return True
+        return False
+
+    return value_field
+
+
+def _bounds(node: Compare | Range) -> tuple[int | None, int | None]:
+    """The half-open interval `[lo, hi)` of accepted values; None is unbounded."""
+    if isinstance(node, Range):
+        return (node.start.lo if node.start else None, node.end.hi if node.end else None)
+    lo, hi = node.value.lo, node.value.hi
+    match node.op:
+        case Op.EQ:
+            return lo, hi
+        case Op.GT:
+            return hi, None
+        case Op.GE:
+            return lo, None
+        case Op.LT:
+            return None, lo
+        case Op.LE:
+            return None, hi
+
+
+def _number_predicate(node: Compare | Range) -> Predicate:
+    get: Callable[[FilterSubject], int] = operator.attrgetter(_NUM_ACCESSOR[node.field])
+    lo, hi = _bounds(node)
+    if lo is not None and hi is not None:
+        if hi == lo + 1:
+
+            def equal(s: FilterSubject) -> bool:
+                return get(s) == lo
+
+            return equal
+
+        def between(s: FilterSubject) -> bool:
+            return lo <= get(s) < hi
+
+        return between
+    if lo is not None:
+
+        def at_least(s: FilterSubject) -> bool:
+            return get(s) >= lo
+
+        return at_least
+    assert hi is not None
+
+    def below(s: FilterSubject) -> bool:
+        return get(s) < hi
+
+    return below
+
+
+def _always(_s: FilterSubject) -> bool:
+    return True
+
+
+def _all(preds: list[Predicate]) -> Predicate:
+    if not preds:
+        return _always
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda s: a(s) and b(s)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda s: a(s) and b(s) and c(s)
+
+    def every(s: FilterSubject) -> bool:
+        for p in preds:  # noqa: SIM110 (a plain loop is faster than all() over a generator)
+            if not p(s):
+                return False
+        return True
+
+    return every
+
+
+def _any(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda s: a(s) or b(s)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda s: a(s) or b(s) or c(s)
+
+    def some(s: FilterSubject) -> bool:
+        for p in preds:  # noqa: SIM110 (a plain loop is faster than any() over a generator)
+            if p(s):
+                return True
+        return False
+
+    return some
+
+
+def _compile(node: Node) -> tuple[Predicate, int]:
+    """A predicate for `node` and its relative cost. Terms are pure, so reordering the operands
+    of AND/OR (cheapest first) does not change the result, only how soon it is known."""
+    if isinstance(node, TextTerm):
+        cost = _COST[node.field] + (_REGEX_COST if node.pattern.kind is PatternKind.REGEX else 0)
+        return _text_predicate(node), cost
+    if isinstance(node, Compare | Range):
+        return _number_predicate(node), _NUM_COST
+    if isinstance(node, Not):
+        inner, cost = _compile(node.child)
+        return (lambda s: not inner(s)), cost
+    parts = sorted((_compile(c) for c in node.children), key=lambda pc: pc[1])
+    preds = [p for p, _ in parts]
+    total = sum(c for _, c in parts)
+    return (_all(preds) if isinstance(node, And) else _any(preds)), total
+
+
+def _accessors(node: Node, out: set[str]) -> set[str]:
+    if isinstance(node, TextTerm):
+        out.add(_ACCESSOR[node.field])
+    elif isinstance(node, Compare | Range):
+        out.add(_NUM_ACCESSOR[node.field])
+    elif isinstance(node, Not):
+        _accessors(node.child, out)
+    else:
+        for c in node.children:
+            _accessors(c, out)
+    return out
+
+
+class Filter:
+    """A parsed filter.
+
+    `matches(subject) -> bool` is an attribute holding the compiled predicate (called once per
+    record, so it is the closure itself rather than a method wrapping it).
+    `text` is the source text, `ast` the syntax tree, `accessors` the `FilterSubject` members the
+    filter reads, and `needs_decode` whether any of them needs decoding (False for filters on
+    partition/offset/ts only).
+    """
+
+    __slots__ = ("accessors", "ast", "matches", "needs_decode", "text")
+
+    text: str
+    ast: Node
+    accessors: frozenset[str]
+    needs_decode: bool
+    matches: Predicate
+
+    def __init__(self, text: str, ast: Node) -> None:
+        self.text = text
+        self.ast = ast
+        self.accessors = frozenset(_accessors(ast, set()))
+        self.needs_decode = not self.accessors <= STRUCTURAL_ACCESSORS
+        self.matches = _compile(ast)[0]
+
+    @classmethod
+    def from_ast(cls, ast: Node) -> Filter:
+        """A filter for a tree built in code (e.g. "same key as this record"); `text` is printed."""
+        return cls(unparse(ast), ast)
+
+    @property
+    def matches_all(self) -> bool:
+        """True for the empty filter."""
+        return self.ast == And(())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Filter) and other.ast == self.ast
+
+    def __hash__(self) -> int:
+        return hash(self.ast)
+
+    def __repr__(self) -> str:
+        return f"Filter({self.text!r})"
+
+
+def parse(text: str) -> Filter:
+    """Parse filter text. Raises `FilterError(message, position)`; an empty or blank text gives a
+    filter that matches everything."""
+    return Filter(text, parse_ast(text))
+
+
+MATCH_ALL = Filter("", And(()))
+"""The empty filter: matches every record and needs no decoding."""
