@@ -1,0 +1,327 @@
+"""Compact columnar storage for up to millions of DLQ records.
+
+Per record the store keeps the raw bytes and a fixed ~41 bytes of columns, plus 12 bytes of
+per-partition offset index and 8 bytes per header, instead of one Python object per field:
+
+* the key, value and header values of a row are packed back to back into an *arena*: a list of
+  byte chunks. The chunk being filled is a ``bytearray``; once it passes ``chunk_size`` it is
+  frozen into an exact-size ``bytes``. A single growing ``bytearray`` would over-allocate by up to
+  12.5 % of the raw bytes (and reallocate gigabytes as it grows); with chunks the slack is bounded
+  by one chunk. A row never straddles two chunks.
+* ``array.array`` columns hold partition, offset, timestamp, timestamp type, the row's arena
+  position (``chunk << 32 | position in chunk``), key length, value length (-1 for None) and
+  header count.
+* a header is encoded as ``<name id: u32><value length: i32, -1 for None><value bytes>``; header
+  names are interned in a small table (DLQ records repeat the same few names on every record).
+* ``row_of`` uses per-partition offset/row arrays searched with ``bisect``: records arrive in
+  offset order per partition, so appending keeps them sorted; the rare out-of-order record is
+  inserted in place.
+
+Rows keep arrival order (partitions interleaved). Rows are never removed: what is resolved or
+hidden is a view over the rows. The store is not thread-safe: one writer (the reader's batches,
+applied on the UI's event loop) and readers on the same thread.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+
+from dlq_tui.triage.records import Header, RawRecord, RecordId
+
+__all__ = ["RecordStore"]
+
+_HDR = struct.Struct("<Ii")
+_HDR_SIZE = _HDR.size
+_POS_BITS = 32
+_POS_MASK = (1 << _POS_BITS) - 1
+DEFAULT_CHUNK_SIZE = 4 << 20
+
+
+class _PartitionIndex:
+    """Offsets of one partition's rows, sorted, and the matching row numbers."""
+
+    __slots__ = ("offsets", "rows")
+
+    def __init__(self) -> None:
+        self.offsets = array("q")
+        self.rows = array("i")
+
+    def find(self, offset: int) -> int | None:
+        offsets = self.offsets
+        n = len(offsets)
+        if n and offsets[n - 1] == offset:
+            return self.rows[n - 1]
+        i = bisect_left(offsets, offset)
+        if i < n and offsets[i] == offset:
+            return self.rows[i]
+        return None
+
+
+class RecordStore:
+    """Append-only columnar record store. See the module docstring for the layout."""
+
+    def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        self._chunk_size = chunk_size
+        self._frozen: list[bytes] = []
+        self._cur = bytearray()
+        self._partition = array("i")
+        self._offset = array("q")
+        self._timestamp = array("q")
+        self._ts_type = array("b")
+        self._pos = array("q")
+        self._key_len = array("i")
+        self._value_len = array("i")
+        self._header_count = array("i")
+        self._parts: dict[int, _PartitionIndex] = {}
+        self._name_ids: dict[str, int] = {}
+        self._names: list[str] = []
+        self._raw_bytes = 0
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def append(self, rec: RawRecord) -> int:
+        """Store one record and return its row. A record already stored (same partition and
+        offset, e.g. re-delivered after a reader retry) is not stored twice: its row is returned."""
+        part = self._parts.get(rec.partition)
+        if part is None:
+            part = self._parts[rec.partition] = _PartitionIndex()
+        in_order = not part.offsets or rec.offset > part.offsets[-1]
+        if not in_order:
+            existing = part.find(rec.offset)
+            if existing is not None:
+                return existing
+
+        row = len(self._offset)
+        cur = self._cur
+        pos = len(cur)
+        chunk = len(self._frozen)
+        key = rec.key
+        value = rec.value
+        raw = 0
+        if key is not None:
+            cur += key
+            raw += len(key)
+        if value is not None:
+            cur += value
+            raw += len(value)
+        headers = rec.headers
+        if headers:
+            name_ids = self._name_ids
+            pack = _HDR.pack
+            for name, hvalue in headers:
+                nid = name_ids.get(name)
+                if nid is None:
+                    nid = name_ids[name] = len(self._names)
+                    self._names.append(name)
+                if hvalue is None:
+                    cur += pack(nid, -1)
+                else:
+                    cur += pack(nid, len(hvalue))
+                    cur += hvalue
+                    raw += len(hvalue)
+                raw += len(name)
+        self._raw_bytes += raw
+
+        self._partition.append(rec.partition)
+        self._offset.append(rec.offset)
+        self._timestamp.append(rec.timestamp)
+        self._ts_type.append(rec.timestamp_type)
+        self._pos.append(chunk << _POS_BITS | pos)
+        self._key_len.append(-1 if key is None else len(key))
+        self._value_len.append(-1 if value is None else len(value))
+        self._header_count.append(len(headers))
+
+        if in_order:
+            part.offsets.append(rec.offset)
+            part.rows.append(row)
+        else:
+            i = bisect_left(part.offsets, rec.offset)
+            part.offsets.insert(i, rec.offset)
+            part.rows.insert(i, row)
+
+        if len(cur) >= self._chunk_size:
+            self._frozen.append(bytes(cur))
+            self._cur = bytearray()
+        return row
+
+    def extend(self, batch: Iterable[RawRecord]) -> int:
+        """Append a batch; return how many new rows were stored."""
+        before = len(self._offset)
+        append = self.append
+        for rec in batch:
+            append(rec)
+        return len(self._offset) - before
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._offset)
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        for i in range(len(self._offset)):
+            yield self.get(i)
+
+    def _row(self, i: int) -> int:
+        n = len(self._offset)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("row out of range")
+        return i
+
+    def _chunk(self, pos: int) -> bytes | bytearray:
+        c = pos >> _POS_BITS
+        return self._frozen[c] if c < len(self._frozen) else self._cur
+
+    def get(self, i: int) -> RawRecord:
+        """Materialize row `i` as a `RawRecord` (new objects each call)."""
+        i = self._row(i)
+        return RawRecord(
+            self._partition[i],
+            self._offset[i],
+            self._timestamp[i],
+            self._ts_type[i],
+            self.key_at(i),
+            self.value_at(i),
+            self.headers_at(i),
+        )
+
+    def partition_at(self, i: int) -> int:
+        return self._partition[i]
+
+    def offset_at(self, i: int) -> int:
+        return self._offset[i]
+
+    def rid_at(self, i: int) -> RecordId:
+        return RecordId(self._partition[i], self._offset[i])
+
+    def timestamp_at(self, i: int) -> int:
+        return self._timestamp[i]
+
+    def timestamp_type_at(self, i: int) -> int:
+        return self._ts_type[i]
+
+    def key_len_at(self, i: int) -> int:
+        """Key length in bytes, -1 for a null key."""
+        return self._key_len[i]
+
+    def value_len_at(self, i: int) -> int:
+        """Value length in bytes, -1 for a null value (a tombstone)."""
+        return self._value_len[i]
+
+    def key_at(self, i: int) -> bytes | None:
+        n = self._key_len[i]
+        if n < 0:
+            return None
+        pos = self._pos[i]
+        start = pos & _POS_MASK
+        return bytes(self._chunk(pos)[start : start + n])
+
+    def value_at(self, i: int) -> bytes | None:
+        n = self._value_len[i]
+        if n < 0:
+            return None
+        pos = self._pos[i]
+        start = (pos & _POS_MASK) + max(self._key_len[i], 0)
+        return bytes(self._chunk(pos)[start : start + n])
+
+    def headers_at(self, i: int) -> tuple[Header, ...]:
+        count = self._header_count[i]
+        if not count:
+            return ()
+        pos = self._pos[i]
+        buf = self._chunk(pos)
+        p = (pos & _POS_MASK) + max(self._key_len[i], 0) + max(self._value_len[i], 0)
+        names = self._names
+        unpack_from = _HDR.unpack_from
+        out: list[Header] = []
+        for _ in range(count):
+            nid, n = unpack_from(buf, p)
+            p += _HDR_SIZE
+            if n < 0:
+                out.append((names[nid], None))
+            else:
+                out.append((names[nid], bytes(buf[p : p + n])))
+                p += n
+        return tuple(out)
+
+    def row_of(self, rid: RecordId) -> int | None:
+        part = self._parts.get(rid.partition)
+        return None if part is None else part.find(rid.offset)
+
+    def __contains__(self, rid: object) -> bool:
+        return isinstance(rid, RecordId) and self.row_of(rid) is not None
+
+    # -- per partition --------------------------------------------------------------------------
+
+    def partitions(self) -> list[int]:
+        """Partitions that have at least one row, ascending."""
+        return sorted(self._parts)
+
+    def partition_size(self, partition: int) -> int:
+        part = self._parts.get(partition)
+        return 0 if part is None else len(part.offsets)
+
+    def first_offset(self, partition: int) -> int | None:
+        part = self._parts.get(partition)
+        return part.offsets[0] if part is not None and part.offsets else None
+
+    def last_offset(self, partition: int) -> int | None:
+        part = self._parts.get(partition)
+        return part.offsets[-1] if part is not None and part.offsets else None
+
+    def partition_offsets(self, partition: int, lo: int = 0, hi: int | None = None) -> array[int]:
+        """A copy of the partition's stored offsets in ``[lo, hi)``, ascending (the
+        ``known_offsets`` that `PartitionResolution.resolve` needs)."""
+        part = self._parts.get(partition)
+        if part is None:
+            return array("q")
+        offsets = part.offsets
+        a = bisect_left(offsets, lo)
+        b = len(offsets) if hi is None else bisect_left(offsets, hi)
+        return offsets[a:b]
+
+    def partition_rows(self, partition: int, lo: int = 0, hi: int | None = None) -> array[int]:
+        """A copy of the rows of the partition's records with offsets in ``[lo, hi)``, in offset
+        order."""
+        part = self._parts.get(partition)
+        if part is None:
+            return array("i")
+        offsets = part.offsets
+        a = bisect_left(offsets, lo)
+        b = len(offsets) if hi is None else bisect_left(offsets, hi)
+        return part.rows[a:b]
+
+    # -- size -----------------------------------------------------------------------------------
+
+    def raw_bytes(self) -> int:
+        """Bytes of keys, values, header names and header values as received."""
+        return self._raw_bytes
+
+    def nbytes(self) -> int:
+        """Estimated memory held by the store: arena chunks, columns, indexes and name table."""
+        size = sys.getsizeof(self._cur) + sys.getsizeof(self._frozen)
+        size += sum(sys.getsizeof(c) for c in self._frozen)
+        for col in (
+            self._partition,
+            self._offset,
+            self._timestamp,
+            self._ts_type,
+            self._pos,
+            self._key_len,
+            self._value_len,
+            self._header_count,
+        ):
+            size += sys.getsizeof(col)
+        size += sys.getsizeof(self._parts)
+        for part in self._parts.values():
+            size += sys.getsizeof(part.offsets) + sys.getsizeof(part.rows) + 64
+        size += sys.getsizeof(self._name_ids) + sys.getsizeof(self._names)
+        size += sum(sys.getsizeof(n) for n in self._names)
+        return size
