@@ -1,18 +1,332 @@
-"""Command line entry point (placeholder until the engine lands: --version and --help)."""
+"""`dlq-tui [OPTIONS] SOURCE [DESTINATION]` opens the TUI; `ask`, `merge-all`, `purge-all` and
+`print` are the line-mode commands. kafka-merge-purge's options keep their letters and meaning.
+Exit codes: 0 done, 1 failed, 2 usage."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
 
 from dlq_tui import __version__
+from dlq_tui.engine import SessionConfig
+from dlq_tui.kafka.connection import DlqError
+from dlq_tui.settings import (
+    Settings,
+    SettingsError,
+    parse_property,
+    read_properties_file,
+    resolve_connection,
+)
+from dlq_tui.triage.filter import FilterError
+
+COMMANDS = ("ask", "merge-all", "purge-all", "print")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dlq-tui", description=__doc__)
+class UsageError(Exception):
+    pass
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    conn = parser.add_argument_group("connection (kafka-merge-purge options)")
+    conn.add_argument(
+        "-b", "--bootstrap-servers", metavar="HOSTS", help="Kafka bootstrap servers (host:port,...)"
+    )
+    conn.add_argument(
+        "-g", "--group", metavar="GROUP", help="consumer group whose committed offsets say what is resolved"
+    )
+    conn.add_argument(
+        "-o",
+        "--property",
+        dest="properties",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="client property for both clients (Java names, e.g. security.protocol=SASL_SSL)",
+    )
+    conn.add_argument(
+        "-O",
+        "--properties-file",
+        dest="properties_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Java .properties file for both clients (e.g. your client.properties)",
+    )
+    conn.add_argument(
+        "-c",
+        "--consumer-property",
+        dest="consumer_properties",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="consumer property (schema.registry.url may come in here too)",
+    )
+    conn.add_argument(
+        "-C",
+        "--consumer-properties-file",
+        dest="consumer_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="consumer .properties file",
+    )
+    conn.add_argument(
+        "-p",
+        "--producer-property",
+        dest="producer_properties",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="producer property",
+    )
+    conn.add_argument(
+        "-P",
+        "--producer-properties-file",
+        dest="producer_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="producer .properties file",
+    )
+    conn.add_argument(
+        "-t",
+        "--transaction",
+        dest="transactional_id",
+        metavar="ID",
+        nargs="?",
+        const="",
+        default=None,
+        help="commit in a transaction (always on); -tID/--transaction=ID sets the "
+        "transactional id (default: stable per group and source topic)",
+    )
+    dec = parser.add_argument_group("decoding (display only; bytes are written as read)")
+    dec.add_argument("-a", "--avro", action="store_true", help="values are Avro (Confluent wire format)")
+    dec.add_argument("-A", "--avro-key", action="store_true", help="keys are Avro (Confluent wire format)")
+    dec.add_argument("--key-format", choices=["auto", "avro", "json", "string", "bytes"])
+    dec.add_argument("--value-format", choices=["auto", "avro", "json", "string", "bytes"])
+    beh = parser.add_argument_group("behaviour")
+    beh.add_argument(
+        "--from-beginning",
+        action="store_true",
+        default=None,
+        help="read from the earliest offset and show resolved history too",
+    )
+    beh.add_argument(
+        "--tombstones",
+        choices=["auto", "always", "never"],
+        help="tombstones to the source for merged/purged keyed records (auto: if compacted)",
+    )
+    ts = beh.add_mutually_exclusive_group()
+    ts.add_argument(
+        "--keep-timestamp",
+        dest="keep_timestamp",
+        action="store_true",
+        default=None,
+        help="merged records keep their original timestamp (default)",
+    )
+    ts.add_argument(
+        "--new-timestamp",
+        dest="keep_timestamp",
+        action="store_false",
+        help="merged records get the time of the commit",
+    )
+    beh.add_argument(
+        "--read-only", action="store_true", default=None, help="browse only: no merge, purge or commit"
+    )
+    beh.add_argument(
+        "--no-journal",
+        dest="journal",
+        action="store_false",
+        default=None,
+        help="do not keep the local journal of staged decisions",
+    )
+    cfg = parser.add_argument_group("configuration")
+    cfg.add_argument("--profile", metavar="NAME", help="named cluster profile from the config file")
+    cfg.add_argument(
+        "--config", metavar="FILE", help="config file (default: $XDG_CONFIG_HOME/dlq-tui/config.toml)"
+    )
+    cfg.add_argument("-v", "--verbose", action="count", default=0, help="log more; show tracebacks")
     parser.add_argument("--version", action="version", version=f"dlq-tui {__version__}")
-    parser.parse_args(argv)
-    return 2
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    if command is None:
+        parser = argparse.ArgumentParser(
+            prog="dlq-tui",
+            description="Triage a Kafka dead letter queue full-screen: merge, purge or skip, committed in one "
+            "transaction. Line-mode commands: " + ", ".join(COMMANDS) + " (dlq-tui COMMAND --help).",
+        )
+        parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
+        parser.add_argument(
+            "destination", metavar="DESTINATION", nargs="?", help="where merges go (retry topic)"
+        )
+        _common_options(parser)
+        return parser
+    parser = argparse.ArgumentParser(prog=f"dlq-tui {command}")
+    parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
+    if command in ("ask", "merge-all"):
+        parser.add_argument("destination", metavar="DESTINATION", help="where merges go (retry topic)")
+    parser.add_argument(
+        "--where", metavar="FILTER", default="", help="only records matching FILTER (docs/filters.md)"
+    )
+    if command != "print":
+        parser.add_argument(
+            "--dry-run", action="store_true", help="print what would be written; write nothing"
+        )
+    if command == "ask":
+        parser.add_argument(
+            "--commit-every",
+            type=int,
+            metavar="N",
+            default=0,
+            help="commit after every N decisions (default: once at the end)",
+        )
+    if command == "print":
+        parser.add_argument("--format", choices=["text", "jsonl"], default="text")
+        parser.add_argument("--limit", type=int, metavar="N", default=0, help="at most N records")
+    _common_options(parser)
+    return parser
+
+
+def _normalise_transaction_flag(argv: list[str]) -> list[str]:
+    """`-t` takes its ID only attached (`-tID`, `--transaction=ID`), as kafka-merge-purge's `-t[=ID]`:
+    a bare `-t` followed by a topic must not swallow the topic."""
+    return ["--transaction=" if a in ("-t", "--transaction") else a for a in argv]
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    def props(pairs: list[str], files: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in files:
+            out.update(read_properties_file(f))
+        for pair in pairs:
+            k, v = parse_property(pair)
+            out[k] = v
+        return out
+
+    values: dict[str, Any] = {
+        "profile": args.profile,
+        "config": args.config,
+        "bootstrap_servers": args.bootstrap_servers,
+        "group": args.group,
+        "from_beginning": args.from_beginning,
+        "tombstones": args.tombstones,
+        "keep_timestamp": args.keep_timestamp,
+        "read_only": args.read_only,
+        "journal": args.journal,
+        "key_format": "avro" if args.avro_key else args.key_format,
+        "value_format": "avro" if args.avro else args.value_format,
+    }
+    if args.transactional_id:
+        values["transactional_id"] = args.transactional_id
+    for name, pairs, files in (
+        ("properties", args.properties, args.properties_files),
+        ("consumer_properties", args.consumer_properties, args.consumer_files),
+        ("producer_properties", args.producer_properties, args.producer_files),
+    ):
+        given = props(pairs, files)
+        if given:
+            values[name] = given
+    return Settings(**{k: v for k, v in values.items() if v is not None})
+
+
+def session_config(
+    settings: Settings, source: str, destination: str | None, warnings: list[str]
+) -> SessionConfig:
+    if not settings.group:
+        raise SettingsError(
+            "no consumer group: give -g/--group (the group whose committed offsets say what is resolved)"
+        )
+    conn = resolve_connection(settings, warn=warnings)
+    return SessionConfig(
+        kafka=conn.kafka,
+        source=source,
+        destination=destination,
+        group=settings.group,
+        transactional_id=settings.transactional_id,
+        from_beginning=settings.from_beginning,
+        tombstones=settings.tombstones,
+        keep_timestamp=settings.keep_timestamp,
+        key_format=settings.key_format,
+        value_format=settings.value_format,
+        registry_url=conn.registry_url,
+        registry_user_info=conn.registry_user_info.get_secret_value() if conn.registry_user_info else None,
+        use_journal=settings.journal,
+        read_only=settings.read_only,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = _normalise_transaction_flag(list(sys.argv[1:] if argv is None else argv))
+    command = args_list[0] if args_list and args_list[0] in COMMANDS else None
+    parser = build_parser(command)
+    try:
+        args = parser.parse_args(args_list[1:] if command else args_list)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    warnings: list[str] = []
+    try:
+        settings = settings_from_args(args)
+        config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        for w in warnings:
+            print(f"dlq-tui: warning: {w}", file=sys.stderr)
+        if command is None:
+            return _run_tui(config, settings)
+        from dlq_tui import linemode
+
+        return asyncio.run(linemode.run(command, config, args))
+    except (SettingsError, UsageError, FilterError) as exc:
+        print(f"dlq-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as exc:
+        print(f"dlq-tui: invalid setting: {_validation_summary(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except DlqError as exc:
+        if args.verbose:
+            logging.exception("failed")
+        print(f"dlq-tui: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("dlq-tui: interrupted; nothing was committed that was not reported", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(
+            f"dlq-tui: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _run_tui(config: SessionConfig, settings: Settings) -> int:
+    try:
+        from dlq_tui.tui.app import run_app  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        print("dlq-tui: the full-screen app is not built yet; use a line-mode command", file=sys.stderr)
+        return EXIT_USAGE
+    code: int = run_app(config, settings)
+    return code
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")  # never the input value: it may be a secret
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

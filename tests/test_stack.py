@@ -67,7 +67,9 @@ async def test_produce_consume_round_trip(stack: Stack, admin: Any, topic_name: 
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(topic_name, b"value-1", key=b"key-1", headers=HEADERS, timestamp_ms=1_700_000_000_000)
+        await producer.send_and_wait(
+            topic_name, b"value-1", key=b"key-1", headers=HEADERS, timestamp_ms=1_700_000_000_000
+        )
     finally:
         await producer.stop()
     [record] = await _read_all(stack, topic_name)

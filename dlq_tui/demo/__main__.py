@@ -11,7 +11,6 @@ import time
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import UnknownTopicOrPartitionError
 
 from dlq_tui.decode.registry import SchemaRegistry
 from dlq_tui.demo.data import DLQ_TOPIC, PARTITIONS, RETRY_TOPIC, demo_records, order_canceled_schema
@@ -48,50 +47,83 @@ async def make_compacted(bootstrap: str, topics: list[str]) -> None:
     await admin.start()
     try:
         await admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, t, configs={"cleanup.policy": "compact"}) for t in topics]
+            [
+                ConfigResource(ConfigResourceType.TOPIC, t, configs={"cleanup.policy": "compact"})
+                for t in topics
+            ]
         )
     finally:
         await admin.close()
 
 
-async def seed(bootstrap: str, registry_url: str, count: int) -> int:
+async def seed(
+    bootstrap: str,
+    registry_url: str,
+    count: int,
+    *,
+    dlq_topic: str = DLQ_TOPIC,
+    retry_topic: str = RETRY_TOPIC,
+    quiet: bool = False,
+) -> int:
+    """(Re)create `dlq_topic` and `retry_topic` and fill the DLQ with the demo records."""
     with SchemaRegistry(registry_url) as registry:
-        schema_id = registry.register(f"{DLQ_TOPIC}-value", order_canceled_schema())
+        schema_id = registry.register(f"{dlq_topic}-value", order_canceled_schema())
     # A compacted topic refuses keyless records, yet real DLQs hold some (written before the policy
     # changed, or by a tool that bypassed it). So: create with `delete`, seed, then switch to compact.
     await recreate_topics(
         bootstrap,
-        {DLQ_TOPIC: {"cleanup.policy": "delete"}, RETRY_TOPIC: {"cleanup.policy": "compact"}},
+        {dlq_topic: {"cleanup.policy": "delete"}, retry_topic: {"cleanup.policy": "compact"}},
         PARTITIONS,
     )
+    await wait_for_leaders(bootstrap, [dlq_topic, retry_topic])
     records = demo_records(schema_id, count=count, now_ms=int(time.time() * 1000))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        for _ in range(20):  # metadata for the new topics can take a moment
-            try:
-                futures = [
-                    await producer.send(
-                        DLQ_TOPIC, r.value, key=r.key, partition=r.partition, timestamp_ms=r.timestamp,
-                        headers=r.headers,
-                    )
-                    for r in records
-                ]
-                await asyncio.gather(*futures)
-                break
-            except UnknownTopicOrPartitionError:
-                await asyncio.sleep(0.5)
+        futures = [
+            await producer.send(
+                dlq_topic,
+                r.value,
+                key=r.key,
+                partition=r.partition,
+                timestamp_ms=r.timestamp,
+                headers=r.headers,
+            )
+            for r in records
+        ]
+        await asyncio.gather(*futures)
     finally:
         await producer.stop()
-    await make_compacted(bootstrap, [DLQ_TOPIC])
+    await make_compacted(bootstrap, [dlq_topic])
+    if quiet:
+        return 0
     per_partition = {p: sum(1 for r in records if r.partition == p) for p in range(PARTITIONS)}
-    print(f"demo: topic {DLQ_TOPIC} (compacted, {PARTITIONS} partitions): {len(records)} records {per_partition}")
-    print(f"demo: topic {RETRY_TOPIC} (compacted, {PARTITIONS} partitions): empty, the merge destination")
-    print(f"demo: value schema OrderCanceled registered as id {schema_id} under {DLQ_TOPIC}-value")
+    print(
+        f"demo: topic {dlq_topic} (compacted, {PARTITIONS} partitions): {len(records)} records {per_partition}"
+    )
+    print(f"demo: topic {retry_topic} (compacted, {PARTITIONS} partitions): empty, the merge destination")
+    print(f"demo: value schema OrderCanceled registered as id {schema_id} under {dlq_topic}-value")
     for r in records:
         if r.note:
             print(f"demo:   partition {r.partition}: {r.note}")
     return 0
+
+
+async def wait_for_leaders(bootstrap: str, topics: list[str]) -> None:
+    """New topics take a moment before every partition has a leader."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for _ in range(100):
+            described = await admin.describe_topics(topics)
+            if all(
+                not t["error_code"] and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+                for t in described
+            ):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,9 @@ FAILURES = [
         "Timeout waiting for manufacturing service after 30000 ms",
     ),
 ]
-ANSI_REASON = "\x1b[2J\x1b[H\x1b[31mSYSTEM COMPROMISED\x1b[0m [bold red]not markup[/bold red] [link=http://x]y[/link]"
+ANSI_REASON = (
+    "\x1b[2J\x1b[H\x1b[31mSYSTEM COMPROMISED\x1b[0m [bold red]not markup[/bold red] [link=http://x]y[/link]"
+)
 
 
 @dataclass
@@ -154,7 +156,9 @@ def demo_records(schema_id: int, *, count: int = 300, now_ms: int) -> list[DemoR
     )
     poison = b"\x00" + struct.pack(">i", schema_id) + b"\xfe\xff\xff\xff\x0fnot avro at all"
     out.append(
-        DemoRecord(2, b"ORD-POISON", poison, ts + 1, spring_headers(2, 100, ts, failure), "poison: not valid Avro")
+        DemoRecord(
+            2, b"ORD-POISON", poison, ts + 1, spring_headers(2, 100, ts, failure), "poison: not valid Avro"
+        )
     )
     out.append(
         DemoRecord(

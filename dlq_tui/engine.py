@@ -1,0 +1,453 @@
+"""The triage engine: one open DLQ — reader, record store, decoder, staged buffer, journal and
+committer — serving both the TUI and the line-mode commands. No Textual here, no printing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from array import array
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dlq_tui.decode.registry import SchemaRegistry
+from dlq_tui.decode.view import DecodedRecord, RecordDecoder
+from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
+from dlq_tui.kafka.committer import (
+    CommitReport,
+    CommitRequest,
+    Committer,
+    FaultHook,
+    FencedCommitError,
+    KnownStretch,
+    ProgressHook,
+    transactional_id_for,
+)
+from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
+from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.triage.decisions import Decision, StagedBuffer
+from dlq_tui.triage.filter import Filter
+from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
+from dlq_tui.triage.records import RawRecord, RecordId
+from dlq_tui.triage.resolution import PartitionResolution
+from dlq_tui.triage.store import RecordStore
+
+log = logging.getLogger(__name__)
+
+Tombstones = Literal["auto", "always", "never"]
+FENCED_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    kafka: KafkaSettings
+    source: str
+    group: str
+    destination: str | None = None
+    transactional_id: str | None = None
+    from_beginning: bool = False
+    tombstones: Tombstones = "auto"
+    keep_timestamp: bool = True
+    key_format: str = "auto"
+    value_format: str = "auto"
+    registry_url: str | None = None
+    registry_user_info: str | None = field(default=None, repr=False)
+    use_journal: bool = True
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class PartitionStats:
+    """What the progress pane shows for one partition."""
+
+    partition: int
+    loaded: int  # records loaded
+    offsets_read: int
+    offsets_total: int  # snapshot size in offsets (records <= offsets: gaps)
+    unresolved: int  # loaded records not resolved
+    decided: int  # unresolved records with a staged decision
+    done: bool
+
+
+class LazySubject:
+    """A row as a `FilterSubject`: partition, offset and timestamp come from the store's columns;
+    the record is decoded only when a text test asks (and not cached, so a scan over a million
+    records does not evict what is on screen)."""
+
+    __slots__ = ("_decoded", "_row", "_session")
+
+    def __init__(self, session: TriageSession, row: int) -> None:
+        self._session = session
+        self._row = row
+        self._decoded: DecodedRecord | None = None
+
+    def _d(self) -> DecodedRecord:
+        if self._decoded is None:
+            self._decoded = self._session.decoder.decode_uncached(self._session.store.get(self._row))
+        return self._decoded
+
+    @property
+    def partition(self) -> int:
+        return self._session.store.partition_at(self._row)
+
+    @property
+    def offset(self) -> int:
+        return self._session.store.offset_at(self._row)
+
+    @property
+    def timestamp(self) -> int:
+        return self._session.store.timestamp_at(self._row)
+
+    def key_text(self) -> str:
+        return self._d().key_text()
+
+    def value_text(self) -> str:
+        return self._d().value_text()
+
+    def value_fields(self, path: str) -> list[str] | None:
+        return self._d().value_fields(path)
+
+    def header_text(self, name: str) -> str | None:
+        return self._d().header_text(name)
+
+    def error_text(self) -> str:
+        return self._d().error_text()
+
+    def full_text(self) -> str:
+        return self._d().full_text()
+
+
+class TriageSession:
+    """One DLQ opened for triage. Call `open()`, then iterate `load()`; decide; `commit()`; `close()`."""
+
+    def __init__(self, config: SessionConfig, *, committer: Committer | None = None) -> None:
+        self.config = config
+        self.store = RecordStore()
+        self.buffer = StagedBuffer()
+        registry = (
+            SchemaRegistry(config.registry_url, user_info=config.registry_user_info)
+            if config.registry_url
+            else None
+        )
+        self.registry = registry
+        self.decoder = RecordDecoder(config.key_format, config.value_format, registry)
+        self.committer = committer or Committer(config.kafka)
+        self.transactional_id = config.transactional_id or transactional_id_for(config.group, config.source)
+        self.cluster_id = ""
+        self.partitions: list[int] = []
+        self.cleanup_policy = "delete"
+        self.resolution: dict[int, PartitionResolution] = {}
+        self.resolved = bytearray()  # one flag per row: 1 = resolved (hidden unless --from-beginning)
+        self.journal: Journal | None = None
+        self.journal_offer: dict[RecordId, Decision] = {}
+        self.journal_note: str | None = None
+        self.notices: list[str] = []
+        self._reader: SnapshotReader | None = None
+        self._unresolved_count: dict[int, int] = {}
+
+    # -- opening and loading ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Check the topics, read the group's resolution state, take the snapshot, open the journal."""
+        cfg = self.config
+        async with admin_client(cfg.kafka) as admin:
+            try:
+                self.cluster_id = await cluster_id(admin)
+                self.partitions = await topic_partitions(admin, cfg.source)
+                if cfg.destination:
+                    await topic_partitions(admin, cfg.destination)
+                self.cleanup_policy = await cleanup_policy(admin, cfg.source)
+                offsets = await committed_offsets(admin, cfg.group, cfg.source, self.partitions)
+            except DlqError:
+                raise
+            except Exception as exc:
+                raise DlqError(describe_error(exc, topic=cfg.source, group=cfg.group)) from exc
+        self.resolution = {
+            p: PartitionResolution.from_commit(offsets[p].offset, offsets[p].metadata)
+            if p in offsets
+            else PartitionResolution(0)
+            for p in self.partitions
+        }
+        starts = None if cfg.from_beginning else {p: r.committed for p, r in self.resolution.items()}
+        self._reader = SnapshotReader(cfg.kafka, cfg.source, self.partitions, starts)
+        await self._reader.open()
+        self._unresolved_count = dict.fromkeys(self.partitions, 0)
+        if cfg.use_journal and not cfg.read_only:
+            self._open_journal()
+            self.start_journal()
+
+    def _open_journal(self) -> None:
+        journal = Journal(self.cluster_id, self.config.group, self.config.source)
+        try:
+            self.journal_offer = {
+                rid: d for rid, d in journal.load().items() if not self.is_resolved_rid(rid)
+            }
+        except JournalBusyError:
+            self.journal_note = (
+                "another dlq-tui session on this machine holds the journal of this DLQ; not journaling"
+            )
+            journal.close()
+            return
+        except OSError as exc:
+            self.journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
+            journal.close()
+            return
+        self.journal = journal
+
+    def restore_journal(self) -> RestoreResult:
+        """Take the offered decisions of a lost session into the buffer, then journal from here on."""
+        assert self.journal is not None
+        result = self.journal.restore_into(self.buffer, self.is_resolved_rid)
+        self.journal_offer = {}
+        self.journal.attach(self.buffer)
+        return result
+
+    def discard_journal(self) -> None:
+        """Forget the offered decisions, then journal from here on."""
+        if self.journal is not None:
+            self.journal.discard()
+            self.journal.attach(self.buffer)
+        self.journal_offer = {}
+
+    def start_journal(self) -> None:
+        """Journal from here on without deciding on an offer yet (the offer stays in the file)."""
+        if self.journal is not None and not self.journal_offer:
+            self.journal.attach(self.buffer)
+
+    @property
+    def progress(self) -> dict[int, PartitionProgress]:
+        return self._reader.progress if self._reader is not None else {}
+
+    @property
+    def loading_done(self) -> bool:
+        return self._reader is None or self._reader.snapshot_done
+
+    async def load(self, *, follow: bool = False) -> AsyncIterator[range]:
+        """Read the snapshot into the store; yields the range of new rows after each batch."""
+        if self._reader is None:
+            raise RuntimeError("open() first")
+        async for batch in self._reader.batches(follow=follow):
+            first = len(self.store)
+            self.store.extend(batch)
+            flags = bytearray(len(batch))
+            for i, rec in enumerate(batch):
+                if self.resolution[rec.partition].is_resolved(rec.offset):
+                    flags[i] = 1
+                else:
+                    self._unresolved_count[rec.partition] += 1
+            self.resolved.extend(flags)
+            yield range(first, len(self.store))
+
+    async def load_all(self) -> None:
+        async for _ in self.load():
+            pass
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def is_resolved_rid(self, rid: RecordId) -> bool:
+        resolution = self.resolution.get(rid.partition)
+        return resolution is not None and resolution.is_resolved(rid.offset)
+
+    def is_resolved(self, row: int) -> bool:
+        return bool(self.resolved[row])
+
+    def visible(self, row: int) -> bool:
+        return self.config.from_beginning or not self.resolved[row]
+
+    def visible_rows(self, rows: Iterable[int] | None = None) -> array[int]:
+        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order."""
+        source = range(len(self.store)) if rows is None else rows
+        if self.config.from_beginning:
+            return array("i", source)
+        flags = self.resolved
+        return array("i", (r for r in source if not flags[r]))
+
+    def record(self, row: int) -> RawRecord:
+        return self.store.get(row)
+
+    def decoded(self, row: int) -> DecodedRecord:
+        return self.decoder.decode(self.store.get(row))
+
+    def rid(self, row: int) -> RecordId:
+        return self.store.rid_at(row)
+
+    def decision(self, row: int) -> Decision | None:
+        return self.buffer.get(self.store.rid_at(row))
+
+    def match(
+        self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
+    ) -> array[int]:
+        """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
+        out = array("i")
+        for n, row in enumerate(rows):
+            if cancelled is not None and n % 4096 == 0 and cancelled():
+                break
+            if flt.matches(LazySubject(self, row)):
+                out.append(row)
+        return out
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def decide(self, rows: Iterable[int], decision: Decision) -> int:
+        """Stage `decision` on the unresolved rows among `rows`; returns how many changed."""
+        if self.config.read_only and decision.resolves:
+            raise DlqError("read-only session: merge and purge are disabled")
+        if decision is Decision.MERGE and not self.config.destination:
+            raise DlqError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)")
+        rids = [self.store.rid_at(r) for r in rows if not self.resolved[r]]
+        return self.buffer.set(rids, decision)
+
+    def undo(self, rows: Iterable[int]) -> int:
+        return self.buffer.undo(self.store.rid_at(r) for r in rows)
+
+    def partition_stats(self) -> list[PartitionStats]:
+        out = []
+        for p in self.partitions:
+            prog = self.progress.get(p)
+            decided = sum(
+                1 for o, _ in self.buffer.partition_items(p) if not self.is_resolved_rid(RecordId(p, o))
+            )
+            out.append(
+                PartitionStats(
+                    partition=p,
+                    loaded=prog.records if prog else 0,
+                    offsets_read=prog.offsets_read if prog else 0,
+                    offsets_total=prog.offsets_total if prog else 0,
+                    unresolved=self._unresolved_count.get(p, 0),
+                    decided=decided,
+                    done=prog.done if prog else True,
+                )
+            )
+        return out
+
+    # -- commit ---------------------------------------------------------------------------------
+
+    @property
+    def tombstones_on(self) -> bool:
+        if self.config.tombstones == "always":
+            return True
+        if self.config.tombstones == "never":
+            return False
+        return "compact" in self.cleanup_policy
+
+    def _known(self) -> dict[int, KnownStretch]:
+        known: dict[int, KnownStretch] = {}
+        for p in self.partitions:
+            prog = self.progress[p]
+            known[p] = KnownStretch(
+                offsets=self.store.partition_offsets(p, prog.start, prog.position),
+                start=prog.start,
+                end=max(prog.start, prog.position),
+                log_start=prog.log_start,
+            )
+        return known
+
+    def plan(self) -> dict[int, PartitionResolution]:
+        """The resolution state a commit of the staged writes would leave, from what this session
+        knows (the commit itself re-reads the group's offsets first)."""
+        writes, _ = self.staged_writes()
+        known = self._known()
+        by_partition: dict[int, list[int]] = {}
+        for record, _decision in writes:
+            by_partition.setdefault(record.partition, []).append(record.offset)
+        return {
+            p: self.resolution[p].resolve(
+                offsets, known=known[p].offsets, known_start=known[p].start, known_end=known[p].end
+            )
+            for p, offsets in by_partition.items()
+        }
+
+    def staged_writes(self) -> tuple[list[tuple[RawRecord, Decision]], list[RecordId]]:
+        """The merges and purges whose records are loaded, and the staged ones not loaded (yet)."""
+        writes: list[tuple[RawRecord, Decision]] = []
+        missing: list[RecordId] = []
+        for rid, decision in self.buffer.writes():
+            row = self.store.row_of(rid)
+            if row is None:
+                missing.append(rid)
+            elif not self.resolved[row]:
+                writes.append((self.store.get(row), decision))
+        return writes, missing
+
+    async def commit(
+        self,
+        *,
+        progress: ProgressHook | None = None,
+        fault: FaultHook | None = None,
+        on_fenced: Callable[[str], None] | None = None,
+    ) -> CommitReport:
+        """Commit the staged merges and purges in one transaction (several if the resolved-set
+        metadata would not fit one). On fencing by another session it re-reads and tries again,
+        committing only what is still unresolved. Raises `CommitError` with the buffer intact."""
+        if self.config.read_only:
+            raise DlqError("read-only session: commit is disabled")
+        writes, _missing = self.staged_writes()
+        attempt = 0
+        while True:
+            request = CommitRequest(
+                source=self.config.source,
+                destination=self.config.destination,
+                group=self.config.group,
+                transactional_id=self.transactional_id,
+                writes=writes,
+                known=self._known(),
+                tombstones=self.tombstones_on,
+                keep_timestamp=self.config.keep_timestamp,
+            )
+            try:
+                report = await self.committer.commit(request, progress=progress, fault=fault)
+            except FencedCommitError as exc:
+                self._apply(exc.report)
+                attempt += 1
+                if attempt > FENCED_RETRIES:
+                    raise
+                if on_fenced is not None:
+                    on_fenced(str(exc))
+                committed = set(exc.report.committed) | set(exc.report.dropped)
+                writes = [(r, d) for r, d in writes if r.rid not in committed]
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            except Exception as exc:
+                report_of = getattr(exc, "report", None)
+                if isinstance(report_of, CommitReport):
+                    self._apply(report_of)
+                raise
+            self._apply(report)
+            return report
+
+    def _apply(self, report: CommitReport) -> None:
+        """Bring the session in line with what was committed (and what others had resolved)."""
+        if report.dropped:
+            self.buffer.drop(report.dropped)
+        if report.committed:
+            self.buffer.clear_committed(report.committed)
+        for p, state in report.partitions.items():
+            self.resolution[p] = state
+            self._refresh_partition(p)
+
+    def _refresh_partition(self, partition: int) -> None:
+        state = self.resolution[partition]
+        flags = self.resolved
+        unresolved = 0
+        for row in self.store.partition_rows(partition):
+            is_res = state.is_resolved(self.store.offset_at(row))
+            flags[row] = 1 if is_res else 0
+            unresolved += not is_res
+        self._unresolved_count[partition] = unresolved
+
+    def unresolved_count(self) -> int:
+        return sum(self._unresolved_count.values())
+
+    def iter_unresolved(self) -> Iterator[int]:
+        flags = self.resolved
+        return (r for r in range(len(self.store)) if not flags[r])
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if self.registry is not None:
+            self.registry.close()

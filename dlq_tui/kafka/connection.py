@@ -1,0 +1,134 @@
+"""How to reach the cluster: the aiokafka keyword arguments for one set of connection settings, and
+the translation of client errors into one clear line for the engineer."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import errors as kafka_errors
+
+
+class DlqError(Exception):
+    """A failure the engineer can act on; its message is one clear line without secrets."""
+
+
+class FencedError(DlqError):
+    """Another session took over the transactional id (another engineer committing on the same DLQ)."""
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Connection settings, already mapped from Java client property names by `dlq_tui.settings`."""
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+    ssl_check_hostname: bool = True
+    client_id: str = "dlq-tui"
+    request_timeout_ms: int = 30_000
+    consumer: dict[str, Any] = field(default_factory=dict)
+    producer: dict[str, Any] = field(default_factory=dict)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.security_protocol:
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        context.check_hostname = self.ssl_check_hostname
+        if not self.ssl_check_hostname:
+            context.verify_mode = ssl.CERT_REQUIRED if self.ssl_cafile else ssl.CERT_NONE
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password)
+        return context
+
+    def common(self) -> dict[str, Any]:
+        """Keyword arguments every aiokafka client takes."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "client_id": self.client_id,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        context = self._ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        if self.sasl_mechanism:
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = self.sasl_password
+        return kwargs
+
+    def admin_kwargs(self) -> dict[str, Any]:
+        return self.common()
+
+    def consumer_kwargs(self) -> dict[str, Any]:
+        kwargs = self.common()
+        kwargs.update(
+            {
+                "group_id": None,  # partitions are assigned, never joined; offsets go through the committer
+                "enable_auto_commit": False,
+                "isolation_level": "read_committed",
+                "auto_offset_reset": "earliest",
+                "max_partition_fetch_bytes": 8 * 1024 * 1024,
+                "fetch_max_bytes": 64 * 1024 * 1024,
+            }
+        )
+        kwargs.update(self.consumer)
+        kwargs["isolation_level"] = "read_committed"  # the resolution model depends on it
+        return kwargs
+
+    def producer_kwargs(self, transactional_id: str | None = None) -> dict[str, Any]:
+        kwargs = self.common()
+        kwargs.update(
+            {"acks": "all", "enable_idempotence": True, "linger_ms": 5, "max_batch_size": 1024 * 1024}
+        )
+        kwargs.update(self.producer)
+        if transactional_id is not None:
+            kwargs["transactional_id"] = transactional_id
+        return kwargs
+
+
+def describe_error(exc: BaseException, *, topic: str | None = None, group: str | None = None) -> str:
+    """One line for the engineer, naming what failed and what to check."""
+    bootstrap_hint = "check -b/--bootstrap-servers and that the broker is reachable"
+    if isinstance(exc, DlqError):
+        return str(exc)
+    if isinstance(exc, kafka_errors.KafkaConnectionError):
+        return f"cannot reach the Kafka cluster: {_first_line(exc)} ({bootstrap_hint})"
+    if isinstance(exc, kafka_errors.UnknownTopicOrPartitionError):
+        return f"topic '{topic}' does not exist" if topic else "unknown topic or partition"
+    if isinstance(exc, kafka_errors.TopicAuthorizationFailedError):
+        return (
+            f"not authorized to access topic '{topic}' (missing ACL)"
+            if topic
+            else "topic authorization failed"
+        )
+    if isinstance(exc, kafka_errors.GroupAuthorizationFailedError):
+        return (
+            f"not authorized for consumer group '{group}' (missing ACL)"
+            if group
+            else "group authorization failed"
+        )
+    if isinstance(exc, kafka_errors.TransactionalIdAuthorizationFailed):
+        return "not authorized to use the transactional id (missing ACL for TransactionalId)"
+    if isinstance(exc, kafka_errors.ClusterAuthorizationFailedError):
+        return "not authorized on the cluster (missing ACL: IdempotentWrite or ClusterAction)"
+    if isinstance(exc, (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch)):
+        return "fenced: another dlq-tui session committed on this DLQ with the same transactional id"
+    if isinstance(exc, kafka_errors.KafkaTimeoutError):
+        return f"Kafka did not answer in time: {_first_line(exc)}"
+    if isinstance(exc, kafka_errors.KafkaError):
+        return f"Kafka error: {type(exc).__name__}: {_first_line(exc)}"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

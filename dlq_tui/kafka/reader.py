@@ -1,0 +1,156 @@
+"""The snapshot reader: all partitions of the source assigned (no group join), `read_committed`,
+from given start offsets up to the last stable offset captured at open; optionally following new
+records afterwards. It yields batches of `RawRecord`s and keeps honest per-partition progress
+(offsets have gaps: transaction markers, aborted records, compaction)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
+from dlq_tui.triage.records import RawRecord
+
+
+@dataclass
+class PartitionProgress:
+    """Reading progress of one partition. `end` is the snapshot end (exclusive); in follow mode it
+    moves forward as new records are seen."""
+
+    partition: int
+    start: int
+    end: int
+    position: int
+    log_start: int = 0
+    records: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.end
+
+    @property
+    def offsets_total(self) -> int:
+        return max(0, self.end - self.start)
+
+    @property
+    def offsets_read(self) -> int:
+        return max(0, min(self.position, self.end) - self.start)
+
+
+class SnapshotReader:
+    """Reads `topic` from `start_offsets` (None = earliest) to the snapshot end."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topic: str,
+        partitions: list[int],
+        start_offsets: dict[int, int] | None = None,
+        *,
+        batch_records: int = 10_000,
+    ) -> None:
+        self.topic = topic
+        self._settings = settings
+        self._tps = [TopicPartition(topic, p) for p in partitions]
+        self._requested_starts = dict(start_offsets or {})
+        self._batch_records = batch_records
+        self._consumer: AIOKafkaConsumer | None = None
+        self.progress: dict[int, PartitionProgress] = {}
+
+    async def open(self) -> dict[int, PartitionProgress]:
+        """Connect, assign, take the snapshot (LSO per partition) and seek to the start offsets."""
+        consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
+        try:
+            await consumer.start()
+            consumer.assign(self._tps)
+            beginnings = await consumer.beginning_offsets(self._tps)
+            ends = await consumer.end_offsets(self._tps)  # read_committed: the last stable offset
+        except Exception as exc:
+            await consumer.stop()
+            raise DlqError(describe_error(exc, topic=self.topic)) from exc
+        for tp in self._tps:
+            first = beginnings[tp]
+            # A committed offset below the log start (retention deleted records) starts at the log start.
+            start = max(first, self._requested_starts.get(tp.partition, first))
+            end = ends[tp]
+            consumer.seek(tp, start)
+            self.progress[tp.partition] = PartitionProgress(tp.partition, start, end, start, log_start=first)
+            if start >= end:
+                consumer.pause(tp)
+        self._consumer = consumer
+        return self.progress
+
+    @property
+    def snapshot_done(self) -> bool:
+        return all(p.done for p in self.progress.values())
+
+    async def batches(
+        self, *, follow: bool = False, idle_timeout_ms: int = 500
+    ) -> AsyncIterator[list[RawRecord]]:
+        """Yield record batches until the snapshot is read; with `follow`, keep yielding new records
+        (an empty batch now and then tells the caller that nothing new arrived)."""
+        consumer = self._consumer
+        if consumer is None:
+            raise RuntimeError("open() first")
+        following = False
+        while True:
+            if not following and self.snapshot_done:
+                if not follow:
+                    return
+                following = True
+                # Records past the snapshot end that came in the last fetches were dropped: read
+                # them again from there.
+                for tp in self._tps:
+                    consumer.seek(tp, self.progress[tp.partition].position)
+                consumer.resume(*self._tps)
+            try:
+                fetched = await consumer.getmany(timeout_ms=idle_timeout_ms, max_records=self._batch_records)
+            except Exception as exc:
+                raise DlqError(describe_error(exc, topic=self.topic)) from exc
+            batch: list[RawRecord] = []
+            for tp, records in fetched.items():
+                progress = self.progress[tp.partition]
+                limit = None if following else progress.end
+                for r in records:
+                    if limit is not None and r.offset >= limit:
+                        break
+                    batch.append(
+                        RawRecord(
+                            r.partition,
+                            r.offset,
+                            r.timestamp,
+                            r.timestamp_type,
+                            r.key,
+                            r.value,
+                            tuple(r.headers),
+                        )
+                    )
+                    progress.records += 1
+            for tp in self._tps:
+                progress = self.progress[tp.partition]
+                position = await consumer.position(tp)
+                if following:
+                    progress.position = position
+                    progress.end = max(progress.end, position)
+                else:
+                    progress.position = min(position, progress.end)
+                    if progress.done and tp not in consumer.paused():
+                        consumer.pause(tp)
+            if batch or following:
+                yield batch
+
+    async def refresh_end(self) -> None:
+        """In follow mode: move each partition's `end` to the current last stable offset."""
+        if self._consumer is None:
+            return
+        ends = await self._consumer.end_offsets(self._tps)
+        for tp, end in ends.items():
+            progress = self.progress[tp.partition]
+            progress.end = max(progress.end, end)
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None

@@ -1,0 +1,230 @@
+"""The line-mode commands — `ask`, `merge-all`, `purge-all`, `print` — on the same engine as the TUI.
+
+Output is for terminals and scripts: payload text is escaped (`safe_text`), so a record cannot
+drive the terminal; `print --format jsonl` writes one JSON object per record."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from dlq_tui.decode.sanitize import one_line, safe_text
+from dlq_tui.decode.view import DecodedRecord
+from dlq_tui.engine import SessionConfig, TriageSession
+from dlq_tui.kafka.committer import CommitReport
+from dlq_tui.triage.decisions import Decision
+from dlq_tui.triage.filter import parse
+
+ANSWERS = {"": Decision.MERGE, "m": Decision.MERGE, "p": Decision.PURGE, "s": Decision.SKIP}
+
+
+def iso_ts(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def describe(session: TriageSession, row: int, out: TextIO) -> None:
+    """The record as `ask` and `print` show it (one block, escaped)."""
+    d = session.decoded(row)
+    raw = d.raw
+    out.write(
+        f"Record at offset #{raw.offset} in topic '{session.config.source}' (partition {raw.partition}), "
+        f"{iso_ts(raw.timestamp)}\n"
+    )
+    out.write(f"  key:     {_text(d.key.text if raw.key is not None else '(none)', d.key.error)}\n")
+    value = d.value.text if raw.value is not None else "(null)"
+    out.write(f"  value:   {_text(value, d.value.error)}\n")
+    if d.value.schema_id is not None:
+        out.write(
+            f"  schema:  id {d.value.schema_id}{' (' + d.value.subject + ')' if d.value.subject else ''}\n"
+        )
+    error = d.error_text()
+    if error:
+        out.write(f"  error:   {one_line(safe_text(error), 300)}\n")
+    dlq = d.dlq
+    if dlq.original_topic is not None:
+        out.write(
+            f"  origin:  {safe_text(dlq.original_topic)} partition {dlq.original_partition} offset {dlq.original_offset}\n"
+        )
+    other = [name for name, _ in raw.headers if not name.startswith(("kafka_dlt-", "__connect.errors."))]
+    if other:
+        out.write(f"  headers: {', '.join(one_line(safe_text(n), 60) for n in other)}\n")
+
+
+def _text(text: str, error: str | None) -> str:
+    shown = one_line(safe_text(text), 500)
+    return f"{shown}  [{one_line(safe_text(error), 200)}]" if error else shown
+
+
+def as_json(d: DecodedRecord) -> dict[str, Any]:
+    raw = d.raw
+
+    def part(decoded: Any, present: bool) -> Any:
+        if not present:
+            return None
+        return decoded.data if decoded.structured else decoded.text
+
+    return {
+        "partition": raw.partition,
+        "offset": raw.offset,
+        "timestamp": raw.timestamp,
+        "time": iso_ts(raw.timestamp),
+        "key": part(d.key, raw.key is not None),
+        "key_format": d.key.kind,
+        "value": part(d.value, raw.value is not None),
+        "value_format": d.value.kind,
+        "schema_id": d.value.schema_id,
+        "decode_error": d.value.error or d.key.error,
+        "error": d.error_text() or None,
+        "dlq": dict(d.dlq.fields()),
+        "headers": {name: d.header_text(name) for name, _ in raw.headers},
+    }
+
+
+async def _open(config: SessionConfig) -> TriageSession:
+    session = TriageSession(config)
+    await session.open()
+    await session.load_all()
+    return session
+
+
+def _selected(session: TriageSession, where: str) -> list[int]:
+    rows = session.visible_rows()
+    if not where:
+        return list(rows)
+    return list(session.match(parse(where), rows))
+
+
+def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
+    out.write(f"{report.merged} merged, {report.purged} purged, {skipped} skipped\n")
+    detail = f"{report.tombstones} tombstones, {report.transactions} transaction(s)"
+    if report.dropped:
+        detail += f"; {len(report.dropped)} decisions dropped: already resolved by someone else"
+    out.write(detail + "\n")
+
+
+def print_plan(session: TriageSession, out: TextIO) -> None:
+    writes, _ = session.staged_writes()
+    dest = session.config.destination
+    for record, decision in writes:
+        key = (
+            one_line(safe_text(record.key.decode("utf-8", "replace")), 60)
+            if record.key is not None
+            else "(none)"
+        )
+        if decision is Decision.MERGE:
+            out.write(f"would merge     {record.partition}:{record.offset} key {key} -> {dest}\n")
+        else:
+            out.write(f"would purge     {record.partition}:{record.offset} key {key}\n")
+        if session.tombstones_on and record.key is not None:
+            out.write(
+                f"would tombstone {record.partition}:{record.offset} key {key} -> {session.config.source}\n"
+            )
+    for p, state in sorted(session.plan().items()):
+        meta = f" metadata {state.metadata}" if state.metadata else ""
+        out.write(
+            f"would commit    partition {p} offset {state.committed}{meta} for group {session.config.group}\n"
+        )
+    out.write(f"dry run: nothing written ({len(writes)} decisions)\n")
+
+
+async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
+    def fenced(message: str) -> None:
+        out.write(f"{message}; re-reading and retrying\n")
+
+    if not session.staged_writes()[0]:
+        out.write(f"0 merged, 0 purged, {skipped} skipped\nnothing to commit\n")
+        return
+    report = await session.commit(on_fenced=fenced)
+    print_report(report, skipped, out)
+
+
+async def run(
+    command: str, config: SessionConfig, args: argparse.Namespace, out: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    read_only = command == "print" or getattr(args, "dry_run", False)
+    config = SessionConfig(**{**config.__dict__, "use_journal": False, "read_only": config.read_only})
+    if not read_only and config.read_only:
+        out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
+        return 2
+    flt_text: str = args.where
+    if flt_text:
+        parse(flt_text)  # a syntax error is a usage error before anything connects
+    session = await _open(config)
+    try:
+        rows = _selected(session, flt_text)
+        if command == "print":
+            limit = args.limit or len(rows)
+            for row in rows[:limit]:
+                if args.format == "jsonl":
+                    out.write(json.dumps(as_json(session.decoded(row)), ensure_ascii=False) + "\n")
+                else:
+                    describe(session, row, out)
+            if args.format == "text":
+                out.write(
+                    f"{min(limit, len(rows))} of {session.unresolved_count()} unresolved records shown\n"
+                )
+            return 0
+        if command in ("merge-all", "purge-all"):
+            decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
+            session.decide(rows, decision)
+            if args.dry_run:
+                print_plan(session, out)
+                return 0
+            await commit(session, 0, out)
+            return 0
+        return await _ask(session, rows, args, out)
+    finally:
+        await session.close()
+
+
+async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace, out: TextIO) -> int:
+    skipped = 0
+    total = CommitReport()
+    since_commit = 0
+    if not rows:
+        out.write("no unresolved records\n")
+    for row in rows:
+        describe(session, row, out)
+        while True:
+            out.write("Merge, purge or skip? [M/p/s, q to stop] ")
+            out.flush()
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:  # end of input: stop asking, commit what was decided
+                answer = "q"
+                out.write("\n")
+            else:
+                answer = line.strip().lower()[:1]
+            if answer == "q" or answer in ANSWERS:
+                break
+            out.write("please answer m, p, s or q\n")
+        if answer == "q":
+            break
+        decision = ANSWERS[answer]
+        session.decide([row], decision)
+        skipped += decision is Decision.SKIP
+        since_commit += decision is not Decision.SKIP
+        if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
+            report = await session.commit()
+            _add(total, report)
+            since_commit = 0
+    if args.dry_run:
+        print_plan(session, out)
+        return 0
+    if session.staged_writes()[0]:
+        _add(total, await session.commit())
+    print_report(total, skipped, out)
+    return 0
+
+
+def _add(total: CommitReport, report: CommitReport) -> None:
+    total.merged += report.merged
+    total.purged += report.purged
+    total.tombstones += report.tombstones
+    total.transactions += report.transactions
+    total.committed.extend(report.committed)
+    total.dropped.extend(report.dropped)

@@ -1,0 +1,329 @@
+"""Settings: command line > `DLQ_TUI_*` environment > a named profile of the TOML config file >
+defaults (pydantic-settings), and the mapping of Java client property names (an engineer's
+existing `client.properties`) to the Python clients. Unknown properties are errors that name them;
+secret values never appear in errors, logs or reprs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from jproperties import Properties
+from pydantic import Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dlq_tui.kafka.connection import KafkaSettings
+
+ENV_PREFIX = "DLQ_TUI_"
+
+
+class SettingsError(ValueError):
+    """A configuration mistake; the message names the setting (never a secret value)."""
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dlq-tui"
+
+
+def default_config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+class ProfileSource(PydanticBaseSettingsSource):
+    """The values of one `[profiles.NAME]` table of the TOML config file (plus its top-level
+    `[keys]` table). The profile is `--profile`, else `DLQ_TUI_PROFILE`, else `default_profile`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path, profile: str | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+        self.values: dict[str, Any] = {}
+        if not path.is_file():
+            if profile:
+                raise SettingsError(f"profile '{profile}' requested but config file {path} does not exist")
+            return
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from exc
+        name = profile or data.get("default_profile")
+        profiles = data.get("profiles", {})
+        if name:
+            if name not in profiles:
+                known = ", ".join(sorted(profiles)) or "none"
+                raise SettingsError(f"no profile '{name}' in {path} (profiles: {known})")
+            self.values.update(profiles[name])
+        if "keys" in data:
+            self.values.setdefault("keys", data["keys"])
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+class Settings(BaseSettings):
+    """Everything a session needs; field names are the TOML profile keys and, upper-cased with the
+    `DLQ_TUI_` prefix, the environment variables (dict fields take JSON)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    profile: str | None = None
+    config: Path | None = None
+    bootstrap_servers: str | None = None
+    group: str | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
+    consumer_properties: dict[str, str] = Field(default_factory=dict)
+    producer_properties: dict[str, str] = Field(default_factory=dict)
+    transactional_id: str | None = None
+    from_beginning: bool = False
+    tombstones: Literal["auto", "always", "never"] = "auto"
+    keep_timestamp: bool = True
+    key_format: Literal["auto", "avro", "json", "string", "bytes"] = "auto"
+    value_format: Literal["auto", "avro", "json", "string", "bytes"] = "auto"
+    read_only: bool = False
+    journal: bool = True
+    keys: dict[str, str] = Field(default_factory=dict)
+    """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_kwargs: dict[str, Any] = getattr(init_settings, "init_kwargs", {})
+        path = init_kwargs.get("config") or os.environ.get(f"{ENV_PREFIX}CONFIG") or default_config_file()
+        profile = init_kwargs.get("profile") or os.environ.get(f"{ENV_PREFIX}PROFILE")
+        return init_settings, env_settings, ProfileSource(settings_cls, Path(path), profile)
+
+
+# -- Java client properties -----------------------------------------------------------------------
+
+SECRET_PROPERTIES = frozenset({"sasl.jaas.config", "basic.auth.user.info", "ssl.key.password"})
+_COMMON = frozenset(
+    {
+        "bootstrap.servers",
+        "security.protocol",
+        "sasl.mechanism",
+        "sasl.jaas.config",
+        "ssl.ca.location",
+        "ssl.certificate.location",
+        "ssl.key.location",
+        "ssl.key.password",
+        "ssl.endpoint.identification.algorithm",
+        "client.id",
+        "request.timeout.ms",
+        "schema.registry.url",
+        "basic.auth.user.info",
+        "basic.auth.credentials.source",
+    }
+)
+# dlq-tui always reads and writes raw bytes: (de)serializer settings are accepted and not used.
+_IGNORED = re.compile(r"^(key|value)\.(de)?serializer$|^specific\.avro\.reader$|^auto\.register\.schemas$")
+_CONSUMER = {
+    "fetch.max.bytes": ("fetch_max_bytes", int),
+    "max.partition.fetch.bytes": ("max_partition_fetch_bytes", int),
+    "fetch.min.bytes": ("fetch_min_bytes", int),
+    "fetch.max.wait.ms": ("fetch_max_wait_ms", int),
+    "max.poll.records": ("max_poll_records", int),
+}
+_PRODUCER = {
+    "linger.ms": ("linger_ms", int),
+    "batch.size": ("max_batch_size", int),
+    "compression.type": ("compression_type", str),
+    "transaction.timeout.ms": ("transaction_timeout_ms", int),
+    "max.request.size": ("max_request_size", int),
+}
+_PROTOCOLS = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
+_MECHANISMS = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+_JAAS = re.compile(
+    r"^\s*org\.apache\.kafka\.common\.security\.(plain\.PlainLoginModule|scram\.ScramLoginModule)\s+required\s+(.*?);?\s*$",
+    re.S,
+)
+
+
+def read_properties_file(path: str | Path) -> dict[str, str]:
+    """A Java `.properties` file (as `-O/-C/-P` take it)."""
+    props = Properties()
+    try:
+        with open(path, "rb") as fh:
+            props.load(fh, "utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot read properties file {path}: {exc.strerror or exc}") from exc
+    return {k: v.data for k, v in props.items()}
+
+
+def parse_property(text: str) -> tuple[str, str]:
+    """`key=value` as given to `-o/-c/-p`."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SettingsError(f"expected key=value, got '{text.split('=')[0]}'")
+    return key.strip(), value.strip()
+
+
+def _jaas_credentials(value: str) -> tuple[str, str]:
+    m = _JAAS.match(value)
+    if not m:
+        raise SettingsError(
+            "sasl.jaas.config: only PlainLoginModule and ScramLoginModule with username and password are supported"
+        )
+    options: dict[str, str] = {}
+    try:
+        tokens = shlex.split(m.group(2))
+    except ValueError as exc:
+        raise SettingsError("sasl.jaas.config: unbalanced quotes") from exc
+    for token in tokens:
+        k, _, v = token.partition("=")
+        options[k] = v
+    if "username" not in options or "password" not in options:
+        raise SettingsError("sasl.jaas.config: username and password are required")
+    return options["username"], options["password"]
+
+
+def _as_int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got '{value}'") from None
+
+
+class ResolvedConnection:
+    """The outcome of mapping settings and properties: Kafka settings, registry URL and auth."""
+
+    def __init__(
+        self, kafka: KafkaSettings, registry_url: str | None, registry_user_info: SecretStr | None
+    ) -> None:
+        self.kafka = kafka
+        self.registry_url = registry_url
+        self.registry_user_info = registry_user_info
+
+    def __repr__(self) -> str:
+        return (
+            f"ResolvedConnection(bootstrap={self.kafka.bootstrap_servers!r}, registry={self.registry_url!r})"
+        )
+
+
+def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> ResolvedConnection:
+    """Map the Java-named properties onto the clients. Shared properties apply to both clients;
+    consumer/producer ones only to theirs."""
+    warnings = warn if warn is not None else []
+    shared = dict(settings.properties)
+    consumer_only = dict(settings.consumer_properties)
+    producer_only = dict(settings.producer_properties)
+    # kafka-merge-purge users pass schema.registry.url with -c (as in the seed command line):
+    # common properties given to one client are taken for both.
+    for props in (consumer_only, producer_only):
+        for name in list(props):
+            if name in _COMMON:
+                shared.setdefault(name, props.pop(name))
+
+    for name in shared:
+        if (
+            name not in _COMMON
+            and name not in _CONSUMER
+            and name not in _PRODUCER
+            and not _IGNORED.match(name)
+        ):
+            raise SettingsError(_unknown(name))
+    consumer_extra: dict[str, Any] = {}
+    producer_extra: dict[str, Any] = {}
+    for source, table, target, client in (
+        ({**shared, **consumer_only}, _CONSUMER, consumer_extra, "consumer"),
+        ({**shared, **producer_only}, _PRODUCER, producer_extra, "producer"),
+    ):
+        for name, value in source.items():
+            if name in table:
+                kw, conv = table[name]
+                target[kw] = _as_int(name, value) if conv is int else value
+            elif _IGNORED.match(name):
+                warnings.append(f"{name} is ignored: dlq-tui reads and writes raw bytes")
+            elif name in _COMMON or name in _CONSUMER or name in _PRODUCER:
+                continue
+            else:
+                raise SettingsError(_unknown(name, client))
+    for name in consumer_only:
+        if name in _PRODUCER:
+            raise SettingsError(f"{name} is a producer property; give it with -p/-P")
+    for name in producer_only:
+        if name in _CONSUMER:
+            raise SettingsError(f"{name} is a consumer property; give it with -c/-C")
+
+    bootstrap = settings.bootstrap_servers or shared.get("bootstrap.servers")
+    if not bootstrap:
+        raise SettingsError("no bootstrap servers: give -b/--bootstrap-servers (or bootstrap.servers)")
+    protocol = shared.get("security.protocol", "PLAINTEXT").upper()
+    if protocol not in _PROTOCOLS:
+        raise SettingsError(
+            f"security.protocol '{protocol}' is not supported ({', '.join(sorted(_PROTOCOLS))})"
+        )
+    mechanism = shared.get("sasl.mechanism")
+    username = password = None
+    if protocol.startswith("SASL"):
+        mechanism = (mechanism or "GSSAPI").upper()
+        if mechanism not in _MECHANISMS:
+            raise SettingsError(
+                f"sasl.mechanism '{mechanism}' is not supported ({', '.join(sorted(_MECHANISMS))})"
+            )
+        if "sasl.jaas.config" not in shared:
+            raise SettingsError(
+                f"security.protocol {protocol} needs sasl.jaas.config with username and password"
+            )
+        username, password = _jaas_credentials(shared["sasl.jaas.config"])
+    elif mechanism or "sasl.jaas.config" in shared:
+        raise SettingsError(
+            f"sasl.mechanism / sasl.jaas.config need security.protocol SASL_*, not {protocol}"
+        )
+    endpoint = shared.get("ssl.endpoint.identification.algorithm", "https").strip().lower()
+    if endpoint not in ("", "https", "none"):
+        raise SettingsError(f"ssl.endpoint.identification.algorithm '{endpoint}': use 'https' or ''")
+    for name in ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location"):
+        if name in shared and not Path(shared[name]).is_file():
+            raise SettingsError(f"{name}: no such file {shared[name]}")
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap,
+        security_protocol=protocol,
+        sasl_mechanism=mechanism if protocol.startswith("SASL") else None,
+        sasl_username=username,
+        sasl_password=password,
+        ssl_cafile=shared.get("ssl.ca.location"),
+        ssl_certfile=shared.get("ssl.certificate.location"),
+        ssl_keyfile=shared.get("ssl.key.location"),
+        ssl_key_password=shared.get("ssl.key.password"),
+        ssl_check_hostname=endpoint == "https",
+        client_id=shared.get("client.id", "dlq-tui"),
+        request_timeout_ms=_as_int("request.timeout.ms", shared.get("request.timeout.ms", "30000")),
+        consumer=consumer_extra,
+        producer=producer_extra,
+    )
+
+    registry_url = shared.get("schema.registry.url")
+    user_info: SecretStr | None = None
+    credentials = shared.get(
+        "basic.auth.credentials.source", "USER_INFO" if "basic.auth.user.info" in shared else "URL"
+    ).upper()
+    if credentials == "USER_INFO":
+        if "basic.auth.user.info" not in shared:
+            raise SettingsError("basic.auth.credentials.source=USER_INFO needs basic.auth.user.info")
+        user_info = SecretStr(shared["basic.auth.user.info"])
+    elif credentials != "URL":
+        raise SettingsError(
+            f"basic.auth.credentials.source '{credentials}' is not supported (USER_INFO, URL)"
+        )
+    if registry_url and "," in registry_url:
+        registry_url = registry_url.split(",")[0].strip()
+    return ResolvedConnection(kafka, registry_url, user_info)
+
+
+def _unknown(name: str, client: str | None = None) -> str:
+    where = f" for the {client}" if client else ""
+    return f"unknown or unsupported client property '{name}'{where} (see docs/commands.md for the supported ones)"
