@@ -29,7 +29,7 @@ from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
 from dlq_tui.triage.records import RawRecord, RecordId
-from dlq_tui.triage.resolution import PartitionResolution
+from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResolution
 from dlq_tui.triage.store import RecordStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ class SessionConfig:
     registry_user_info: str | None = field(default=None, repr=False)
     use_journal: bool = True
     read_only: bool = False
+    max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    """The broker's `offset.metadata.max.bytes` (Kafka's default 4096)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class TriageSession:
         self.cluster_id = ""
         self.partitions: list[int] = []
         self.cleanup_policy = "delete"
+        self.destination_policy = "delete"
         self.resolution: dict[int, PartitionResolution] = {}
         self.resolved = bytearray()  # one flag per row: 1 = resolved (hidden unless --from-beginning)
         self.journal: Journal | None = None
@@ -156,6 +159,7 @@ class TriageSession:
                 self.partitions = await topic_partitions(admin, cfg.source)
                 if cfg.destination:
                     await topic_partitions(admin, cfg.destination)
+                    self.destination_policy = await cleanup_policy(admin, cfg.destination)
                 self.cleanup_policy = await cleanup_policy(admin, cfg.source)
                 offsets = await committed_offsets(admin, cfg.group, cfg.source, self.partitions)
             except DlqError:
@@ -294,8 +298,21 @@ class TriageSession:
             raise DlqError("read-only session: merge and purge are disabled")
         if decision is Decision.MERGE and not self.config.destination:
             raise DlqError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)")
-        rids = [self.store.rid_at(r) for r in rows if not self.resolved[r]]
-        return self.buffer.set(rids, decision)
+        candidates = [r for r in rows if not self.resolved[r]]
+        if decision is Decision.MERGE and self.destination_compacted:
+            keyless = [r for r in candidates if self.store.key_len_at(r) < 0]
+            if keyless:
+                reason = (
+                    f"{len(keyless)} keyless record(s) cannot be merged: the destination "
+                    f"'{self.config.destination}' is compacted and Kafka refuses records without a key there "
+                    "(purge them, or merge to a topic that is not compacted)"
+                )
+                if len(keyless) == len(candidates):
+                    raise DlqError(reason)
+                self.notices.append(reason)
+                refused = set(keyless)
+                candidates = [r for r in candidates if r not in refused]
+        return self.buffer.set((self.store.rid_at(r) for r in candidates), decision)
 
     def undo(self, rows: Iterable[int]) -> int:
         return self.buffer.undo(self.store.rid_at(r) for r in rows)
@@ -321,6 +338,10 @@ class TriageSession:
         return out
 
     # -- commit ---------------------------------------------------------------------------------
+
+    @property
+    def destination_compacted(self) -> bool:
+        return "compact" in self.destination_policy
 
     @property
     def tombstones_on(self) -> bool:
@@ -393,6 +414,7 @@ class TriageSession:
                 known=self._known(),
                 tombstones=self.tombstones_on,
                 keep_timestamp=self.config.keep_timestamp,
+                max_metadata_bytes=self.config.max_metadata_bytes,
             )
             try:
                 report = await self.committer.commit(request, progress=progress, fault=fault)

@@ -109,3 +109,60 @@ def kcat_topics(bootstrap: str) -> set[str]:
         ["kcat", "-b", bootstrap, "-L", "-J"], check=True, capture_output=True, timeout=30
     ).stdout
     return {t["topic"] for t in json.loads(out)["topics"]}
+
+
+async def create_topic(
+    bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None
+) -> None:
+    """Create a topic and wait until every partition has a leader."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from dlq_tui.demo.__main__ import wait_for_leaders
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=config or {})])
+    finally:
+        await admin.close()
+    await wait_for_leaders(bootstrap, [name])
+
+
+@dataclass(frozen=True)
+class Rec:
+    key: bytes | None
+    value: bytes | None
+    partition: int = 0
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    timestamp: int | None = None
+
+
+async def produce(bootstrap: str, topic: str, records: list[Rec]) -> list[tuple[int, int]]:
+    """Produce in order; returns (partition, offset) of each record."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        out = []
+        for r in records:
+            md = await producer.send_and_wait(
+                topic, r.value, key=r.key, partition=r.partition, headers=r.headers, timestamp_ms=r.timestamp
+            )
+            out.append((md.partition, md.offset))
+        return out
+    finally:
+        await producer.stop()
+
+
+async def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, tuple[int, str]]:
+    """The group's committed (offset, metadata) per partition of `topic`."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        result = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: (om.offset, om.metadata) for tp, om in result.items() if tp.topic == topic}

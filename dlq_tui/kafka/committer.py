@@ -239,13 +239,21 @@ class Committer:
                     tombstones += 1
                 if progress is not None and i % 1000 == 0:
                     progress("producing", done_before + i, total)
-            for future in merge_futures:
-                await future
+            failures = [
+                r
+                for r in await asyncio.gather(*merge_futures, return_exceptions=True)
+                if isinstance(r, BaseException)
+            ]
+            if failures:
+                raise failures[0]
             # Our own tombstones land in the DLQ: list them as resolved in the same commit, so no
             # session (this one included) ever offers them for triage.
             own: dict[int, list[int]] = {}
-            for partition, future in tombstone_futures:
-                own.setdefault(partition, []).append((await future).offset)
+            results = await asyncio.gather(*(f for _, f in tombstone_futures), return_exceptions=True)
+            for (partition, _), result in zip(tombstone_futures, results, strict=True):
+                if isinstance(result, BaseException):
+                    raise result
+                own.setdefault(partition, []).append(result.offset)
             for partition, own_offsets in own.items():
                 stretch = request.known[partition]
                 new_state[partition] = new_state[partition].resolve(

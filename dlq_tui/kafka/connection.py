@@ -124,6 +124,12 @@ def describe_error(exc: BaseException, *, topic: str | None = None, group: str |
         return "fenced: another dlq-tui session committed on this DLQ with the same transactional id"
     if isinstance(exc, kafka_errors.KafkaTimeoutError):
         return f"Kafka did not answer in time: {_first_line(exc)}"
+    if isinstance(exc, kafka_errors.UnknownError):
+        # aiokafka maps codes it does not know (e.g. 87 INVALID_RECORD) to UnknownError.
+        return (
+            "the broker refused a record (e.g. a record without key on a compacted topic, or over "
+            "max.message.bytes); see the broker log for the reason"
+        )
     if isinstance(exc, kafka_errors.KafkaError):
         return f"Kafka error: {type(exc).__name__}: {_first_line(exc)}"
     return f"{type(exc).__name__}: {_first_line(exc)}"

@@ -1,0 +1,184 @@
+"""The line-mode commands end to end, through the installed `dlq-tui` command, against the real
+stack; kcat confirms what was written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dlq_tui.decode.registry import SchemaRegistry
+from dlq_tui.demo.__main__ import recreate_topics, seed, wait_for_leaders
+from dlq_tui.demo.data import (
+    ARTICLE_ORDERS,
+    DLQ_TOPIC,
+    FAILURES,
+    GROUP,
+    RETRY_TOPIC,
+    order_canceled_schema,
+    spring_headers,
+    wire_avro,
+)
+from tests.stack import Rec, Stack, group_offsets, kcat_read, produce, unique_name
+
+DLQ_TUI = str(Path(sys.executable).with_name("dlq-tui"))
+
+
+def run(
+    args: list[str], stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DLQ_TUI, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+async def _article_dlq(stack: Stack) -> list[bytes]:
+    """The seed article's DLQ: its three orders, Avro in the wire format, Spring DLT headers."""
+    with SchemaRegistry(stack.registry_url) as registry:
+        schema_id = registry.register(f"{DLQ_TOPIC}-value", order_canceled_schema())
+    await recreate_topics(
+        stack.bootstrap,
+        {DLQ_TOPIC: {"cleanup.policy": "compact"}, RETRY_TOPIC: {"cleanup.policy": "compact"}},
+        3,
+    )
+    await wait_for_leaders(stack.bootstrap, [DLQ_TOPIC, RETRY_TOPIC])
+    for _ in range(100):  # offsets of the deleted topic go with it; wait for the coordinator
+        if not await group_offsets(stack.bootstrap, GROUP, DLQ_TOPIC):
+            break
+        await asyncio.sleep(0.1)
+    now = int(time.time() * 1000)
+    values = [wire_avro(schema_id, {"orderNumber": n, "reason": r}) for n, r in ARTICLE_ORDERS]
+    await produce(
+        stack.bootstrap,
+        DLQ_TOPIC,
+        [
+            Rec(n.encode(), v, headers=spring_headers(0, 10 + i, now, FAILURES[i]), timestamp=now + i)
+            for i, ((n, _), v) in enumerate(zip(ARTICLE_ORDERS, values, strict=True))
+        ],
+    )
+    return values
+
+
+async def test_seed_article_scenario_with_its_exact_command_line(stack: Stack) -> None:
+    if stack.bootstrap != "127.0.0.1:9092" or not stack.registry_root.endswith(":8081"):
+        pytest.skip("the article's command line names localhost:9092 and :8081; the stack runs elsewhere")
+    values = await _article_dlq(stack)
+    command = [
+        "ask",
+        "-b",
+        "localhost:9092",
+        "-c",
+        "schema.registry.url=http://localhost:8081",
+        "-g",
+        "order-canceled-consumer",
+        "-t",
+        "-a",
+        "order-canceled-dead-letter-queue",
+        "order-canceled-retry-1",
+    ]
+    result = run(command, stdin="m\np\nm\n")
+    assert result.returncode == 0, result.stderr
+    assert "2 merged, 1 purged, 0 skipped" in result.stdout
+    assert '"reason":"Ordered the wrong product"' in result.stdout  # Avro decoded through the registry
+
+    retry = kcat_read(stack.bootstrap, RETRY_TOPIC)
+    assert sorted((r.key, r.value) for r in retry) == [(b"ORD001", values[0]), (b"ORD003", values[2])]
+    dlq = kcat_read(stack.bootstrap, DLQ_TOPIC)
+    assert sorted(r.key for r in dlq if r.value is None) == [b"ORD001", b"ORD002", b"ORD003"]
+
+    again = run(command, stdin="")
+    assert again.returncode == 0
+    assert "no unresolved records" in again.stdout, "nothing is offered twice, not even our tombstones"
+
+
+async def test_skip_comes_back_next_time(stack: Stack, topic_name: str) -> None:
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    base = ["-b", stack.bootstrap, "-g", unique_name("g"), "-c", f"schema.registry.url={stack.registry_root}"]
+    where = ["--where", "key:ORD00*"]
+    first = run(["ask", *base, *where, source, dest], stdin="s\np\ns\n")
+    assert "0 merged, 1 purged, 2 skipped" in first.stdout, first.stdout + first.stderr
+    second = run(["print", *base, *where, "--format", "jsonl", source])
+    keys = [json.loads(line)["key"] for line in second.stdout.splitlines()]
+    assert keys == ["ORD001", "ORD003"], "skipped records stay unresolved (the reference tool's issue #1)"
+
+
+async def test_merge_all_where_and_dry_run(stack: Stack, topic_name: str) -> None:
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 30, dlq_topic=source, retry_topic=dest, quiet=True)
+    base = ["-b", stack.bootstrap, "-g", unique_name("g"), "-c", f"schema.registry.url={stack.registry_root}"]
+    where = ["--where", "error:*Timeout* partition:1"]
+    dry = run(["merge-all", *base, *where, "--dry-run", source, dest])
+    assert dry.returncode == 0, dry.stderr
+    planned = [line for line in dry.stdout.splitlines() if line.startswith("would merge")]
+    assert planned and all(" 1:" in line for line in planned)
+    assert "dry run: nothing written" in dry.stdout
+    assert kcat_read(stack.bootstrap, dest) == []
+
+    real = run(["merge-all", *base, *where, source, dest])
+    assert real.returncode == 0, real.stderr
+    assert f"{len(planned)} merged, 0 purged, 0 skipped" in real.stdout
+    merged = kcat_read(stack.bootstrap, dest)
+    assert len(merged) == len(planned)
+
+
+async def test_purge_all_and_print_escape_payloads(stack: Stack, topic_name: str) -> None:
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    base = ["-b", stack.bootstrap, "-g", unique_name("g"), "-c", f"schema.registry.url={stack.registry_root}"]
+    printed = run(["print", *base, source])
+    assert printed.returncode == 0, printed.stderr
+    assert "\x1b" not in printed.stdout, "terminal escapes in payloads are shown, never sent"
+    assert "ORD-\\x1b[7mANSI" in printed.stdout  # the key, escaped visibly
+    assert "\\u001b[2J" in printed.stdout  # the Avro value, rendered as JSON
+    assert "[bold red]not markup[/bold red]" in printed.stdout
+    assert "not valid Avro" in printed.stdout
+
+    purged = run(["purge-all", *base, "--where", "key:ORD-POISON OR key:ORD-BAD-UTF8", source])
+    assert "0 merged, 2 purged, 0 skipped" in purged.stdout, purged.stdout + purged.stderr
+    left = run(["print", *base, "--format", "jsonl", source])
+    keys = {json.loads(line)["key"] for line in left.stdout.splitlines()}
+    assert "ORD-POISON" not in keys and "ORD-BAD-UTF8" not in keys and "ORD001" in keys
+
+
+async def test_ten_megabyte_record_is_merged_intact(stack: Stack, topic_name: str) -> None:
+    from tests.stack import create_topic
+
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    big = os.urandom(10 * 1024 * 1024)
+    config = {"max.message.bytes": str(16 * 1024 * 1024)}
+    await create_topic(stack.bootstrap, source, 1, config)
+    await create_topic(stack.bootstrap, dest, 1, config)
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, max_request_size=16 * 1024 * 1024)
+    await producer.start()
+    try:
+        await producer.send_and_wait(source, big, key=b"big")
+    finally:
+        await producer.stop()
+    base = ["-b", stack.bootstrap, "-g", unique_name("g"), "-p", f"max.request.size={16 * 1024 * 1024}"]
+    shown = run(["print", *base, source])
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout) < 10_000, "a 10 MB value is previewed, not dumped"
+    merged = run(["merge-all", *base, source, dest])
+    assert "1 merged" in merged.stdout, merged.stdout + merged.stderr
+    [copy] = kcat_read(stack.bootstrap, dest)
+    assert copy.value == big
