@@ -3,6 +3,7 @@ committed offsets and metadata, reopen, abort on failure, fencing, poison record
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from pathlib import Path
 from typing import Any
@@ -341,3 +342,24 @@ async def test_journal_restores_decisions_minus_resolved(stack: Stack, topic_nam
         assert back.buffer.get(RecordId(0, 3)) is Decision.SKIP
     finally:
         await back.close()
+
+
+async def test_snapshot_ends_and_follow_reads_past_it(stack: Stack, topic_name: str) -> None:
+    source = await dlq(stack, topic_name, [Rec(b"before", b"1")], compact=False)
+    session = TriageSession(config(stack, source, None, unique_name("g")))
+    await session.open()
+    try:
+        await produce(stack.bootstrap, source, [Rec(b"after-open", b"2")])
+        await session.load_all()  # ends at the snapshot taken at open, although more arrived
+        assert [session.store.key_at(r) for r in session.visible_rows()] == [b"before"]
+        assert session.loading_done
+
+        async def follow() -> None:
+            async for _rows in session.load(follow=True):
+                if len(session.store) == 2:
+                    return
+
+        await asyncio.wait_for(follow(), timeout=30)
+        assert [session.store.key_at(r) for r in session.visible_rows()] == [b"before", b"after-open"]
+    finally:
+        await session.close()

@@ -182,3 +182,16 @@ async def test_ten_megabyte_record_is_merged_intact(stack: Stack, topic_name: st
     assert "1 merged" in merged.stdout, merged.stdout + merged.stderr
     [copy] = kcat_read(stack.bootstrap, dest)
     assert copy.value == big
+
+
+async def test_ask_commit_every(stack: Stack, topic_name: str) -> None:
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    group = unique_name("g")
+    base = ["-b", stack.bootstrap, "-g", group, "--where", "key:ORD00*"]
+    result = run(["ask", *base, "--commit-every", "1", source, dest], stdin="m\np\nq\n")
+    assert result.returncode == 0, result.stderr
+    assert "1 merged, 1 purged, 0 skipped" in result.stdout
+    assert "2 transaction(s)" in result.stdout
+    offset, _ = (await group_offsets(stack.bootstrap, group, source))[0]
+    assert offset == 2
