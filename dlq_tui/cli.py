@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError as SourceError
 
 from dlq_tui import __version__
 from dlq_tui.engine import SessionConfig
@@ -23,7 +25,7 @@ from dlq_tui.settings import (
     read_properties_file,
     resolve_connection,
 )
-from dlq_tui.triage.filter import FilterError
+from dlq_tui.triage.filter import FilterError, parse
 
 COMMANDS = ("ask", "merge-all", "purge-all", "print")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -197,8 +199,17 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 
 def _normalise_transaction_flag(argv: list[str]) -> list[str]:
     """`-t` takes its ID only attached (`-tID`, `--transaction=ID`), as kafka-merge-purge's `-t[=ID]`:
-    a bare `-t` followed by a topic must not swallow the topic."""
-    return ["--transaction=" if a in ("-t", "--transaction") else a for a in argv]
+    a bare `-t` followed by a topic must not swallow the topic, also not at the end of a cluster of
+    flags (`-at`)."""
+    out: list[str] = []
+    for a in argv:
+        if a in ("-t", "--transaction"):
+            out.append("--transaction=")
+        elif re.fullmatch(r"-[aAv]+t", a):
+            out += [f"-{flag}" for flag in a[1:-1]] + ["--transaction="]
+        else:
+            out.append(a)
+    return out
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -234,6 +245,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         given = props(pairs, files)
         if given:
             values[name] = given
+    # bootstrap.servers from -o/-O is a command-line value too: it beats the environment and the profile
+    shared_bootstrap = values.get("properties", {}).get("bootstrap.servers")
+    if values["bootstrap_servers"] is None and shared_bootstrap:
+        values["bootstrap_servers"] = shared_bootstrap
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
@@ -276,8 +291,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # aiokafka logs every failed connect; without -v the one-line error says it all. Its records
+    # still reach dlq_tui.kafka.connection, which takes the reason (e.g. SASL refused) from them.
+    logging.getLogger("aiokafka").propagate = bool(args.verbose)
     warnings: list[str] = []
     try:
+        where: str = getattr(args, "where", "")
+        if where:
+            parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         for w in warnings:
@@ -287,8 +308,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dlq_tui import linemode
 
         return asyncio.run(linemode.run(command, config, args))
-    except (SettingsError, UsageError, FilterError) as exc:
+    except FilterError as exc:
+        print(f"dlq-tui: invalid --where filter: {exc}", file=sys.stderr)
+        for line in exc.render(exc.text if exc.text is not None else getattr(args, "where", "")).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except (SettingsError, UsageError) as exc:
         print(f"dlq-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SourceError as exc:  # pydantic-settings: e.g. a DLQ_TUI_* variable that is not valid JSON
+        print(f"dlq-tui: invalid setting: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
         print(f"dlq-tui: invalid setting: {_validation_summary(exc)}", file=sys.stderr)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -92,6 +91,13 @@ class Settings(BaseSettings):
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
 
+    def __repr_args__(self) -> Any:
+        # repr() and str() must not show sasl.jaas.config, basic.auth.user.info, ... values
+        for name, value in super().__repr_args__():
+            if name in ("properties", "consumer_properties", "producer_properties"):
+                value = {k: mask_property(k, v) for k, v in value.items()}
+            yield name, value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -110,6 +116,21 @@ class Settings(BaseSettings):
 # -- Java client properties -----------------------------------------------------------------------
 
 SECRET_PROPERTIES = frozenset({"sasl.jaas.config", "basic.auth.user.info", "ssl.key.password"})
+MASK = "**********"
+
+
+def mask_url(url: str) -> str:
+    """`http://user:pass@host` -> `http://**********@host` (credentials in a registry URL)."""
+    return re.sub(r"(://)[^/@]*@", rf"\1{MASK}@", url)
+
+
+def mask_property(name: str, value: str) -> str:
+    """A property value as it may be shown: secrets masked."""
+    if name in SECRET_PROPERTIES or "password" in name or "secret" in name:
+        return MASK
+    return mask_url(value) if "url" in name else value
+
+
 _COMMON = frozenset(
     {
         "bootstrap.servers",
@@ -130,6 +151,23 @@ _COMMON = frozenset(
 )
 # dlq-tui always reads and writes raw bytes: (de)serializer settings are accepted and not used.
 _IGNORED = re.compile(r"^(key|value)\.(de)?serializer$|^specific\.avro\.reader$|^auto\.register\.schemas$")
+# Accepted and not used (a warning says why): common in an engineer's client.properties (e.g. the
+# Confluent Cloud template), meaningless for how dlq-tui reads and commits.
+_UNUSED = {
+    "client.dns.lookup": "aiokafka connects to the addresses of each host itself",
+    "session.timeout.ms": "dlq-tui assigns partitions and never joins the group",
+    "heartbeat.interval.ms": "dlq-tui assigns partitions and never joins the group",
+    "max.poll.interval.ms": "dlq-tui assigns partitions and never joins the group",
+    "enable.auto.commit": "offsets are committed only by the commit transaction",
+    "auto.offset.reset": "reading starts at the group's committed offset (or the earliest)",
+    "group.id": "the group is given with -g/--group",
+}
+# Settings dlq-tui always uses: accepted when they agree, an error when they do not.
+_FIXED = {
+    "acks": ("all", "-1"),
+    "enable.idempotence": ("true",),
+    "isolation.level": ("read_committed",),
+}
 _CONSUMER = {
     "fetch.max.bytes": ("fetch_max_bytes", int),
     "max.partition.fetch.bytes": ("max_partition_fetch_bytes", int),
@@ -150,6 +188,8 @@ _JAAS = re.compile(
     r"^\s*org\.apache\.kafka\.common\.security\.(plain\.PlainLoginModule|scram\.ScramLoginModule)\s+required\s+(.*?);?\s*$",
     re.S,
 )
+# one `name = value` option of a JAAS line: value double-quoted (backslash escapes), single-quoted or bare
+_JAAS_OPTION = re.compile(r"""\s*([^\s=;"']+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s;"']+))""", re.S)
 
 
 def read_properties_file(path: str | Path) -> dict[str, str]:
@@ -166,8 +206,10 @@ def read_properties_file(path: str | Path) -> dict[str, str]:
 def parse_property(text: str) -> tuple[str, str]:
     """`key=value` as given to `-o/-c/-p`."""
     key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise SettingsError(f"expected key=value, got '{text.split('=')[0]}'")
+    # `name:value` / `name value` (other .properties forms) would make part of the value the name
+    if not sep or not key.strip() or re.search(r"[\s:]", key.strip()):
+        name = re.split(r"[\s:=]", text.strip(), maxsplit=1)[0]
+        raise SettingsError(f"expected key=value for a client property, got '{name}'")
     return key.strip(), value.strip()
 
 
@@ -178,13 +220,19 @@ def _jaas_credentials(value: str) -> tuple[str, str]:
             "sasl.jaas.config: only PlainLoginModule and ScramLoginModule with username and password are supported"
         )
     options: dict[str, str] = {}
-    try:
-        tokens = shlex.split(m.group(2))
-    except ValueError as exc:
-        raise SettingsError("sasl.jaas.config: unbalanced quotes") from exc
-    for token in tokens:
-        k, _, v = token.partition("=")
-        options[k] = v
+    text, pos = m.group(2), 0
+    while text[pos:].strip():
+        opt = _JAAS_OPTION.match(text, pos)
+        if not opt:  # never show the text: it holds the password
+            raise SettingsError(
+                'sasl.jaas.config: malformed options (expected name="value" pairs, with balanced quotes)'
+            )
+        name, dquoted, squoted, bare = opt.groups()
+        if dquoted is not None:
+            options[name] = re.sub(r"\\(.)", r"\1", dquoted)
+        else:
+            options[name] = squoted if squoted is not None else bare
+        pos = opt.end()
     if "username" not in options or "password" not in options:
         raise SettingsError("sasl.jaas.config: username and password are required")
     return options["username"], options["password"]
@@ -209,7 +257,8 @@ class ResolvedConnection:
 
     def __repr__(self) -> str:
         return (
-            f"ResolvedConnection(bootstrap={self.kafka.bootstrap_servers!r}, registry={self.registry_url!r})"
+            f"ResolvedConnection(bootstrap={self.kafka.bootstrap_servers!r}, "
+            f"registry={mask_url(self.registry_url) if self.registry_url else None!r})"
         )
 
 
@@ -217,6 +266,11 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
     """Map the Java-named properties onto the clients. Shared properties apply to both clients;
     consumer/producer ones only to theirs."""
     warnings = warn if warn is not None else []
+
+    def warning(text: str) -> None:
+        if text not in warnings:  # a shared property is seen once per client
+            warnings.append(text)
+
     shared = dict(settings.properties)
     consumer_only = dict(settings.consumer_properties)
     producer_only = dict(settings.producer_properties)
@@ -228,12 +282,7 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
                 shared.setdefault(name, props.pop(name))
 
     for name in shared:
-        if (
-            name not in _COMMON
-            and name not in _CONSUMER
-            and name not in _PRODUCER
-            and not _IGNORED.match(name)
-        ):
+        if not _known(name):
             raise SettingsError(_unknown(name))
     consumer_extra: dict[str, Any] = {}
     producer_extra: dict[str, Any] = {}
@@ -246,8 +295,15 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
                 kw, conv = table[name]
                 target[kw] = _as_int(name, value) if conv is int else value
             elif _IGNORED.match(name):
-                warnings.append(f"{name} is ignored: dlq-tui reads and writes raw bytes")
-            elif name in _COMMON or name in _CONSUMER or name in _PRODUCER:
+                warning(f"{name} is ignored: dlq-tui reads and writes raw bytes")
+            elif name in _UNUSED:
+                warning(f"{name} is ignored: {_UNUSED[name]}")
+            elif name in _FIXED:
+                if value.strip().lower() not in _FIXED[name]:
+                    raise SettingsError(
+                        f"{name}={value.strip()} is not supported: dlq-tui always uses {name}={_FIXED[name][0]}"
+                    )
+            elif _known(name):
                 continue
             else:
                 raise SettingsError(_unknown(name, client))
@@ -322,6 +378,17 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
     if registry_url and "," in registry_url:
         registry_url = registry_url.split(",")[0].strip()
     return ResolvedConnection(kafka, registry_url, user_info)
+
+
+def _known(name: str) -> bool:
+    return (
+        name in _COMMON
+        or name in _CONSUMER
+        or name in _PRODUCER
+        or name in _UNUSED
+        or name in _FIXED
+        or bool(_IGNORED.match(name))
+    )
 
 
 def _unknown(name: str, client: str | None = None) -> str:

@@ -23,6 +23,7 @@ class Stack:
     bootstrap: str
     registry_url: str  # the Confluent-compatible base URL (Apicurio: .../apis/ccompat/v7)
     registry_root: str  # the server root, as an engineer would pass schema.registry.url
+    sasl_bootstrap: str  # SASL_PLAINTEXT/PLAIN listener with ACLs: admin/admin-secret, alice/alice-secret
 
 
 def _answers(hostport: str) -> bool:
@@ -39,12 +40,15 @@ def ensure_stack() -> Iterator[Stack]:
     bootstrap = os.environ.get("DLQ_TUI_TEST_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
     root = f"http://127.0.0.1:{registry_port}"
     registry = os.environ.get("DLQ_TUI_TEST_REGISTRY_URL", f"{root}/apis/ccompat/v7")
+    sasl = os.environ.get(
+        "DLQ_TUI_TEST_SASL_BOOTSTRAP", f"127.0.0.1:{os.environ.get('DLQ_TUI_SASL_PORT', '9094')}"
+    )
     started = False
     if not (_answers(bootstrap) and _answers(f"127.0.0.1:{registry_port}")):
         subprocess.run([str(STACK_SCRIPT), "up"], check=True)
         started = True
     try:
-        yield Stack(bootstrap=bootstrap, registry_url=registry, registry_root=root)
+        yield Stack(bootstrap=bootstrap, registry_url=registry, registry_root=root, sasl_bootstrap=sasl)
     finally:
         if started:
             subprocess.run([str(STACK_SCRIPT), "down"], check=False)
@@ -159,10 +163,12 @@ async def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, tup
     """The group's committed (offset, metadata) per partition of `topic`."""
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from dlq_tui.kafka.admin import retrying
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        result = await admin.list_consumer_group_offsets(group)
+        result = await retrying(lambda: admin.list_consumer_group_offsets(group))
     finally:
         await admin.close()
     return {tp.partition: (om.offset, om.metadata) for tp, om in result.items() if tp.topic == topic}

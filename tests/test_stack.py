@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
+from dlq_tui.kafka.admin import retrying
 from tests.stack import Stack, kcat_read, kcat_topics, unique_name
 
 HEADERS = [
@@ -56,7 +57,9 @@ async def _group_offsets(stack: Stack, group: str) -> dict[TopicPartition, Offse
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
     try:
-        result: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(group)
+        result: dict[TopicPartition, OffsetAndMetadata] = await retrying(
+            lambda: admin.list_consumer_group_offsets(group)
+        )
         return result
     finally:
         await admin.close()

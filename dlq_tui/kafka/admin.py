@@ -3,9 +3,10 @@ cleanup policy, and a group's committed offsets with their metadata."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka import errors as kafka_errors
@@ -14,6 +15,25 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import OffsetAndMetadata
 
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
+
+T = TypeVar("T")
+RETRY_FOR_SECONDS = 30.0
+
+
+async def retrying(call: Callable[[], Awaitable[T]], *, for_seconds: float = RETRY_FOR_SECONDS) -> T:
+    """Retry a request while Kafka says "try again" (e.g. the group coordinator is still loading
+    or moving; on a new cluster the offsets topic is created on first use)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + for_seconds
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except kafka_errors.KafkaError as exc:
+            if not getattr(exc, "retriable", False) or loop.time() + delay > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 @asynccontextmanager
@@ -68,8 +88,8 @@ async def committed_offsets(
     """The group's committed offset and metadata per partition of `topic` (absent = none committed)."""
     tps = [TopicPartition(topic, p) for p in partitions]
     try:
-        result: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(
-            group, partitions=tps
+        result: dict[TopicPartition, OffsetAndMetadata] = await retrying(
+            lambda: admin.list_consumer_group_offsets(group, partitions=tps)
         )
     except kafka_errors.GroupAuthorizationFailedError as exc:
         raise DlqError(describe_error(exc, group=group)) from exc

@@ -3,7 +3,9 @@ the translation of client errors into one clear line for the engineer."""
 
 from __future__ import annotations
 
+import logging
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,13 +97,40 @@ class KafkaSettings:
         return kwargs
 
 
+class _ConnectFailures(logging.Handler):
+    """aiokafka says why a bootstrap failed (refused, SASL authentication failed, TLS) only in its
+    log, then raises a bare "Unable to bootstrap". This keeps the last such reason for the message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last: tuple[float, str] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Unable connect to"):
+            self.last = (time.monotonic(), message.split(": ", 1)[-1])
+
+    def recent(self, within: float = 60.0) -> str | None:
+        if self.last is None or time.monotonic() - self.last[0] > within:
+            return None
+        return self.last[1]
+
+
+_connect_failures = _ConnectFailures()
+logging.getLogger("aiokafka").addHandler(_connect_failures)
+
+
 def describe_error(exc: BaseException, *, topic: str | None = None, group: str | None = None) -> str:
     """One line for the engineer, naming what failed and what to check."""
     bootstrap_hint = "check -b/--bootstrap-servers and that the broker is reachable"
     if isinstance(exc, DlqError):
         return str(exc)
     if isinstance(exc, kafka_errors.KafkaConnectionError):
-        return f"cannot reach the Kafka cluster: {_first_line(exc)} ({bootstrap_hint})"
+        reason = _connect_failures.recent()
+        if reason and "SaslAuthenticationFailed" in reason:
+            return f"Kafka refused the credentials: {reason} (check sasl.jaas.config and sasl.mechanism)"
+        detail = reason or _first_line(exc)
+        return f"cannot reach the Kafka cluster: {detail} ({bootstrap_hint})"
     if isinstance(exc, kafka_errors.UnknownTopicOrPartitionError):
         return f"topic '{topic}' does not exist" if topic else "unknown topic or partition"
     if isinstance(exc, kafka_errors.TopicAuthorizationFailedError):
