@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Literal
 
 from dlq_tui.decode.registry import SchemaRegistry
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
+from dlq_tui.decode.wire import wire_schema_id
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
     CommitReport,
@@ -23,12 +26,12 @@ from dlq_tui.kafka.committer import (
     ProgressHook,
     transactional_id_for,
 )
-from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
+from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
-from dlq_tui.triage.records import RawRecord, RecordId
+from dlq_tui.triage.records import RawRecord, RecordId, RecordLike
 from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResolution
 from dlq_tui.triage.store import RecordStore
 
@@ -152,6 +155,7 @@ class TriageSession:
 
     async def open(self) -> None:
         """Check the topics, read the group's resolution state, take the snapshot, open the journal."""
+        quiet_unretrieved_kafka_errors(asyncio.get_running_loop())
         cfg = self.config
         async with admin_client(cfg.kafka) as admin:
             try:
@@ -232,15 +236,27 @@ class TriageSession:
             raise RuntimeError("open() first")
         async for batch in self._reader.batches(follow=follow):
             first = len(self.store)
-            self.store.extend(batch)
-            flags = bytearray(len(batch))
-            for i, rec in enumerate(batch):
-                if self.resolution[rec.partition].is_resolved(rec.offset):
-                    flags[i] = 1
-                else:
-                    self._unresolved_count[rec.partition] += 1
-            self.resolved.extend(flags)
+            added = self.store.extend(batch)
+            if added != len(batch):  # a re-delivered record was not stored twice
+                batch = [self.store.get(row) for row in range(first, first + added)]
+            self._flag_resolved(batch)
             yield range(first, len(self.store))
+
+    def _flag_resolved(self, batch: Sequence[RecordLike]) -> None:
+        """Extend the per-row resolved flags for a freshly stored batch."""
+        if not self.config.from_beginning and not any(r.resolved_above for r in self.resolution.values()):
+            # The reader starts at the committed offsets: nothing in the batch can be resolved.
+            self.resolved.extend(bytes(len(batch)))
+            for partition, n in Counter(map(attrgetter("partition"), batch)).items():
+                self._unresolved_count[partition] += n
+            return
+        flags = bytearray(len(batch))
+        for i, rec in enumerate(batch):
+            if self.resolution[rec.partition].is_resolved(rec.offset):
+                flags[i] = 1
+            else:
+                self._unresolved_count[rec.partition] += 1
+        self.resolved.extend(flags)
 
     async def load_all(self) -> None:
         async for _ in self.load():
@@ -336,6 +352,50 @@ class TriageSession:
                 )
             )
         return out
+
+    # -- for the TUI: cheap enough to call on every repaint -------------------------------------
+
+    def progress_stats(self) -> list[PartitionStats]:
+        """As `partition_stats`, in O(partitions) rather than O(decisions): `decided` is the
+        buffer's count of staged decisions per partition (a record someone else resolved after it
+        was staged still counts until the next commit or reload drops it)."""
+        out = []
+        for p in self.partitions:
+            prog = self.progress.get(p)
+            out.append(
+                PartitionStats(
+                    partition=p,
+                    loaded=prog.records if prog else 0,
+                    offsets_read=prog.offsets_read if prog else 0,
+                    offsets_total=prog.offsets_total if prog else 0,
+                    unresolved=self._unresolved_count.get(p, 0),
+                    decided=sum(self.buffer.partition_counts(p).values()),
+                    done=prog.done if prog else True,
+                )
+            )
+        return out
+
+    def prefetch_schemas(self, rows: Iterable[int]) -> int:
+        """Fetch (into the registry's cache) the schemas that the keys and values of `rows` name
+        in the Confluent wire format, so that decoding them for display never waits on the
+        registry. For a worker thread; failures are cached by the registry and not raised.
+        Returns how many schema ids were looked up."""
+        registry = self.registry
+        if registry is None:
+            return 0
+        store = self.store
+        ids: set[int] = set()
+        for row in rows:
+            for data in (store.key_at(row), store.value_at(row)):
+                schema_id = wire_schema_id(data)
+                if schema_id is not None:
+                    ids.add(schema_id)
+        for schema_id in ids:  # cached ids (and cached failures) cost no request
+            try:
+                registry.get_schema(schema_id)
+            except Exception:  # the decoder shows the failure where the record is shown
+                log.debug("schema %s: prefetch failed", schema_id, exc_info=True)
+        return len(ids)
 
     # -- commit ---------------------------------------------------------------------------------
 

@@ -9,21 +9,17 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.decode.view import DecodedRecord
+from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
 ANSWERS = {"": Decision.MERGE, "m": Decision.MERGE, "p": Decision.PURGE, "s": Decision.SKIP}
-
-
-def iso_ts(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def describe(session: TriageSession, row: int, out: TextIO) -> None:

@@ -3,6 +3,7 @@ the translation of client errors into one clear line for the engineer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import errors as kafka_errors
+
+log = logging.getLogger(__name__)
 
 
 class DlqError(Exception):
@@ -167,3 +170,27 @@ def describe_error(exc: BaseException, *, topic: str | None = None, group: str |
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def quiet_unretrieved_kafka_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """aiokafka leaves internal futures holding an error it already raised to us (e.g. after a
+    transaction was fenced); when they are garbage-collected asyncio prints "Future exception was
+    never retrieved" with a traceback over the terminal (and, on CPython 3.11, formatting that
+    traceback from a finalizer can even break a concurrent `ast.parse`). Such Kafka errors have been
+    reported through the call that failed, so they are logged at debug level only."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "_dlq_tui_quiet", False):
+        return
+
+    def handler(the_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, kafka_errors.KafkaError) and "never retrieved" in str(context.get("message", "")):
+            log.debug("unretrieved Kafka error (already reported): %s", type(exc).__name__)
+            return
+        if previous is not None:
+            previous(the_loop, context)
+        else:
+            the_loop.default_exception_handler(context)
+
+    handler._dlq_tui_quiet = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)

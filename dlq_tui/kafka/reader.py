@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
-from dlq_tui.triage.records import RawRecord
+from dlq_tui.triage.records import RecordLike
 
 
 @dataclass
@@ -88,7 +88,7 @@ class SnapshotReader:
 
     async def batches(
         self, *, follow: bool = False, idle_timeout_ms: int = 500
-    ) -> AsyncIterator[list[RawRecord]]:
+    ) -> AsyncIterator[list[RecordLike]]:
         """Yield record batches until the snapshot is read; with `follow`, keep yielding new records
         (an empty batch now and then tells the caller that nothing new arrived)."""
         consumer = self._consumer
@@ -109,25 +109,16 @@ class SnapshotReader:
                 fetched = await consumer.getmany(timeout_ms=idle_timeout_ms, max_records=self._batch_records)
             except Exception as exc:
                 raise DlqError(describe_error(exc, topic=self.topic)) from exc
-            batch: list[RawRecord] = []
+            batch: list[RecordLike] = []
             for tp, records in fetched.items():
                 progress = self.progress[tp.partition]
                 limit = None if following else progress.end
-                for r in records:
-                    if limit is not None and r.offset >= limit:
-                        break
-                    batch.append(
-                        RawRecord(
-                            r.partition,
-                            r.offset,
-                            r.timestamp,
-                            r.timestamp_type,
-                            r.key,
-                            r.value,
-                            tuple(r.headers),
-                        )
-                    )
-                    progress.records += 1
+                if limit is not None and records and records[-1].offset >= limit:
+                    records = [r for r in records if r.offset < limit]
+                # aiokafka's records carry exactly the fields of a RawRecord; the store copies
+                # their bytes, so they are passed on as they are.
+                batch.extend(records)
+                progress.records += len(records)
             for tp in self._tps:
                 progress = self.progress[tp.partition]
                 position = await consumer.position(tp)

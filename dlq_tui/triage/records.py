@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -33,6 +34,32 @@ class RawRecord:
     @property
     def rid(self) -> RecordId:
         return RecordId(self.partition, self.offset)
+
+
+class RecordLike(Protocol):
+    """Anything with a record's fields: a `RawRecord`, or a Kafka client's consumer record handed
+    straight to the store (saving one object per record while loading)."""
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def timestamp_type(self) -> int: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> Sequence[Header]: ...
 
 
 class FilterSubject(Protocol):

@@ -30,7 +30,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
-from dlq_tui.triage.records import Header, RawRecord, RecordId
+from dlq_tui.triage.records import Header, RawRecord, RecordId, RecordLike
 
 __all__ = ["RecordStore"]
 
@@ -85,7 +85,7 @@ class RecordStore:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def append(self, rec: RawRecord) -> int:
+    def append(self, rec: RecordLike) -> int:
         """Store one record and return its row. A record already stored (same partition and
         offset, e.g. re-delivered after a reader retry) is not stored twice: its row is returned."""
         part = self._parts.get(rec.partition)
@@ -150,12 +150,84 @@ class RecordStore:
             self._cur = bytearray()
         return row
 
-    def extend(self, batch: Iterable[RawRecord]) -> int:
-        """Append a batch; return how many new rows were stored."""
+    def extend(self, batch: Iterable[RecordLike]) -> int:
+        """Append a batch; return how many new rows were stored.
+
+        The same as `append` per record, inlined for the common case (each partition's offsets
+        ascending, as the reader delivers them): loading a million records spends its time here.
+        """
         before = len(self._offset)
-        append = self.append
+        parts = self._parts
+        name_ids = self._name_ids
+        names = self._names
+        pack = _HDR.pack
+        chunk_size = self._chunk_size
+        partition_append = self._partition.append
+        offset_append = self._offset.append
+        timestamp_append = self._timestamp.append
+        ts_type_append = self._ts_type.append
+        pos_append = self._pos.append
+        key_len_append = self._key_len.append
+        value_len_append = self._value_len.append
+        header_count_append = self._header_count.append
+        cur = self._cur
+        raw = 0
+        row = before
         for rec in batch:
-            append(rec)
+            partition = rec.partition
+            offset = rec.offset
+            part = parts.get(partition)
+            if part is None or (part.offsets and offset <= part.offsets[-1]):
+                # New partition or out of order: the general path (keeps `cur` in sync first).
+                self._cur = cur
+                self._raw_bytes += raw
+                raw = 0
+                if self.append(rec) == row:
+                    row += 1
+                cur = self._cur
+                continue
+            pos = len(cur)
+            key = rec.key
+            value = rec.value
+            if key is None:
+                key_len_append(-1)
+            else:
+                cur += key
+                raw += len(key)
+                key_len_append(len(key))
+            if value is None:
+                value_len_append(-1)
+            else:
+                cur += value
+                raw += len(value)
+                value_len_append(len(value))
+            headers = rec.headers
+            for name, hvalue in headers:
+                nid = name_ids.get(name)
+                if nid is None:
+                    nid = name_ids[name] = len(names)
+                    names.append(name)
+                if hvalue is None:
+                    cur += pack(nid, -1)
+                else:
+                    cur += pack(nid, len(hvalue))
+                    cur += hvalue
+                    raw += len(hvalue)
+                raw += len(name)
+            partition_append(partition)
+            offset_append(offset)
+            timestamp_append(rec.timestamp)
+            ts_type_append(rec.timestamp_type)
+            pos_append(len(self._frozen) << _POS_BITS | pos)
+            header_count_append(len(headers))
+            part.offsets.append(offset)
+            part.rows.append(row)
+            row += 1
+            if len(cur) >= chunk_size:
+                self._frozen.append(bytes(cur))
+                cur = bytearray()
+        self._cur = cur
+        self._raw_bytes += raw
         return len(self._offset) - before
 
     # -- reading --------------------------------------------------------------------------------
