@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from dlq_tui.settings import (
     resolve_connection,
 )
 from dlq_tui.triage.filter import FilterError, parse
+from dlq_tui.triage.journal import journal_dir
 
 COMMANDS = ("ask", "merge-all", "purge-all", "print")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -340,14 +342,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _log_to_file() -> Path:
+    """While the full-screen app runs, nothing may write to the terminal: logs go to a file."""
+    path = journal_dir().parent / "dlq-tui.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+    logging.getLogger("aiokafka").propagate = True
+    return path
+
+
 def _run_tui(config: SessionConfig, settings: Settings) -> int:
-    try:
-        from dlq_tui.tui.app import run_app  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        print("dlq-tui: the full-screen app is not built yet; use a line-mode command", file=sys.stderr)
-        return EXIT_USAGE
-    code: int = run_app(config, settings)
-    return code
+    from dlq_tui.tui.app import run_app
+
+    _log_to_file()
+    return run_app(config, settings)
 
 
 def _validation_summary(exc: ValidationError) -> str:

@@ -64,10 +64,16 @@ async def seed(
     dlq_topic: str = DLQ_TOPIC,
     retry_topic: str = RETRY_TOPIC,
     quiet: bool = False,
+    now_ms: int | None = None,
+    schema_id: int | None = None,
 ) -> int:
-    """(Re)create `dlq_topic` and `retry_topic` and fill the DLQ with the demo records."""
-    with SchemaRegistry(registry_url) as registry:
-        schema_id = registry.register(f"{dlq_topic}-value", order_canceled_schema())
+    """(Re)create `dlq_topic` and `retry_topic` and fill the DLQ with the demo records. Tests pin
+    what varies, for reproducible screens: `now_ms` (the timestamps end there; default: now) and
+    `schema_id` (written into the records as is, nothing registered; default: register the schema
+    under `<dlq_topic>-value` and use the id the registry gives)."""
+    if schema_id is None:
+        with SchemaRegistry(registry_url) as registry:
+            schema_id = registry.register(f"{dlq_topic}-value", order_canceled_schema())
     # A compacted topic refuses keyless records, yet real DLQs hold some (written before the policy
     # changed, or by a tool that bypassed it). So: create with `delete`, seed, then switch to compact.
     await recreate_topics(
@@ -76,7 +82,9 @@ async def seed(
         PARTITIONS,
     )
     await wait_for_leaders(bootstrap, [dlq_topic, retry_topic])
-    records = demo_records(schema_id, count=count, now_ms=int(time.time() * 1000))
+    records = demo_records(
+        schema_id, count=count, now_ms=int(time.time() * 1000) if now_ms is None else now_ms
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:

@@ -1,0 +1,159 @@
+"""The full-screen app: `run_app(config, settings)` opens the DLQ in a `TriageSession` and runs the
+triage screen on it. The app is a face on the engine: it adds no Kafka logic of its own.
+
+Opening and loading run in workers (the screen shows a loading indicator meanwhile); an open
+error is shown as a message screen and the exit status is 1. Quitting closes the session (the
+consumer, the journal, the registry client)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from functools import partial
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.keys import _normalize_key_list
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+from dlq_tui.decode.sanitize import one_line
+from dlq_tui.engine import SessionConfig, TriageSession
+from dlq_tui.settings import Settings
+from dlq_tui.tui import keys
+from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen
+from dlq_tui.tui.screens.main import MainScreen
+from dlq_tui.tui.screens.review import ReviewScreen
+
+__all__ = ["DlqApp", "run_app"]
+
+log = logging.getLogger(__name__)
+
+
+class DlqApp(App[int]):
+    """The triage app on one session. `key_map`: action name -> key(s), from `[keys]` in settings."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "dlq-tui"
+
+    def __init__(self, session: TriageSession, key_map: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.key_map = {k: v for k, v in (key_map or {}).items() if v}
+        self._session_closed = False
+        self._clash_warned = False
+
+    def get_default_screen(self) -> Screen[None]:
+        return MainScreen(self.session)
+
+    def on_mount(self) -> None:
+        unknown = keys.unknown_actions(self.key_map)
+        if unknown:
+            known = ", ".join(a.name for a in keys.ACTIONS)
+            self.notify(
+                f"[keys]: unknown action(s) {', '.join(unknown)} (known: {known})",
+                severity="warning",
+                timeout=15,
+            )
+        self.set_keymap({k: v for k, v in self.key_map.items() if k not in unknown})
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications never interpret markup: they carry topic names, broker errors and payload
+        text (`markup` is accepted for Textual's signature and ignored)."""
+        super().notify(
+            one_line(message, 2000),
+            title=one_line(title, 200),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def action_help_quit(self) -> None:
+        self.notify(f"press {self.key_display('quit')} to quit", title="Do you want to quit?")
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def keys_for(self, action: str) -> list[str]:
+        """The Textual key names bound to `action` (after remapping)."""
+        default = next((a.key for a in keys.ACTIONS if a.name == action), "")
+        return [k for k in _normalize_key_list(self.key_map.get(action) or default).split(",") if k]
+
+    def key_display(self, action: str) -> str:
+        return "/".join(self.get_key_display(Binding(k, action)) for k in self.keys_for(action))
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: object) -> None:
+        if self._clash_warned:
+            return
+        self._clash_warned = True
+        names = ", ".join(sorted(b.id or b.action for b in clashed_bindings))
+        self.notify(f"[keys]: the remapped keys take over the keys of: {names}", severity="warning")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, MainScreen):
+            return
+        for action in keys.ACTIONS:
+            allowed = screen.check_action(action.name, ())
+            if allowed is False or action.name == "quit":
+                continue
+            title = f"{action.label} ({self.key_display(action.name)})"
+            if allowed is None:
+                title += " — unavailable: " + screen.unavailable().get(action.name, "")
+            yield SystemCommand(title, action.help, partial(screen.run_action, action.name))
+
+    # -- quitting -------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """ctrl+q, from any screen: as `q` on the triage screen (asks when decisions are staged)."""
+        top = self.screen
+        main = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(top, ReviewScreen) and top.state == "committing":
+            self.notify("a commit is running; it finishes or aborts as a whole", severity="warning")
+        elif isinstance(top, ErrorScreen) or not isinstance(main, MainScreen):
+            self.request_exit(1 if isinstance(top, ErrorScreen) else 0)
+        elif not isinstance(top, ChoiceScreen):
+            main.action_quit()
+
+    def request_exit(self, code: int) -> None:
+        """Shut down from anywhere: the shutdown runs on the app's own message loop (a screen that
+        awaited it in its handler would wait for itself to close)."""
+        self.call_later(self.shutdown, code)
+
+    async def shutdown(self, code: int) -> None:
+        """Stop the workers, close the session, exit with `code`."""
+        self.workers.cancel_all()
+        await asyncio.sleep(0)
+        await self.close_session()
+        self.exit(code, return_code=code)
+
+    async def close_session(self) -> None:
+        if self._session_closed:
+            return
+        self._session_closed = True
+        try:
+            await self.session.close()
+        except Exception:  # closing must not turn a clean quit into a traceback
+            log.debug("closing the session failed", exc_info=True)
+
+    async def on_unmount(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.close_session()
+
+
+def run_app(config: SessionConfig, settings: Settings) -> int:
+    """Run the TUI on `config`; returns the exit status (0 done, 1 failed)."""
+    app = DlqApp(TriageSession(config), settings.keys)
+    result = app.run()
+    if app.return_code is not None and app.return_code != 0:
+        return app.return_code
+    return 0 if result is None else int(result)

@@ -1,0 +1,163 @@
+"""Small screens: a keyboard choice dialog (quit?, restore the journal?), the help, the open error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from dlq_tui.decode.sanitize import one_line
+from dlq_tui.tui.keys import ACTIONS
+
+__all__ = ["ChoiceScreen", "ErrorScreen", "HelpScreen"]
+
+Choice = tuple[str, str, str]
+"""(key, label, result): pressing `key` dismisses the dialog with `result`."""
+
+
+class ChoiceScreen(ModalScreen[str]):
+    """A question answered with one key. Escape answers `cancel` (None: escape does nothing)."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    ChoiceScreen #choice-title { text-style: bold; padding-bottom: 1; }
+    ChoiceScreen #choice-keys { padding-top: 1; }
+    """
+
+    def __init__(
+        self, title: str, body: Content | str, choices: Sequence[Choice], *, cancel: str | None
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._choices = list(choices)
+        self._cancel = cancel
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Content(self._title), id="choice-title")
+            yield Static(
+                self._body if isinstance(self._body, Content) else Content(self._body), id="choice-body"
+            )
+            keys: list[str | tuple[str, str]] = []
+            for key, label, _ in self._choices:
+                if keys:
+                    keys.append("   ")
+                keys += [(f" {key} ", "reverse bold"), f" {label}"]
+            if self._cancel is not None:
+                keys += ["   ", (" esc ", "reverse"), " back"]
+            yield Static(Content.assemble(*keys), id="choice-keys")
+
+    def on_key(self, event: events.Key) -> None:
+        for key, _label, result in self._choices:
+            if event.key == key or event.character == key:
+                event.stop()
+                self.dismiss(result)
+                return
+        if event.key == "escape":
+            event.stop()
+            if self._cancel is not None:
+                self.dismiss(self._cancel)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys as currently bound (after `[keys]` remapping), and what the marks mean."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    """
+
+    def __init__(self, keys: dict[str, str], unavailable: dict[str, str]) -> None:
+        """`keys`: action -> key display; `unavailable`: action -> why it is off."""
+        super().__init__()
+        self._keys = keys
+        self._unavailable = unavailable
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        for action in ACTIONS:
+            key = self._keys.get(action.name)
+            if key is None:
+                continue
+            text = Text(action.help)
+            why = self._unavailable.get(action.name)
+            if why:
+                text.append(f" (off: {why})", style="italic")
+            keys.add_row(Text(key), text)
+        keys.add_row(
+            Text("↑↓ j k"), Text("move; pgup/pgdn, home/end; ctrl+p: command palette (every action)")
+        )
+        legend = Table.grid(padding=(0, 2))
+        legend.add_column(style="bold", no_wrap=True)
+        legend.add_column()
+        legend.add_row(
+            Text("marks"),
+            Text("M merge · P purge · S skip (session only) · ✓ resolved (--from-beginning) · ● selected"),
+        )
+        legend.add_row(
+            Text("progress"),
+            Text("per partition: snapshot offsets read/total ('off'), decided/unresolved records ('dec')"),
+        )
+        legend.add_row(Text("remapping"), Text('[keys] in the config file: action = "key" (docs/keys.md)'))
+        with VerticalScroll():
+            yield Static(Group(Text("Keys", style="bold underline"), keys, Text(""), legend))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorScreen(Screen[None]):
+    """The DLQ could not be opened: the message, and any key quits (exit status 1)."""
+
+    DEFAULT_CSS = """
+    ErrorScreen { align: center middle; }
+    ErrorScreen > Vertical {
+        width: 90; max-width: 100%; height: auto; border: thick $error; padding: 0 1; background: $surface;
+    }
+    ErrorScreen #error-title { text-style: bold; color: $text-error; padding-bottom: 1; }
+    ErrorScreen #error-keys { padding-top: 1; color: $text-muted; }
+    """
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__()
+        self._title = title
+        self._message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Content(self._title), id="error-title")
+            yield Static(Content(one_line(self._message, 2000)), id="error-message")
+            yield Static(Content("press any key to quit"), id="error-keys")
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        request_exit = getattr(self.app, "request_exit", None)
+        if request_exit is not None:
+            request_exit(1)
+        else:
+            self.app.exit(1, return_code=1)
+
+    def on_mount(self) -> None:
+        self.app.bell()

@@ -1,0 +1,939 @@
+"""The triage screen: title bar, record table, detail pane, filter bar, progress, staged bar, footer.
+
+Long work runs in workers of named exclusive groups and posts messages back:
+
+- ``load``: open the session (or reopen it for `r`), then read the snapshot (and follow) in
+  batches; each batch's schemas are fetched off the UI thread before its rows are shown.
+- ``filter-count``: the live match count while the filter is typed (thread; cancelled by the
+  next keystroke). ``filter-more``: matches among rows loaded after the filter was applied.
+- the detail pane's ``detail`` group lays out big records in a thread; the review screen's
+  ``commit`` group runs the transaction.
+
+The screen talks to the `TriageSession` only; it has no Kafka logic of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from array import array
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.events import Key, Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+from textual.worker import Worker, get_current_worker
+
+from dlq_tui.decode.sanitize import one_line
+from dlq_tui.engine import TriageSession
+from dlq_tui.kafka.connection import DlqError
+from dlq_tui.triage.decisions import Decision
+from dlq_tui.triage.filter import Filter, FilterError, parse
+from dlq_tui.tui import keys
+from dlq_tui.tui.rows import Selection, ViewRows
+from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen, HelpScreen
+from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
+from dlq_tui.tui.widgets.detail import DetailPane
+from dlq_tui.tui.widgets.filter_bar import FilterBar
+from dlq_tui.tui.widgets.progress import ProgressPane
+from dlq_tui.tui.widgets.record_table import RecordTable
+from dlq_tui.tui.widgets.staged_bar import StagedBar, TitleBar, TitleInfo
+
+if TYPE_CHECKING:
+    from dlq_tui.tui.app import DlqApp
+
+__all__ = ["MainScreen"]
+
+PROGRESS_INTERVAL_S = 0.25
+COUNT_DEBOUNCE_S = 0.15
+AUTO_COLLAPSE_HEIGHT = 18
+DETAIL_SIZES = ("normal", "large", "hidden")
+WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
+
+
+class Opened(Message):
+    def __init__(self, session: TriageSession) -> None:
+        super().__init__()
+        self.session = session
+
+
+class OpenFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class ReopenFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class RowsLoaded(Message):
+    def __init__(self, session: TriageSession, rows: range) -> None:
+        super().__init__()
+        self.session = session
+        self.rows = rows
+
+
+class LoadFinished(Message):
+    def __init__(self, session: TriageSession, error: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.error = error
+
+
+class FilterCounted(Message):
+    """`matches` among `total` rows: those loaded before store row `covered`."""
+
+    def __init__(
+        self, token: int, text: str, flt: Filter, matches: array[int], total: int, covered: int
+    ) -> None:
+        super().__init__()
+        self.token, self.text, self.flt, self.matches = token, text, flt, matches
+        self.total, self.covered = total, covered
+
+
+class MoreMatched(Message):
+    def __init__(self, generation: int, matches: array[int], covered: int) -> None:
+        super().__init__()
+        self.generation, self.matches, self.covered = generation, matches, covered
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *keys.bindings(),
+        Binding("escape", "escape", "Back", show=False),
+    ]
+
+    def __init__(self, session: TriageSession) -> None:
+        super().__init__()
+        self.session = session
+        self.selection = Selection()
+        self._all = ViewRows(session, self.selection)
+        self._view = self._all
+        self.state = "connecting"  # connecting | loading | loaded | following | failed
+        self.following = False
+        self._opened = False
+        self._loader: Worker[None] | None = None
+        # filter: applied, and being typed
+        self.filter_text = ""
+        self._flt: Filter | None = None
+        self._filter_gen = 0
+        self._covered = 0  # the applied filter has looked at the rows below this store row
+        self._loaded_upto = 0  # store rows below this one are in the views
+        self._more_running = False
+        self._count_token = 0
+        self._counted: FilterCounted | None = None
+        self._apply_when_counted: str | None = None
+        self._count_timer: Timer | None = None
+        self._counting: tuple[int, str] | None = None  # (token, text) of the count running
+        # layout
+        self._detail_size = "normal"
+        self._detail_auto = True
+        # throttled repaint of the progress pane
+        self._progress_timer: Timer | None = None
+        self._progress_at = 0.0
+
+    # -- composition ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar(id="title")
+        with Vertical(id="main-body"):
+            yield RecordTable(self._all, id="records")
+            yield DetailPane(self.session, id="detail")
+        yield FilterBar(id="filter")
+        yield ProgressPane(id="progress")
+        yield StagedBar(id="staged")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one("#records", RecordTable)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one("#detail", DetailPane)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter", FilterBar)
+
+    @property
+    def dlq_app(self) -> DlqApp:
+        from dlq_tui.tui.app import DlqApp
+
+        assert isinstance(self.app, DlqApp)
+        return self.app
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.empty_text = "connecting…"
+        table.loading = True
+        table.focus()
+        self.detail.border_title = "detail · enter: scroll · x: hex · d: size"
+        self.detail.show_message("connecting…")
+        self._apply_detail_size()
+        self._update_title()
+        self._update_status(progress_now=True)
+        self.session.buffer.add_listener(self._on_buffer_change)
+        self._loader = self._run_loader()
+
+    def on_resize(self, event: Resize) -> None:
+        if self._detail_auto:
+            size = "hidden" if event.size.height < AUTO_COLLAPSE_HEIGHT else "normal"
+            if size != self._detail_size:
+                self._detail_size = size
+                self._apply_detail_size()
+
+    # -- loading --------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def _run_loader(self, reopen: bool = False) -> None:
+        session = self.session
+        if reopen:
+            try:
+                session = await self._reopen()
+            except Exception as exc:
+                self.post_message(ReopenFailed(_describe(exc)))
+                return
+            self.post_message(Opened(session))
+        elif not self._opened:
+            try:
+                await session.open()
+            except Exception as exc:
+                self.post_message(OpenFailed(_describe(exc)))
+                return
+            self.post_message(Opened(session))
+        try:
+            while True:
+                follow = self.following
+                async for rows in session.load(follow=follow):
+                    if len(rows):
+                        await asyncio.to_thread(session.prefetch_schemas, rows)
+                    self.post_message(RowsLoaded(session, rows))
+                    if follow and not self.following:
+                        break
+                if not follow and self.following:
+                    continue  # the snapshot is read; now follow
+                break
+        except Exception as exc:
+            self.post_message(LoadFinished(session, _describe(exc)))
+            return
+        self.post_message(LoadFinished(session))
+
+    async def _reopen(self) -> TriageSession:
+        """A new session on the same DLQ (new snapshot, fresh group offsets), keeping the staged
+        decisions that are still unresolved. If it cannot be opened, the old session is left as
+        it was (its journal re-attached) and the error raised."""
+        old = self.session
+        previous = self._loader
+        if previous is not None and previous is not get_current_worker():
+            with contextlib.suppress(Exception):
+                await previous.wait()
+        staged = list(old.buffer.items())
+        journal = old.journal
+        if journal is not None:
+            journal.close()  # the new session takes the journal (and its lock) over
+        new = TriageSession(old.config)
+        try:
+            await new.open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await new.close()
+            if journal is not None:
+                with contextlib.suppress(Exception):
+                    journal.attach(old.buffer)
+            raise
+        if new.journal_offer:
+            new.restore_journal()  # the journal holds this session's decisions
+        elif new.journal is None and staged:
+            for decision in Decision:
+                new.buffer.set(
+                    (rid for rid, d in staged if d is decision and not new.is_resolved_rid(rid)), decision
+                )
+        old.buffer.remove_listener(self._on_buffer_change)
+        old.journal = None
+        with contextlib.suppress(Exception):
+            await old.close()
+        return new
+
+    @on(Opened)
+    def _opened_session(self, message: Opened) -> None:
+        session = message.session
+        reopened = session is not self.session
+        if reopened:
+            self._adopt(session)
+        self._opened = True
+        self.state = "following" if self.following else "loading"
+        table = self.table
+        table.loading = False
+        table.empty_text = "loading…"
+        self.detail.show_message("loading…")
+        for notice in session.notices:
+            self.notify(one_line(notice, 300), severity="warning")
+        if session.journal_note:
+            self.notify(one_line(session.journal_note, 300), severity="warning", timeout=10)
+        cfg = session.config
+        if not reopened and not cfg.destination and not cfg.read_only:
+            self.notify(
+                "merge is off: no DESTINATION topic given (dlq-tui SOURCE DESTINATION)", severity="warning"
+            )
+        if session.journal_offer:
+            self._offer_journal(session)
+        self._update_title()
+        self._update_status(progress_now=True)
+
+    def _adopt(self, session: TriageSession) -> None:
+        """Switch the screen over to a reopened session (the store rows are numbered anew)."""
+        self.session = session
+        self.dlq_app.session = session
+        session.buffer.add_listener(self._on_buffer_change)
+        self.selection = Selection()
+        self._all = ViewRows(session, self.selection)
+        self._view = self._all
+        self._loaded_upto = 0
+        self._count_token += 1  # counts over the old session's rows are void
+        self._counted = None
+        if self._flt is not None:
+            self._filter_gen += 1
+            self._view = ViewRows(session, self.selection)
+            self._covered = 0
+        self.detail.session = session
+        self.table.set_source(self._view, cursor=0)
+
+    def _offer_journal(self, session: TriageSession) -> None:
+        offer = session.journal_offer
+        counts = {d: sum(1 for v in offer.values() if v is d) for d in Decision}
+        body = (
+            f"A dlq-tui session on this DLQ that ended without committing staged {len(offer):,} decisions "
+            f"({counts[Decision.MERGE]:,} merge, {counts[Decision.PURGE]:,} purge, "
+            f"{counts[Decision.SKIP]:,} skip; those resolved since are left out).\n"
+            "Restore them into the staged buffer, or discard them?"
+        )
+
+        def answered(answer: str | None) -> None:
+            if session is not self.session:
+                return
+            if answer == "restore":
+                result = session.restore_journal()
+                note = f"restored {result.restored:,} staged decisions"
+                if result.dropped_as_resolved:
+                    note += f" ({result.dropped_as_resolved:,} left out: resolved meanwhile)"
+                self.notify(note)
+                self.table.rows_changed()
+                self.detail.refresh_state()
+            elif answer == "discard":
+                session.discard_journal()
+                self.notify("discarded the journaled decisions")
+            self._update_status(progress_now=True)
+
+        self.app.push_screen(
+            ChoiceScreen(
+                "Restore staged decisions?",
+                body,
+                [("r", "restore", "restore"), ("d", "discard", "discard")],
+                cancel=None,  # the journal records nothing new until this is answered
+            ),
+            answered,
+        )
+
+    @on(OpenFailed)
+    def _open_failed(self, message: OpenFailed) -> None:
+        self.state = "failed"
+        self.table.loading = False
+        cfg = self.session.config
+        self.app.push_screen(
+            ErrorScreen(
+                f"Cannot open {one_line(cfg.source, 80)} (group {one_line(cfg.group, 60)})", message.message
+            )
+        )
+
+    @on(ReopenFailed)
+    def _reopen_failed(self, message: ReopenFailed) -> None:
+        self._opened = True
+        self.table.loading = False
+        self.state = "loaded" if self.session.loading_done else "loading"
+        self.notify(
+            f"reload failed: {one_line(message.message, 300)}. Still showing the previous snapshot; "
+            "r: try again",
+            severity="error",
+            timeout=15,
+        )
+        self._loader = self._run_loader()  # the rest of the old snapshot, if any; follow if on
+        self._update_status(progress_now=True)
+
+    @on(RowsLoaded)
+    def _rows_loaded(self, message: RowsLoaded) -> None:
+        if message.session is self.session:
+            self._take_rows(message.rows.stop)
+            self._update_status()
+
+    def _take_rows(self, stop: int) -> None:
+        """Show the store rows loaded up to `stop`, from where the views end (a batch whose message
+        was lost to a cancelled loader is taken in with the next one)."""
+        if stop <= self._loaded_upto:
+            return
+        session = self.session
+        rows = range(self._loaded_upto, stop)
+        current = self._cursor_row()
+        first = self._all.extend(session.visible_rows(rows))
+        self._loaded_upto = stop
+        if self._view is self._all:
+            self._view_grew(first, current)
+        elif self._flt is not None:
+            self._match_more()
+
+    def _view_grew(self, first: int | None, current: int | None) -> None:
+        """Rows were added to the shown view from index `first` on; keep the cursor on its row."""
+        if first is None:
+            return
+        table = self.table
+        table.rows_changed(first, None)
+        if current is not None:
+            index = self._view.index_of(current)
+            if index is not None and index != table.cursor:
+                table.cursor = index
+
+    @on(LoadFinished)
+    def _load_finished(self, message: LoadFinished) -> None:
+        if message.session is not self.session:
+            return
+        self._take_rows(len(self.session.store))
+        if message.error:
+            self.state = "failed"
+            self.following = False
+            self.notify(f"reading stopped: {one_line(message.error, 300)}", severity="error", timeout=15)
+        else:
+            self.state = "loaded"
+        cfg = self.session.config
+        what = "records" if cfg.from_beginning else "unresolved records"
+        self.table.empty_text = (
+            f"no {what} in {one_line(cfg.source, 60)} for group {one_line(cfg.group, 40)}"
+            if self._view is self._all
+            else "no record matches the filter (/: change it; an empty filter clears it)"
+        )
+        if not len(self._view):
+            self.detail.show_message("no record")
+        self._update_title()
+        self._update_status(progress_now=True)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def _on_buffer_change(self, _change: object) -> None:
+        self.call_after_refresh(self._update_status)
+
+    def _update_title(self) -> None:
+        cfg = self.session.config
+        self.query_one("#title", TitleBar).show(
+            TitleInfo(
+                source=cfg.source,
+                destination=cfg.destination,
+                group=cfg.group,
+                filter_text=self.filter_text,
+                matches=len(self._view) if self._flt is not None else None,
+                following=self.following,
+                read_only=cfg.read_only,
+            )
+        )
+
+    def _update_status(self, *, progress_now: bool = False) -> None:
+        session = self.session
+        self.query_one("#staged", StagedBar).show(
+            session.buffer.counts(), len(self.selection), read_only=session.config.read_only
+        )
+        now = time.monotonic()
+        if progress_now or now - self._progress_at >= PROGRESS_INTERVAL_S:
+            self._flush_progress()
+        elif self._progress_timer is None:
+            self._progress_timer = self.set_timer(PROGRESS_INTERVAL_S, self._flush_progress)
+
+    def _flush_progress(self) -> None:
+        if self._progress_timer is not None:
+            self._progress_timer.stop()
+            self._progress_timer = None
+        self._progress_at = time.monotonic()
+        session = self.session
+        stats = session.progress_stats() if self._opened else []
+        state = self.state
+        if state == "loading" and self.following and session.loading_done:
+            state = "following"
+        self.query_one("#progress", ProgressPane).show(
+            stats,
+            state=state,
+            loaded=len(session.store),
+            unresolved=session.unresolved_count(),
+            decided=len(session.buffer),
+        )
+
+    # -- the cursor and the detail ----------------------------------------------------------------
+
+    def _cursor_index(self) -> int | None:
+        return self.table.cursor if len(self._view) else None
+
+    def _cursor_row(self) -> int | None:
+        index = self._cursor_index()
+        return None if index is None else self._view.row_at(index)
+
+    @on(RecordTable.CursorMoved)
+    def _cursor_moved(self, message: RecordTable.CursorMoved) -> None:
+        if message.index < len(self._view):
+            self.detail.show_row(self._view.row_at(message.index))
+
+    @on(RecordTable.Activated)
+    def _activated(self, _message: RecordTable.Activated) -> None:
+        self.action_focus_detail()
+
+    def _apply_detail_size(self) -> None:
+        detail = self.detail
+        for size in DETAIL_SIZES:
+            detail.set_class(size == self._detail_size, f"-{size}")
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        cfg = self.session.config
+        if action in WRITE_ACTIONS and cfg.read_only:
+            return False
+        if action == "merge" and not cfg.destination:
+            return None  # shown disabled; the key says why (on_key)
+        return True
+
+    def unavailable(self) -> dict[str, str]:
+        cfg = self.session.config
+        out: dict[str, str] = {}
+        if cfg.read_only:
+            out.update(dict.fromkeys(WRITE_ACTIONS, "--read-only"))
+        elif not cfg.destination:
+            out["merge"] = "no DESTINATION topic given"
+        return out
+
+    def on_key(self, event: Key) -> None:
+        cfg = self.session.config
+        if cfg.destination or cfg.read_only or isinstance(self.focused, Input):
+            return
+        if event.key in self.dlq_app.keys_for("merge"):
+            event.stop()
+            self.notify(
+                "merge is off: no DESTINATION topic was given (dlq-tui SOURCE DESTINATION)",
+                severity="warning",
+            )
+
+    def _targets(self) -> tuple[array[int], bool]:
+        """The selection if there is one (bulk), else the cursor row."""
+        if self.selection:
+            return self.selection.rows(), True
+        row = self._cursor_row()
+        return (array("i") if row is None else array("i", [row])), False
+
+    def _decide(self, decision: Decision) -> None:
+        rows, bulk = self._targets()
+        if not rows:
+            self.notify("no record here", severity="warning")
+            return
+        try:
+            changed = self.session.decide(rows, decision)
+        except DlqError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if bulk:
+            self.selection.clear()
+            self.table.rows_changed()
+            self.notify(f"{decision.value} staged on {changed:,} of {len(rows):,} selected records")
+        else:
+            index = self.table.cursor
+            if self.session.is_resolved(rows[0]):
+                self.notify("this record is already resolved", severity="warning")
+                return
+            self.table.rows_changed(index, index + 1)
+            self._advance(index)
+        self.detail.refresh_state()
+        self._update_status()
+
+    def _advance(self, index: int) -> None:
+        nxt = self._view.next_open(index)
+        if nxt is None:
+            nxt = self._view.next_open(-1)
+        if nxt is None:
+            self.notify("every record shown is decided: c to review and commit")
+            return
+        self.table.cursor = nxt
+
+    def action_merge(self) -> None:
+        self._decide(Decision.MERGE)
+
+    def action_purge(self) -> None:
+        self._decide(Decision.PURGE)
+
+    def action_skip(self) -> None:
+        self._decide(Decision.SKIP)
+
+    def action_undo(self) -> None:
+        rows, bulk = self._targets()
+        if not rows:
+            return
+        changed = self.session.undo(rows)
+        if bulk:
+            self.selection.clear()
+            self.table.rows_changed()
+            self.notify(f"undone on {changed:,} records")
+        else:
+            if not changed:
+                self.notify("nothing staged on this record")
+            index = self.table.cursor
+            self.table.rows_changed(index, index + 1)
+        self.detail.refresh_state()
+        self._update_status()
+
+    # -- selection ------------------------------------------------------------------------------
+
+    def action_toggle_select(self) -> None:
+        index = self._cursor_index()
+        if index is None:
+            return
+        row = self._view.row_at(index)
+        if self.session.is_resolved(row) and row not in self.selection:
+            self.notify("resolved records cannot be selected", severity="warning")
+            return
+        self.selection.toggle(row)
+        self.table.rows_changed(index, index + 1)
+        self.table.cursor = index + 1
+        self._update_status()
+
+    def action_select_all(self) -> None:
+        session = self.session
+        added = self.selection.add_all(r for r in self._view if not session.is_resolved(r))
+        self.table.rows_changed()
+        what = "matching the filter" if self._flt is not None else "shown"
+        self.notify(f"selected {added:,} more records {what} ({len(self.selection):,} selected)")
+        self._update_status()
+
+    def action_clear_selection(self) -> None:
+        if not self.selection:
+            return
+        self.selection.clear()
+        self.table.rows_changed()
+        self._update_status()
+
+    # -- navigation -----------------------------------------------------------------------------
+
+    def action_next_match(self) -> None:
+        self._jump(1)
+
+    def action_previous_match(self) -> None:
+        self._jump(-1)
+
+    def _jump(self, step: int) -> None:
+        index = self._cursor_index()
+        if index is None:
+            return
+        found = self._view.next_open(index, step)
+        if found is None:
+            where = "below" if step > 0 else "above"
+            self.notify(f"no undecided record {where}")
+            return
+        self.table.cursor = found
+
+    def action_top(self) -> None:
+        self.table.cursor = 0
+
+    def action_bottom(self) -> None:
+        self.table.cursor = max(0, len(self._view) - 1)
+
+    def action_focus_detail(self) -> None:
+        if self._detail_size == "hidden":
+            self._detail_size = "normal"
+            self._detail_auto = False
+            self._apply_detail_size()
+        self.detail.focus()
+
+    def action_escape(self) -> None:
+        bar = self.filter_bar
+        if bar.is_open:
+            self._close_filter_bar()
+        elif self.focused is not self.table:
+            self.table.focus()
+        elif self.selection:
+            self.action_clear_selection()
+
+    def action_hex(self) -> None:
+        self.detail.toggle_hex()
+
+    def action_detail_size(self) -> None:
+        i = DETAIL_SIZES.index(self._detail_size)
+        self._detail_size = DETAIL_SIZES[(i + 1) % len(DETAIL_SIZES)]
+        self._detail_auto = False
+        self._apply_detail_size()
+        if self._detail_size == "hidden" and self.focused is self.detail:
+            self.table.focus()
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.filter_bar.open(self.filter_text)
+        if self.filter_text:
+            self._filter_typed(self.filter_text)
+
+    def _close_filter_bar(self) -> None:
+        self.filter_bar.close()
+        self.workers.cancel_group(self, "filter-count")
+        self._apply_when_counted = None
+        self.table.focus()
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_input_changed(self, event: Input.Changed) -> None:
+        self._filter_typed(event.value)
+
+    def _filter_typed(self, text: str, *, now: bool = False) -> None:
+        """Parse at once (errors show as you type); count the matches in a worker once typing
+        pauses for `COUNT_DEBOUNCE_S` (or `now`), so a fast typist does not start a scan of a
+        million records per keystroke."""
+        bar = self.filter_bar
+        self._count_token += 1
+        self._counted = None
+        if self._count_timer is not None:
+            self._count_timer.stop()
+            self._count_timer = None
+        if not text.strip():
+            self.workers.cancel_group(self, "filter-count")
+            bar.show_hint()
+            return
+        try:
+            flt = parse(text)
+        except FilterError as exc:
+            self.workers.cancel_group(self, "filter-count")
+            bar.show_error(exc, text)
+            return
+        token = self._count_token
+        bar.show_counting(len(self._all))
+
+        def start() -> None:
+            self._count_timer = None
+            if token == self._count_token:
+                self._counting = (token, text)
+                self._count(token, text, flt, self._all.to_array(), self._loaded_upto)
+
+        if now:
+            start()
+        else:
+            self._count_timer = self.set_timer(COUNT_DEBOUNCE_S, start)
+
+    @work(thread=True, exclusive=True, group="filter-count")
+    def _count(self, token: int, text: str, flt: Filter, rows: array[int], covered: int) -> None:
+        worker = get_current_worker()
+        matches = self.session.match(flt, rows, cancelled=lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(FilterCounted(token, text, flt, matches, len(rows), covered))
+
+    @on(FilterCounted)
+    def _filter_counted(self, message: FilterCounted) -> None:
+        if message.token != self._count_token:
+            return
+        self._counted = message
+        if self._apply_when_counted == message.text:
+            self._apply_when_counted = None
+            self._apply_filter(message)
+        elif self.filter_bar.is_open:
+            self.filter_bar.show_count(len(message.matches), message.total)
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        text = event.value
+        if not text.strip():
+            self._close_filter_bar()
+            self._clear_filter()
+            return
+        try:
+            parse(text)
+        except FilterError as exc:
+            self.filter_bar.show_error(exc, text)
+            self.app.bell()
+            return
+        counted = self._counted
+        if counted is not None and counted.text == text:
+            self._close_filter_bar()
+            self._apply_filter(counted)
+        else:
+            if self._counting != (self._count_token, text):  # not already being counted
+                self._filter_typed(text, now=True)
+            self._apply_when_counted = text
+            self.filter_bar.close()
+            self.table.focus()
+            self.notify("filtering…", timeout=2)
+
+    def _apply_filter(self, counted: FilterCounted) -> None:
+        current = self._cursor_row()
+        self.filter_text = counted.text
+        self._flt = counted.flt
+        self._filter_gen += 1
+        self._view = ViewRows(self.session, self.selection, counted.matches)
+        self._covered = counted.covered
+        self.table.empty_text = "no record matches the filter (/: change it; an empty filter clears it)"
+        cursor = 0 if current is None else self._view.index_at_or_after(current)
+        self.table.set_source(self._view, cursor=cursor)
+        if not len(self._view):
+            self.detail.show_message("no record matches the filter")
+        self._match_more()
+        self._update_title()
+
+    def _clear_filter(self) -> None:
+        if self._flt is None:
+            return
+        current = self._cursor_row()
+        self.filter_text = ""
+        self._flt = None
+        self._filter_gen += 1
+        self._view = self._all
+        cfg = self.session.config
+        what = "records" if cfg.from_beginning else "unresolved records"
+        self.table.empty_text = f"no {what}" if self.state != "loading" else "loading…"
+        cursor = 0 if current is None else self._all.index_at_or_after(current)
+        self.table.set_source(self._all, cursor=cursor)
+        self._update_title()
+
+    def _match_more(self) -> None:
+        """Run the applied filter over rows loaded since it last looked (one worker at a time)."""
+        if self._more_running or self._flt is None or self._covered >= self._loaded_upto:
+            return
+        self._more_running = True
+        rows = self.session.visible_rows(range(self._covered, self._loaded_upto))
+        self._match_rows(self._filter_gen, self._flt, rows, self._loaded_upto)
+
+    @work(thread=True, group="filter-more")
+    def _match_rows(self, generation: int, flt: Filter, rows: array[int], covered: int) -> None:
+        self.post_message(MoreMatched(generation, self.session.match(flt, rows), covered))
+
+    @on(MoreMatched)
+    def _more_matched(self, message: MoreMatched) -> None:
+        self._more_running = False
+        if message.generation != self._filter_gen:
+            self._match_more()
+            return
+        self._covered = message.covered
+        if len(message.matches):
+            current = self._cursor_row()
+            self._view_grew(self._view.extend(message.matches), current)
+            self._update_title()
+        self._match_more()
+
+    # -- follow, reload -------------------------------------------------------------------------
+
+    def action_follow(self) -> None:
+        if not self._opened:
+            return
+        self.following = not self.following
+        if self.following:
+            self.notify("following: new records are added as they arrive")
+            if self.state in ("loaded", "failed"):
+                self.state = "loading"
+                self._loader = self._run_loader()
+        else:
+            self.notify("stopped following")
+            if self.state == "following":
+                self.state = "loaded"
+        self._update_title()
+        self._update_status(progress_now=True)
+
+    def action_reload(self) -> None:
+        if not self._opened:
+            return
+        self.notify("reloading: new snapshot, fresh group offsets; staged decisions are kept")
+        self.state = "connecting"
+        self._opened = False
+        self.table.loading = True
+        self._loader = self._run_loader(reopen=True)
+        self._update_status(progress_now=True)
+
+    # -- commit and quit --------------------------------------------------------------------------
+
+    def _has_writes(self) -> bool:
+        counts = self.session.buffer.counts()
+        return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
+
+    def action_commit(self) -> None:
+        if not self._has_writes():
+            self.notify("nothing to commit: stage merge or purge first (skip is never committed)")
+            return
+        self.app.push_screen(ReviewScreen(self.session), self._committed)
+
+    def _committed(self, outcome: CommitOutcome | None) -> None:
+        if outcome is None:
+            return
+        self._rederive()
+        if outcome.report is not None:
+            self.notify("committed: " + outcome.report.summary(), timeout=8)
+        elif outcome.error:
+            self.notify(
+                f"commit failed; decisions kept: {one_line(outcome.error, 300)}", severity="error", timeout=15
+            )
+
+    def _rederive(self) -> None:
+        """After a commit: committed rows leave the views (or show as resolved with
+        --from-beginning)."""
+        session = self.session
+        current = self._cursor_row()
+        self._all.keep(session.visible)
+        if self._view is not self._all:
+            self._view.keep(session.visible)
+        self.selection.discard_all([r for r in self.selection.rows() if session.is_resolved(r)])
+        cursor = 0 if current is None else self._view.index_at_or_after(current)
+        self.table.set_source(self._view, cursor=cursor)
+        if not len(self._view):
+            self.detail.show_message("no record")
+        else:
+            self.detail.show_row(self._view.row_at(self.table.cursor), force=True)
+        self._update_title()
+        self._update_status(progress_now=True)
+
+    def action_quit(self) -> None:
+        if not self._has_writes():
+            self.dlq_app.request_exit(0)
+            return
+        counts = self.session.buffer.counts()
+        kept = (
+            "They stay in the local journal, and reopening this DLQ offers to restore them."
+            if self.session.journal is not None
+            else "There is no journal for this session: they will be lost."
+        )
+        body = (
+            f"{counts[Decision.MERGE]:,} merge and {counts[Decision.PURGE]:,} purge are staged and not "
+            f"committed. {kept}"
+        )
+
+        def answered(answer: str | None) -> None:
+            if answer == "quit":
+                self.dlq_app.request_exit(0)
+            elif answer == "commit":
+                self.action_commit()
+
+        self.app.push_screen(
+            ChoiceScreen(
+                "Quit without committing?",
+                body,
+                [("q", "quit", "quit"), ("c", "review and commit", "commit")],
+                cancel="stay",
+            ),
+            answered,
+        )
+
+    def action_help(self) -> None:
+        app = self.dlq_app
+        shown = {
+            a.name: app.key_display(a.name)
+            for a in keys.ACTIONS
+            if self.check_action(a.name, ()) is not False
+        }
+        self.app.push_screen(HelpScreen(shown, self.unavailable()))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DlqError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

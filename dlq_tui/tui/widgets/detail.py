@@ -1,0 +1,271 @@
+"""The detail pane: the record under the cursor, whole.
+
+Metadata (partition, offset, timestamp and its type, sizes, schema id and subject, the staged
+decision), key and value pretty-printed (JSON and Avro as indented JSON with syntax highlighting,
+text as text, undecodable bytes as a hex dump with the reason), the DLQ headers decoded into named
+fields, and the other headers as text or hex. `x` shows key, value and headers as raw hex.
+
+Every payload string goes through `safe_text` into a `rich.text.Text` (or `Syntax`, which does not
+parse markup either): a record cannot inject markup or terminal escape sequences.
+
+The renderable is built by a pure function; records larger than `THREAD_BYTES` are decoded and
+built in a thread worker so that the UI never waits on a big payload (or on the registry).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Static
+
+from dlq_tui.decode.dlq_headers import header_display
+from dlq_tui.decode.formats import Decoded, hex_dump
+from dlq_tui.decode.sanitize import one_line, safe_text
+from dlq_tui.display import local_ts, size_text, timestamp_type_name
+from dlq_tui.engine import TriageSession
+from dlq_tui.triage.decisions import Decision
+
+__all__ = ["DetailPane", "build_detail"]
+
+THREAD_BYTES = 256 * 1024
+"""Records with more key + value bytes than this are decoded and laid out in a thread worker."""
+MAX_CHARS = 100_000
+"""Longer pretty texts are cut (the rest: `x` hex dump or `dlq-tui print`)."""
+HIGHLIGHT_CHARS = 20_000
+"""Longer JSON is shown without syntax highlighting (highlighting is per repaint of the text)."""
+HEX_BYTES = 64 * 1024
+STACK_LINES = 8
+SHORT_KEY = 60
+THROTTLE_S = 0.05
+
+_DLQ_PREFIXES = ("kafka_dlt-", "__connect.errors.")
+_DECISION_STYLE = {Decision.MERGE: "bold green", Decision.PURGE: "bold red", Decision.SKIP: "bold yellow"}
+
+
+@dataclass(frozen=True, slots=True)
+class DetailState:
+    """What the pane needs to know of the session besides the record (read on the UI thread)."""
+
+    decision: Decision | None
+    resolved: bool
+
+
+def _cut(text: str) -> tuple[str, int]:
+    if len(text) <= MAX_CHARS:
+        return text, 0
+    return text[:MAX_CHARS], len(text) - MAX_CHARS
+
+
+def _body(part: Decoded, raw: bytes | None, *, hex_mode: bool) -> list[RenderableType]:
+    """Key or value: pretty text, highlighted JSON or a hex dump, and the decode error if any."""
+    out: list[RenderableType] = []
+    if raw is None:
+        out.append(Text("(null)", style="dim italic"))
+        return out
+    if hex_mode:
+        out.append(Text(hex_dump(raw, max_bytes=HEX_BYTES)))
+        return out
+    if part.error:
+        label = "cannot decode; shown as hex: " if part.kind in ("hex", "error") else "note: "
+        out.append(Text.assemble(("⚠ " + label, "bold red"), (safe_text(part.error), "red")))
+    if part.kind in ("hex", "error"):
+        out.append(Text(hex_dump(raw, max_bytes=HEX_BYTES)))
+        return out
+    text, more = _cut(safe_text(part.pretty()))
+    if part.structured and len(text) <= HIGHLIGHT_CHARS:
+        out.append(Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default"))
+    else:
+        out.append(Text(text))
+    if more:
+        out.append(Text(f"… {more:,} more characters (x: hex dump)", style="dim italic"))
+    return out
+
+
+def _rule(title: str) -> Rule:
+    return Rule(Text(title, style="bold"), style="dim", align="left")
+
+
+def _kv_table() -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _kind_label(part: Decoded, raw: bytes | None) -> str:
+    if raw is None:
+        return "null"
+    label = f"{part.kind}, {size_text(len(raw))}"
+    if part.schema_id is not None:
+        label += f", schema id {part.schema_id}"
+        if part.subject:
+            label += f" ({one_line(part.subject, 80)})"
+    return label
+
+
+def build_detail(
+    session: TriageSession, row: int, state: DetailState, *, hex_mode: bool = False
+) -> RenderableType:
+    """The detail view of store row `row` (thread-safe: reads the store and the decoder only)."""
+    d = session.decoder.decode(session.store.get(row))
+    raw = d.raw
+    parts: list[RenderableType] = []
+
+    meta = Text()
+    meta.append(f"partition {raw.partition} · offset {raw.offset}", style="bold")
+    meta.append(f" · {local_ts(raw.timestamp, millis=True)} ({timestamp_type_name(raw.timestamp_type)})")
+    if state.resolved:
+        meta.append(" · resolved", style="dim")
+    elif state.decision is not None:
+        meta.append(" · staged: ")
+        meta.append(state.decision.value.upper(), style=_DECISION_STYLE[state.decision])
+    else:
+        meta.append(" · undecided", style="dim")
+    if hex_mode:
+        meta.append(" · raw hex (x: decoded)", style="bold")
+    parts.append(meta)
+
+    key_text = "" if hex_mode or raw.key is None or d.key.error else safe_text(d.key.pretty())
+    if key_text and "\n" not in key_text and len(key_text) <= SHORT_KEY:
+        # A short key fits one line: no section of its own (80x24 needs the lines).
+        parts.append(Text.assemble(("key ", "bold"), key_text, (f"  ({_kind_label(d.key, raw.key)})", "dim")))
+    else:
+        parts.append(_rule(f"Key ({_kind_label(d.key, raw.key)})"))
+        parts.extend(_body(d.key, raw.key, hex_mode=hex_mode))
+    parts.append(_rule(f"Value ({_kind_label(d.value, raw.value)})"))
+    parts.extend(_body(d.value, raw.value, hex_mode=hex_mode))
+
+    dlq = d.dlq
+    if dlq.source is not None:
+        title = "Kafka Connect" if dlq.source == "connect" else "Spring Kafka"
+        parts.append(_rule(f"DLQ headers ({title})"))
+        table = _kv_table()
+        for label, value in dlq.fields():
+            table.add_row(Text(label), Text(safe_text(value)))
+        if dlq.stack_trace:
+            lines = dlq.stack_trace.splitlines()
+            shown = "\n".join(lines[:STACK_LINES])
+            if len(lines) > STACK_LINES:
+                shown += f"\n… {len(lines) - STACK_LINES} more lines"
+            table.add_row(Text("stack trace"), Text(safe_text(shown), style="dim"))
+        for note in dlq.notes:
+            table.add_row(Text("note", style="bold red"), Text(safe_text(note), style="red"))
+        parts.append(table)
+
+    others = [(n, v) for n, v in raw.headers if not n.startswith(_DLQ_PREFIXES)]
+    shown_headers = raw.headers if hex_mode else tuple(others)
+    if shown_headers:
+        header_bytes = sum(len(n) + (len(v) if v else 0) for n, v in shown_headers)
+        title = "Headers, hex" if hex_mode else "Other headers"
+        parts.append(_rule(f"{title} ({len(shown_headers)}, {size_text(header_bytes)})"))
+        table = _kv_table()
+        for name, hvalue in shown_headers:
+            if hvalue is None:
+                cell = Text("(null)", style="dim italic")
+            elif hex_mode:
+                cell = Text(hvalue.hex(" "))
+            else:
+                cell = Text(safe_text(header_display(name, hvalue)))
+            table.add_row(Text(one_line(name, 80)), cell)
+        parts.append(table)
+    return Group(*parts)
+
+
+class DetailPane(VerticalScroll, can_focus=True):
+    """Shows one store row; `show_row` is throttled so that holding a key over a slow link does
+    not lay out every record passed over."""
+
+    DEFAULT_CSS = """
+    DetailPane { height: 1fr; padding: 0 1; }
+    DetailPane > #detail-body { width: 1fr; height: auto; }
+    """
+
+    class Ready(Message):
+        def __init__(self, token: int, renderable: RenderableType) -> None:
+            super().__init__()
+            self.token = token
+            self.renderable = renderable
+
+    def __init__(self, session: TriageSession, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.row: int | None = None
+        self.hex_mode = False
+        self._token = 0
+        self._last_render = 0.0
+        self._timer: Timer | None = None
+        self._body = Static("", id="detail-body", markup=False)
+
+    def compose(self) -> Any:
+        yield self._body
+
+    def show_message(self, text: str) -> None:
+        self.row = None
+        self._token += 1
+        self._body.update(Text(text, style="dim italic"))
+
+    def show_row(self, row: int | None, *, force: bool = False) -> None:
+        if row is None:
+            self.show_message("no record")
+            return
+        if row == self.row and not force:
+            return
+        self.row = row
+        now = time.monotonic()
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if now - self._last_render >= THROTTLE_S:
+            self._render_now()
+        else:
+            self._timer = self.set_timer(THROTTLE_S, self._render_now)
+
+    def toggle_hex(self) -> bool:
+        self.hex_mode = not self.hex_mode
+        if self.row is not None:
+            self._render_now()
+        return self.hex_mode
+
+    def refresh_state(self) -> None:
+        """The decision on the shown row changed: lay it out again."""
+        if self.row is not None:
+            self._render_now()
+
+    def _render_now(self) -> None:
+        self._timer = None
+        row = self.row
+        if row is None:
+            return
+        self._last_render = time.monotonic()
+        self._token += 1
+        session = self.session
+        state = DetailState(session.decision(row), session.is_resolved(row))
+        size = max(0, session.store.key_len_at(row)) + max(0, session.store.value_len_at(row))
+        if size > THREAD_BYTES:
+            self._body.update(Text(f"decoding {size_text(size)}…", style="dim italic"))
+            self._build_in_thread(self._token, row, state, self.hex_mode)
+            return
+        self._body.update(build_detail(session, row, state, hex_mode=self.hex_mode))
+        self.scroll_home(animate=False)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _build_in_thread(self, token: int, row: int, state: DetailState, hex_mode: bool) -> None:
+        renderable = build_detail(self.session, row, state, hex_mode=hex_mode)
+        self.post_message(self.Ready(token, renderable))
+
+    def on_detail_pane_ready(self, message: Ready) -> None:
+        message.stop()
+        if message.token == self._token:
+            self._body.update(message.renderable)
+            self.scroll_home(animate=False)

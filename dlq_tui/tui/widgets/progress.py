@@ -1,0 +1,114 @@
+"""Per-partition progress: snapshot offsets read, decided / unresolved records; overall on top."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.content import Content
+from textual.widget import Widget
+
+from dlq_tui.engine import PartitionStats
+
+__all__ = ["ProgressPane", "progress_lines"]
+
+MAX_PARTITION_LINES = 3
+WIDE = 110
+
+
+def _bar(fraction: float, width: int) -> str:
+    fraction = max(0.0, min(1.0, fraction))
+    full = int(fraction * width)
+    return "█" * full + "░" * (width - full)
+
+
+def progress_lines(
+    stats: Sequence[PartitionStats],
+    width: int,
+    *,
+    state: str,
+    loaded: int,
+    unresolved: int,
+    decided: int,
+) -> list[Content]:
+    """The lines of the pane at `width` cells. `state`: connecting | loading | loaded | following."""
+    read = sum(s.offsets_read for s in stats)
+    total = sum(s.offsets_total for s in stats)
+    counts = f"{loaded:,} records · {unresolved:,} unresolved · {decided:,} decided"
+    if state == "connecting":
+        head = Content.assemble(("Connecting…", "bold"))
+    elif state == "loading":
+        pct = read / total if total else 1.0
+        head = Content.assemble(
+            ("Loading snapshot ", "bold"), (_bar(pct, 12), "$text-accent"), f" {pct:4.0%} · ", counts
+        )
+    elif state == "following":
+        head = Content.assemble(("► Following ", "bold $text-success"), "(f: stop) · ", counts)
+    else:
+        head = Content.assemble(("Snapshot loaded ", "bold"), counts)
+    lines = [head]
+    if not stats:
+        return lines
+    wide = width >= WIDE
+    cells: list[Content] = []
+    for s in stats:
+        if wide:
+            text = (
+                f"p{s.partition} {s.offsets_read:,}/{s.offsets_total:,} offsets read · "
+                f"{s.decided:,}/{s.unresolved:,} decided"
+            )
+        else:
+            text = f"p{s.partition} {s.offsets_read}/{s.offsets_total} off {s.decided}/{s.unresolved} dec"
+        cells.append(Content.assemble((text, "" if s.done else "$text-accent")))
+    cell_width = max(len(c.plain) for c in cells)
+    sep = " │ "
+    per_line = max(1, (width + len(sep)) // (cell_width + len(sep)))
+    rows = [cells[i : i + per_line] for i in range(0, len(cells), per_line)]
+    shown = rows[:MAX_PARTITION_LINES]
+    for i, row in enumerate(shown):
+        parts: list[Content | str] = []
+        for j, cell in enumerate(row):
+            if j:
+                parts.append(sep)
+            parts.append(cell.pad_right(cell_width - len(cell.plain)) if j < len(row) - 1 else cell)
+        line = Content.assemble(*parts)
+        if i == len(shown) - 1 and len(rows) > len(shown):
+            hidden = sum(len(r) for r in rows[len(shown) :])
+            line = Content.assemble(line, (f" … +{hidden} partitions", "dim"))
+        lines.append(line)
+    return lines
+
+
+class ProgressPane(Widget):
+    """Redrawn when `show` is given new figures (the caller throttles while loading)."""
+
+    DEFAULT_CSS = """
+    ProgressPane { height: auto; width: 1fr; padding: 0 1; background: $boost; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._stats: tuple[PartitionStats, ...] = ()
+        self._state = "connecting"
+        self._figures = (0, 0, 0)
+
+    def show(
+        self, stats: Sequence[PartitionStats], *, state: str, loaded: int, unresolved: int, decided: int
+    ) -> None:
+        new = (tuple(stats), state, (loaded, unresolved, decided))
+        if new == (self._stats, self._state, self._figures):
+            return
+        layout = len(new[0]) != len(self._stats) or state != self._state
+        self._stats, self._state, self._figures = new
+        self.refresh(layout=layout)
+
+    def render(self) -> Content:
+        loaded, unresolved, decided = self._figures
+        lines = progress_lines(
+            self._stats,
+            self.content_region.width or 80,
+            state=self._state,
+            loaded=loaded,
+            unresolved=unresolved,
+            decided=decided,
+        )
+        return Content("\n").join(lines)

@@ -1,0 +1,119 @@
+"""The bars around the table: the title bar (what is open) and the staged bar (what is decided).
+
+Both build `Content` from (text, style) parts: text is never parsed as markup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.widgets import Static
+
+from dlq_tui.decode.sanitize import one_line
+from dlq_tui.triage.decisions import Decision
+
+__all__ = ["StagedBar", "TitleBar", "TitleInfo", "staged_content", "title_content"]
+
+Part = str | tuple[str, str]
+
+
+def staged_content(counts: dict[Decision, int], selected: int = 0, *, read_only: bool = False) -> Content:
+    """``3 merge · 1 purge · 2 skip · uncommitted`` (or ``nothing staged``), then the selection."""
+    parts: list[Part] = []
+    merge, purge, skip = counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP]
+    if read_only:
+        parts.append(("read-only: browsing; merge, purge and commit are off", "bold"))
+    elif merge or purge or skip:
+        parts += [
+            (f"{merge:,} merge", "bold $text-success" if merge else ""),
+            " · ",
+            (f"{purge:,} purge", "bold $text-error" if purge else ""),
+            " · ",
+            (f"{skip:,} skip", "bold $text-warning" if skip else ""),
+        ]
+        if merge or purge:
+            parts += [" · ", ("uncommitted", "bold reverse"), (" c: review and commit", "dim")]
+    else:
+        parts.append(("nothing staged", "dim"))
+    if selected:
+        parts += [" │ ", (f"{selected:,} selected", "bold")]
+    return Content.assemble(*parts)
+
+
+class StagedBar(Static):
+    """Always visible: the staged decisions and the selection size. Repaints only on change."""
+
+    DEFAULT_CSS = """
+    StagedBar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self._last: tuple[int, int, int, int, bool] | None = None
+
+    def show(self, counts: dict[Decision, int], selected: int, *, read_only: bool = False) -> None:
+        key = (counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP], selected, read_only)
+        if key == self._last:
+            return
+        self._last = key
+        self.update(staged_content(counts, selected, read_only=read_only))
+
+
+@dataclass(frozen=True)
+class TitleInfo:
+    source: str
+    destination: str | None
+    group: str
+    filter_text: str = ""
+    matches: int | None = None
+    following: bool = False
+    read_only: bool = False
+
+
+def title_content(info: TitleInfo, width: int = 200) -> Content:
+    """The title line; names are shortened (with …) to fit `width`, the filter and modes first."""
+    tail: list[Part] = []
+    if info.filter_text:
+        tail += [("  filter ", "dim"), (one_line(info.filter_text, 40), "bold")]
+        if info.matches is not None:
+            tail.append(f" ({info.matches:,})")
+    if info.following:
+        tail.append(("  ► following", "bold $text-success"))
+    if info.read_only:
+        tail.append(("  READ-ONLY", "bold reverse"))
+    tail_len = sum(len(p) if isinstance(p, str) else len(p[0]) for p in tail)
+    room = max(12, width - tail_len - len("  group ") - len(" → ") - 1)
+    # Share the room: source, destination and group in about 2:2:1.
+    src_w, dst_w, grp_w = max(8, room * 2 // 5), max(8, room * 2 // 5), max(6, room // 5)
+    parts: list[Part] = [(one_line(info.source, src_w), "bold")]
+    if info.destination:
+        parts += [" → ", one_line(info.destination, dst_w)]
+    elif not info.read_only:
+        parts.append((" (no destination: merge off)", "dim"))
+    parts += [("  group ", "dim"), one_line(info.group, grp_w)]
+    return Content.assemble(*parts, *tail)
+
+
+class TitleBar(Static):
+    """One line: source → destination, group, filter, following, mode."""
+
+    DEFAULT_CSS = """
+    TitleBar { height: 1; width: 1fr; padding: 0 1; background: $primary-muted; color: $text; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self._info: TitleInfo | None = None
+
+    def show(self, info: TitleInfo) -> None:
+        if info != self._info:
+            self._info = info
+            self.refresh()
+
+    def render(self) -> Content:
+        if self._info is None:
+            return Content("")
+        return title_content(self._info, self.content_region.width or 200)
+
+    def on_resize(self) -> None:
+        self.refresh()
