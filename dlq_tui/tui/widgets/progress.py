@@ -57,7 +57,7 @@ def progress_lines(
                 f"{s.decided:,}/{s.unresolved:,} decided"
             )
         else:
-            text = f"p{s.partition} {s.offsets_read}/{s.offsets_total} off {s.decided}/{s.unresolved} dec"
+            text = f"p{s.partition} {s.offsets_read}/{s.offsets_total} read · {s.decided}/{s.unresolved} dec"
         cells.append(Content.assemble((text, "" if s.done else "$text-accent")))
     cell_width = max(len(c.plain) for c in cells)
     sep = " │ "
