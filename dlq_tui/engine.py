@@ -88,7 +88,7 @@ class LazySubject:
 
     def _d(self) -> DecodedRecord:
         if self._decoded is None:
-            self._decoded = self._session.decoder.decode_uncached(self._session.store.get(self._row))
+            self._decoded = self._session.decoder.decode_uncached(self._session.store.view(self._row))
         return self._decoded
 
     @property

@@ -121,6 +121,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for all: json.loads with keyword arguments builds a new JSONDecoder per call.
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _as_hex(data: bytes, error: str | None = None, schema_id: int | None = None) -> Decoded:
     return Decoded("hex", text=data.hex(), error=error, schema_id=schema_id, size=len(data), raw=data)
 
@@ -139,7 +143,7 @@ def _json_value(data: bytes, start: int = 0) -> tuple[Any, str] | str:
     except UnicodeDecodeError as exc:
         return f"invalid UTF-8 at byte {exc.start + i}"
     try:
-        value = json.loads(s, parse_constant=_reject_constant)
+        value = _JSON.decode(s)
     except (ValueError, RecursionError) as exc:
         return " ".join(str(exc).split())[:200] or type(exc).__name__
     s = s.rstrip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..triage.records import RawRecord, RecordId
+from ..triage.records import RecordId, RecordLike
 from .cache import LruCache
 from .dlq_headers import DlqInfo, header_display, parse_dlq_headers
 from .formats import Decoded, Format, decode_bytes, parse_format
@@ -47,7 +47,7 @@ def _walk(values: list[Any], segment: str) -> list[Any]:
 
 
 class DecodedRecord:
-    """A `RawRecord` with its key, value and DLQ headers decoded. Implements the filter
+    """A record (`RawRecord`, or any `RecordLike`) with its key, value and DLQ headers decoded. Implements the filter
     language's `FilterSubject`. Texts are as decoded, not terminal-sanitised (see `sanitize`).
 
     Key, value and headers are decoded lazily, each on first use (a filter on a value field never
@@ -59,7 +59,7 @@ class DecodedRecord:
 
     def __init__(
         self,
-        raw: RawRecord,
+        raw: RecordLike,
         key: Decoded | None = None,
         value: Decoded | None = None,
         dlq: DlqInfo | None = None,
@@ -118,7 +118,7 @@ class DecodedRecord:
 
     @property
     def rid(self) -> RecordId:
-        return self.raw.rid
+        return RecordId(self.raw.partition, self.raw.offset)
 
     def key_text(self) -> str:
         return self.key.text
@@ -177,7 +177,7 @@ class RecordDecoder:
         self.registry = registry
         self._cache: LruCache[tuple[int, int], DecodedRecord] = LruCache(cache_size)
 
-    def decode(self, raw: RawRecord) -> DecodedRecord:
+    def decode(self, raw: RecordLike) -> DecodedRecord:
         """The decoded view of `raw` (cached; its parts decode lazily). Never raises."""
         rid = (raw.partition, raw.offset)
         hit = self._cache.get(rid)
@@ -187,7 +187,7 @@ class RecordDecoder:
         self._cache.put(rid, decoded)
         return decoded
 
-    def decode_uncached(self, raw: RawRecord) -> DecodedRecord:
+    def decode_uncached(self, raw: RecordLike) -> DecodedRecord:
         """Without touching the cache (for one-pass scans that should not evict what is shown)."""
         return DecodedRecord(
             raw, key_format=self.key_format, value_format=self.value_format, registry=self.registry

@@ -264,6 +264,11 @@ class RecordStore:
             self.headers_at(i),
         )
 
+    def view(self, i: int) -> RowView:
+        """Row `i` as a record whose parts are read from the store only when asked (a filter scan
+        that looks at the value never materializes the headers)."""
+        return RowView(self, self._row(i))
+
     def partition_at(self, i: int) -> int:
         return self._partition[i]
 
@@ -397,3 +402,48 @@ class RecordStore:
         size += sys.getsizeof(self._name_ids) + sys.getsizeof(self._names)
         size += sum(sys.getsizeof(n) for n in self._names)
         return size
+
+
+class RowView:
+    """A stored record read lazily (a `RecordLike`); `headers` is built on first use."""
+
+    __slots__ = ("_headers", "_row", "_store")
+
+    def __init__(self, store: RecordStore, row: int) -> None:
+        self._store = store
+        self._row = row
+        self._headers: tuple[Header, ...] | None = None
+
+    @property
+    def partition(self) -> int:
+        return self._store.partition_at(self._row)
+
+    @property
+    def offset(self) -> int:
+        return self._store.offset_at(self._row)
+
+    @property
+    def timestamp(self) -> int:
+        return self._store.timestamp_at(self._row)
+
+    @property
+    def timestamp_type(self) -> int:
+        return self._store.timestamp_type_at(self._row)
+
+    @property
+    def key(self) -> bytes | None:
+        return self._store.key_at(self._row)
+
+    @property
+    def value(self) -> bytes | None:
+        return self._store.value_at(self._row)
+
+    @property
+    def headers(self) -> tuple[Header, ...]:
+        if self._headers is None:
+            self._headers = self._store.headers_at(self._row)
+        return self._headers
+
+    @property
+    def rid(self) -> RecordId:
+        return self._store.rid_at(self._row)
