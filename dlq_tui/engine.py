@@ -33,7 +33,7 @@ from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
 from dlq_tui.triage.records import RawRecord, RecordId, RecordLike
 from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResolution
-from dlq_tui.triage.store import RecordStore
+from dlq_tui.triage.store import RecordStore, RowView
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,12 @@ class TriageSession:
 
     def _flag_resolved(self, batch: Sequence[RecordLike]) -> None:
         """Extend the per-row resolved flags for a freshly stored batch."""
-        if not self.config.from_beginning and not any(r.resolved_above for r in self.resolution.values()):
-            # The reader starts at the committed offsets: nothing in the batch can be resolved.
+        progress = self.progress
+        if not self.config.from_beginning and all(
+            not r.resolved_above and r.committed <= progress[p].start for p, r in self.resolution.items()
+        ):
+            # The reader started at (or above) the committed offsets, with no resolved set above
+            # them: nothing in the batch can be resolved.
             self.resolved.extend(bytes(len(batch)))
             for partition, n in Counter(map(attrgetter("partition"), batch)).items():
                 self._unresolved_count[partition] += n
@@ -333,30 +337,8 @@ class TriageSession:
     def undo(self, rows: Iterable[int]) -> int:
         return self.buffer.undo(self.store.rid_at(r) for r in rows)
 
-    def partition_stats(self) -> list[PartitionStats]:
-        out = []
-        for p in self.partitions:
-            prog = self.progress.get(p)
-            decided = sum(
-                1 for o, _ in self.buffer.partition_items(p) if not self.is_resolved_rid(RecordId(p, o))
-            )
-            out.append(
-                PartitionStats(
-                    partition=p,
-                    loaded=prog.records if prog else 0,
-                    offsets_read=prog.offsets_read if prog else 0,
-                    offsets_total=prog.offsets_total if prog else 0,
-                    unresolved=self._unresolved_count.get(p, 0),
-                    decided=decided,
-                    done=prog.done if prog else True,
-                )
-            )
-        return out
-
-    # -- for the TUI: cheap enough to call on every repaint -------------------------------------
-
     def progress_stats(self) -> list[PartitionStats]:
-        """As `partition_stats`, in O(partitions) rather than O(decisions): `decided` is the
+        """Per-partition progress for the UI, in O(partitions) (cheap on every repaint): `decided` is the
         buffer's count of staged decisions per partition (a record someone else resolved after it
         was staged still counts until the next commit or reload drops it)."""
         out = []
@@ -438,17 +420,51 @@ class TriageSession:
             for p, offsets in by_partition.items()
         }
 
-    def staged_writes(self) -> tuple[list[tuple[RawRecord, Decision]], list[RecordId]]:
-        """The merges and purges whose records are loaded, and the staged ones not loaded (yet)."""
-        writes: list[tuple[RawRecord, Decision]] = []
+    def staged_writes(self) -> tuple[list[tuple[RowView, Decision]], list[RecordId]]:
+        """The merges and purges whose records are loaded (as lazy views on the store: a commit of
+        a million merges does not copy a million records), and the staged ones not loaded (yet)."""
+        writes: list[tuple[RowView, Decision]] = []
         missing: list[RecordId] = []
         for rid, decision in self.buffer.writes():
             row = self.store.row_of(rid)
             if row is None:
                 missing.append(rid)
             elif not self.resolved[row]:
-                writes.append((self.store.get(row), decision))
+                writes.append((self.store.view(row), decision))
         return writes, missing
+
+    def has_writes(self) -> bool:
+        """Whether anything staged would be written by a commit (cheap)."""
+        counts = self.buffer.counts()
+        return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
+
+    def protected_keys(self, writes: Sequence[tuple[RowView, Decision]]) -> dict[int, dict[bytes, int]]:
+        """Per partition: for the keys being resolved, the highest offset of a loaded record with
+        that key that stays unresolved. A tombstone below it would let compaction delete a record
+        nobody decided on. O(loaded records of the touched partitions); run in a thread."""
+        deciding: dict[int, set[int]] = {}
+        keys: dict[int, set[bytes]] = {}
+        for view, _ in writes:
+            deciding.setdefault(view.partition, set()).add(view.offset)
+            if view.key is not None:
+                keys.setdefault(view.partition, set()).add(view.key)
+        out: dict[int, dict[bytes, int]] = {}
+        store, flags = self.store, self.resolved
+        for p, wanted in keys.items():
+            offsets = deciding[p]
+            found: dict[bytes, int] = {}
+            for row in store.partition_rows(p):
+                if flags[row]:
+                    continue
+                offset = store.offset_at(row)
+                if offset in offsets:
+                    continue
+                key = store.key_at(row)
+                if key in wanted and found.get(key, -1) < offset:
+                    found[key] = offset
+            if found:
+                out[p] = found
+        return out
 
     async def commit(
         self,
@@ -463,6 +479,7 @@ class TriageSession:
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
         writes, _missing = self.staged_writes()
+        protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
         attempt = 0
         while True:
             request = CommitRequest(
@@ -475,6 +492,7 @@ class TriageSession:
                 tombstones=self.tombstones_on,
                 keep_timestamp=self.config.keep_timestamp,
                 max_metadata_bytes=self.config.max_metadata_bytes,
+                protected_keys=protected,
             )
             try:
                 report = await self.committer.commit(request, progress=progress, fault=fault)
@@ -487,6 +505,7 @@ class TriageSession:
                     on_fenced(str(exc))
                 committed = set(exc.report.committed) | set(exc.report.dropped)
                 writes = [(r, d) for r, d in writes if r.rid not in committed]
+                protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
                 await asyncio.sleep(0.2 * attempt)
                 continue
             except Exception as exc:

@@ -16,6 +16,7 @@ from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
+from dlq_tui.kafka.connection import DlqError
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -97,6 +98,8 @@ def _selected(session: TriageSession, where: str) -> list[int]:
 def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
     out.write(f"{report.merged} merged, {report.purged} purged, {skipped} skipped\n")
     detail = f"{report.tombstones} tombstones, {report.transactions} transaction(s)"
+    if report.tombstones_withheld:
+        detail += f"; {report.tombstones_withheld} tombstones withheld: a newer record with the same key is undecided"
     if report.dropped:
         detail += f"; {len(report.dropped)} decisions dropped: already resolved by someone else"
     out.write(detail + "\n")
@@ -131,7 +134,7 @@ async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
-    if not session.staged_writes()[0]:
+    if not session.has_writes():
         out.write(f"0 merged, 0 purged, {skipped} skipped\nnothing to commit\n")
         return
     report = await session.commit(on_fenced=fenced)
@@ -143,7 +146,10 @@ async def run(
 ) -> int:
     out = out or sys.stdout
     read_only = command == "print" or getattr(args, "dry_run", False)
-    config = SessionConfig(**{**config.__dict__, "use_journal": False, "read_only": config.read_only})
+    # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
+    # batch commands decide and commit in one go.
+    journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
+    config = SessionConfig(**{**config.__dict__, "use_journal": journal})
     if not read_only and config.read_only:
         out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
         return 2
@@ -182,6 +188,16 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
     skipped = 0
     total = CommitReport()
     since_commit = 0
+    if session.journal_offer:
+        restored = session.restore_journal()
+        out.write(
+            f"restored {restored.restored} staged decision(s) of an earlier session on this DLQ "
+            f"from the journal ({restored.dropped_as_resolved} dropped: resolved meanwhile); "
+            "their records are not asked again\n"
+        )
+    elif session.journal_note:
+        out.write(f"note: {session.journal_note}\n")
+    rows = [r for r in rows if session.decision(r) is None]
     if not rows:
         out.write("no unresolved records\n")
     for row in rows:
@@ -195,23 +211,29 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
                 out.write("\n")
             else:
                 answer = line.strip().lower()[:1]
-            if answer == "q" or answer in ANSWERS:
+            if answer == "q":
                 break
-            out.write("please answer m, p, s or q\n")
+            if answer not in ANSWERS:
+                out.write("please answer m, p, s or q\n")
+                continue
+            try:
+                session.decide([row], ANSWERS[answer])
+            except DlqError as exc:  # e.g. a keyless record and a compacted destination
+                out.write(f"cannot do that: {exc}\n")
+                continue
+            break
         if answer == "q":
             break
         decision = ANSWERS[answer]
-        session.decide([row], decision)
         skipped += decision is Decision.SKIP
         since_commit += decision is not Decision.SKIP
         if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
-            report = await session.commit()
-            _add(total, report)
+            _add(total, await session.commit())
             since_commit = 0
     if args.dry_run:
         print_plan(session, out)
         return 0
-    if session.staged_writes()[0]:
+    if session.has_writes():
         _add(total, await session.commit())
     print_report(total, skipped, out)
     return 0
@@ -221,6 +243,7 @@ def _add(total: CommitReport, report: CommitReport) -> None:
     total.merged += report.merged
     total.purged += report.purged
     total.tombstones += report.tombstones
+    total.tombstones_withheld += report.tombstones_withheld
     total.transactions += report.transactions
     total.committed.extend(report.committed)
     total.dropped.extend(report.dropped)

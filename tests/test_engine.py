@@ -363,3 +363,93 @@ async def test_snapshot_ends_and_follow_reads_past_it(stack: Stack, topic_name: 
         assert [session.store.key_at(r) for r in session.visible_rows()] == [b"before", b"after-open"]
     finally:
         await session.close()
+
+
+async def test_no_tombstone_while_a_newer_record_with_the_same_key_is_undecided(
+    stack: Stack, topic_name: str
+) -> None:
+    """Compaction keeps only the newest record of a key: a tombstone for the older ORD-1 would
+    delete the newer ORD-1 that nobody decided on."""
+    records = [Rec(b"ORD-1", b"first failure"), Rec(b"ORD-1", b"second failure, newer"), Rec(b"ORD-2", b"x")]
+    source = await dlq(stack, topic_name, records)
+    dest = f"{topic_name}-retry"
+    session = await opened(config(stack, source, dest, unique_name("g")))
+    try:
+        await produce(stack.bootstrap, source, [Rec(b"ORD-2", b"arrived after the snapshot")])
+        rows = list(session.visible_rows())
+        session.decide([rows[0]], Decision.PURGE)  # the older ORD-1 (a newer one is loaded)
+        session.decide([rows[2]], Decision.MERGE)  # ORD-2 (a newer one arrived after the snapshot)
+        report = await session.commit()
+    finally:
+        await session.close()
+    assert (report.purged, report.merged, report.tombstones, report.tombstones_withheld) == (1, 1, 0, 2)
+    assert [r.value for r in kcat_read(stack.bootstrap, source) if r.value is None] == []
+
+
+async def test_progress_moves_only_after_the_batch_is_stored(stack: Stack, topic_name: str) -> None:
+    from dlq_tui.kafka.reader import SnapshotReader
+
+    source = await dlq(stack, topic_name, [Rec(f"k{i}".encode(), b"v") for i in range(50)], compact=False)
+    reader = SnapshotReader(KafkaSettings(bootstrap_servers=stack.bootstrap), source, [0])
+    await reader.open()
+    try:
+        batches = reader.batches()
+        first = await batches.__anext__()
+        assert first, "a batch arrived"
+        # The caller holds the batch but has not come back for the next one: a commit now must
+        # not count these records as read (it would take them for gaps and skip them).
+        assert reader.progress[0].position == 0 and reader.progress[0].records == 0
+        async for _ in batches:
+            pass
+        assert reader.progress[0].position == 50 and reader.progress[0].records == 50
+    finally:
+        await reader.close()
+
+
+async def test_split_commit_with_tombstones_never_leaves_a_transaction_open(
+    stack: Stack, topic_name: str
+) -> None:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    source = await dlq(stack, topic_name, [Rec(f"k{i:03d}".encode(), b"v") for i in range(60)])
+    dest, group = f"{topic_name}-retry", unique_name("g")
+    session = await opened(config(stack, source, dest, group, max_metadata_bytes=100))
+    try:
+        session.decide(list(session.visible_rows())[1::2], Decision.PURGE)
+        with pytest.raises(CommitError, match="undecided records"):
+            await session.commit()
+        assert 0 < session.buffer.count(Decision.PURGE) < 30, "some committed, the rest still staged"
+    finally:
+        await session.close()
+    offset, metadata = (await group_offsets(stack.bootstrap, group, source))[0]
+    assert offset == 0 and 0 < len(metadata) <= 100
+    consumers = [
+        AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, isolation_level=level)
+        for level in ("read_committed", "read_uncommitted")
+    ]
+    tp = TopicPartition(source, 0)
+    ends = []
+    for consumer in consumers:
+        await consumer.start()
+        ends.append((await consumer.end_offsets([tp]))[tp])
+        await consumer.stop()
+    assert ends[0] == ends[1], "no open transaction holds back read_committed readers"
+
+
+async def test_others_commit_is_seen_even_when_all_our_decisions_are_dropped(
+    stack: Stack, topic_name: str
+) -> None:
+    source = await dlq(stack, topic_name, [Rec(f"k{i}".encode(), b"v") for i in range(4)])
+    dest, group = f"{topic_name}-retry", unique_name("g")
+    alice = await opened(config(stack, source, dest, group))
+    bob = await opened(config(stack, source, dest, group, use_journal=False))
+    try:
+        bob.decide(bob.visible_rows(), Decision.PURGE)
+        await bob.commit()
+        alice.decide(alice.visible_rows()[:1], Decision.MERGE)
+        report = await alice.commit()
+        assert (report.merged, len(report.dropped)) == (0, 1)
+        assert list(alice.visible_rows()) == [] and alice.unresolved_count() == 0
+    finally:
+        await alice.close()
+        await bob.close()

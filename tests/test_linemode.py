@@ -195,3 +195,38 @@ async def test_ask_commit_every(stack: Stack, topic_name: str) -> None:
     assert "2 transaction(s)" in result.stdout
     offset, _ = (await group_offsets(stack.bootstrap, group, source))[0]
     assert offset == 2
+
+
+async def test_ask_refuses_a_keyless_merge_and_asks_again(stack: Stack, topic_name: str) -> None:
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    base = ["-b", stack.bootstrap, "-g", unique_name("g"), "-c", f"schema.registry.url={stack.registry_root}"]
+    base += ["--where", "value.orderNumber:ORD-KEYLESS"]
+    result = run(["ask", *base, source, dest], stdin="m\np\n")
+    assert result.returncode == 0, result.stderr
+    assert "cannot do that" in result.stdout and "keyless" in result.stdout
+    assert "0 merged, 1 purged, 0 skipped" in result.stdout
+
+
+async def test_ask_journal_survives_a_killed_session(stack: Stack, topic_name: str, tmp_path: Path) -> None:
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    args = ["ask", "-b", stack.bootstrap, "-g", unique_name("g"), "--where", "key:ORD00*", source, dest]
+    proc = subprocess.Popen(
+        [DLQ_TUI, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("m\np\n")
+    proc.stdin.flush()
+    seen = ""
+    while seen.count("Merge, purge or skip?") < 3:
+        seen += proc.stdout.read(1)
+    proc.kill()  # the SSH session drops before the commit
+    proc.wait()
+    assert kcat_read(stack.bootstrap, dest) == []
+
+    again = run(args, stdin="")
+    assert again.returncode == 0, again.stderr
+    assert "restored 2 staged decision(s)" in again.stdout
+    assert "1 merged, 1 purged, 0 skipped" in again.stdout
+    assert [r.key for r in kcat_read(stack.bootstrap, dest)] == [b"ORD001"]

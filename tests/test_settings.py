@@ -281,11 +281,13 @@ def test_ssl_context_with_encrypted_key(pem_files: dict[str, Path]) -> None:
         resolve(props).kafka.common()
 
 
-def test_no_ca_and_no_hostname_check_means_no_verification() -> None:
+def test_no_hostname_check_still_verifies_the_certificate() -> None:
+    """As in Java: an empty ssl.endpoint.identification.algorithm skips hostname matching only."""
     context = resolve(
         {"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": ""}
     ).kafka.common()["ssl_context"]
-    assert context.verify_mode == ssl.CERT_NONE
+    assert context.check_hostname is False
+    assert context.verify_mode == ssl.CERT_REQUIRED
 
 
 def test_client_id() -> None:

@@ -9,6 +9,10 @@
 
 If the resolved-set metadata would exceed the broker's limit, the batch is split into several
 transactions, each complete (its writes and its offsets), so no decision is lost.
+
+A tombstone for key K is left out when a record with key K at a higher offset of the same partition
+stays unresolved (loaded and undecided, or arrived after the snapshot): compaction would delete that
+record too, and it was never decided on.
 """
 
 from __future__ import annotations
@@ -20,17 +24,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.structs import OffsetAndMetadata
 
 from dlq_tui.kafka.admin import admin_client, committed_offsets
 from dlq_tui.kafka.connection import DlqError, FencedError, KafkaSettings, describe_error
 from dlq_tui.triage.decisions import Decision
-from dlq_tui.triage.records import RawRecord, RecordId
+from dlq_tui.triage.records import RecordId, RecordLike
 from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResolution
 
 log = logging.getLogger(__name__)
+
+TOMBSTONE_RANGE_RESERVE = 2 * 20 + 2
+"""Metadata bytes kept free for one range of a transaction's own tombstones (`,a-b`)."""
 
 FaultHook = Callable[[str], Awaitable[None]]
 """Called at named stages ('produced', 'offsets-sent'); tests raise from it to inject a failure."""
@@ -55,9 +62,12 @@ class CommitRequest:
     destination: str | None
     group: str
     transactional_id: str
-    writes: list[tuple[RawRecord, Decision]]
+    writes: Sequence[tuple[RecordLike, Decision]]
     known: dict[int, KnownStretch]
     tombstones: bool
+    protected_keys: dict[int, dict[bytes, int]] = field(default_factory=dict)
+    """Per partition: keys of loaded records that stay unresolved -> their highest offset (no
+    tombstone for such a key below that offset)."""
     keep_timestamp: bool = True
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
 
@@ -67,15 +77,20 @@ class CommitReport:
     merged: int = 0
     purged: int = 0
     tombstones: int = 0
+    tombstones_withheld: int = 0
+    """Tombstones not written because a newer record with the same key stays unresolved."""
     transactions: int = 0
     committed: list[RecordId] = field(default_factory=list)
     dropped: list[RecordId] = field(default_factory=list)
     """Decisions dropped because their records were resolved by someone else first."""
     partitions: dict[int, PartitionResolution] = field(default_factory=dict)
-    """The group's resolution state per touched partition after the commit."""
+    """The group's resolution state per partition after the commit (as re-read, for partitions
+    this commit did not write to)."""
 
     def summary(self) -> str:
         text = f"{self.merged} merged, {self.purged} purged, {self.tombstones} tombstones"
+        if self.tombstones_withheld:
+            text += f" ({self.tombstones_withheld} withheld: a newer record with the same key is undecided)"
         if self.dropped:
             text += f", {len(self.dropped)} dropped (already resolved by someone else)"
         return text
@@ -155,18 +170,22 @@ class Committer:
         fault: FaultHook | None,
     ) -> None:
         state = await self.current_resolution(request.group, request.source, request.known)
-        pending: dict[int, list[tuple[RawRecord, Decision]]] = {}
+        report.partitions.update(state)  # so the caller sees what others resolved meanwhile
+        pending: dict[int, list[tuple[RecordLike, Decision]]] = {}
         for record, decision in request.writes:
             if decision is Decision.SKIP:
                 continue
             if state[record.partition].is_resolved(record.offset):
-                report.dropped.append(record.rid)
+                report.dropped.append(RecordId(record.partition, record.offset))
             else:
                 pending.setdefault(record.partition, []).append((record, decision))
         total = sum(len(v) for v in pending.values())
+        protected = await self._protected_keys(request, pending, state) if request.tombstones else {}
+        # Room for the ranges of this transaction's own tombstones (usually one per partition).
+        reserve = TOMBSTONE_RANGE_RESERVE if request.tombstones else 0
         done = 0
         while any(pending.values()):
-            batch: list[tuple[RawRecord, Decision]] = []
+            batch: list[tuple[RecordLike, Decision]] = []
             next_state: dict[int, PartitionResolution] = {}
             for p, items in pending.items():
                 if not items:
@@ -178,7 +197,7 @@ class Committer:
                     known=stretch.offsets,
                     known_start=stretch.start,
                     known_end=stretch.end,
-                    max_bytes=request.max_metadata_bytes,
+                    max_bytes=max(0, request.max_metadata_bytes - reserve),
                 )
                 if not fit.included:
                     raise CommitError(
@@ -191,25 +210,78 @@ class Committer:
                 pending[p] = [rd for rd in items if rd[0].offset not in included]
                 next_state[p] = fit.resolution
             await self._transaction(
-                producer, request, batch, next_state, report, fault, progress, done, total
+                producer, request, batch, next_state, protected, report, fault, progress, done, total
             )
             done += len(batch)
             state.update(next_state)
             report.partitions.update(next_state)
 
+    async def _protected_keys(
+        self,
+        request: CommitRequest,
+        pending: dict[int, list[tuple[RecordLike, Decision]]],
+        state: dict[int, PartitionResolution],
+    ) -> dict[int, dict[bytes, int]]:
+        """Per partition: key -> highest offset of a record that stays unresolved, from the loaded
+        records (given by the engine) and from what arrived after the reader's position."""
+        protected = {p: dict(keys) for p, keys in request.protected_keys.items()}
+        keys_by_partition = {
+            p: {r.key for r, _ in items if r.key is not None} for p, items in pending.items() if items
+        }
+        keys_by_partition = {p: keys for p, keys in keys_by_partition.items() if keys}
+        if not keys_by_partition:
+            return protected
+        consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
+        try:
+            await consumer.start()
+            tps = {p: TopicPartition(request.source, p) for p in keys_by_partition}
+            consumer.assign(list(tps.values()))
+            ends = await consumer.end_offsets(list(tps.values()))
+            todo = {}
+            for p, tp in tps.items():
+                start = request.known[p].end
+                if ends[tp] > start:
+                    consumer.seek(tp, start)
+                    todo[p] = ends[tp]
+                else:
+                    consumer.pause(tp)
+            while todo:
+                fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
+                for tp, records in fetched.items():
+                    keys = keys_by_partition[tp.partition]
+                    for r in records:
+                        if (
+                            r.offset < todo.get(tp.partition, -1)
+                            and r.value is not None
+                            and r.key in keys
+                            and not state[tp.partition].is_resolved(r.offset)
+                        ):
+                            part = protected.setdefault(tp.partition, {})
+                            part[r.key] = max(part.get(r.key, -1), r.offset)
+                for p, end in list(todo.items()):
+                    if await consumer.position(tps[p]) >= end:
+                        consumer.pause(tps[p])
+                        del todo[p]
+        except Exception as exc:
+            raise DlqError(describe_error(exc, topic=request.source)) from exc
+        finally:
+            await consumer.stop()
+        return protected
+
     async def _transaction(
         self,
         producer: AIOKafkaProducer,
         request: CommitRequest,
-        batch: list[tuple[RawRecord, Decision]],
+        batch: list[tuple[RecordLike, Decision]],
         new_state: dict[int, PartitionResolution],
+        protected: dict[int, dict[bytes, int]],
         report: CommitReport,
         fault: FaultHook | None,
         progress: ProgressHook | None,
         done_before: int,
         total: int,
     ) -> None:
-        merged = purged = tombstones = 0
+        merged = purged = tombstones = withheld = 0
         try:
             await producer.begin_transaction()
             merge_futures = []
@@ -232,6 +304,9 @@ class Committer:
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
                 if request.tombstones and record.key is not None:
+                    if protected.get(record.partition, {}).get(record.key, -1) > record.offset:
+                        withheld += 1
+                        continue
                     future = await producer.send(
                         request.source, None, key=record.key, partition=record.partition
                     )
@@ -261,6 +336,13 @@ class Committer:
                 )
             if fault is not None:
                 await fault("produced")
+            for p, s in new_state.items():
+                if len(s.metadata) > request.max_metadata_bytes:
+                    raise CommitError(
+                        f"partition {p}: the resolved set ({len(s.metadata)} bytes) does not fit the offset "
+                        f"metadata limit ({request.max_metadata_bytes}); decide on the records in between",
+                        report,
+                    )
             offsets = {
                 TopicPartition(request.source, p): OffsetAndMetadata(s.committed, s.metadata)
                 for p, s in new_state.items()
@@ -272,18 +354,39 @@ class Committer:
                 await fault("offsets-sent")
             await producer.commit_transaction()
         except (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch) as exc:
-            raise _fenced(report) from exc
-        except Exception as exc:
-            await _abort(producer)
-            if isinstance(exc, CommitError):
+            raise _fenced(report) from exc  # the session that fenced us aborted our transaction
+        except BaseException as exc:  # also on cancellation: never leave the transaction open
+            await self._abort(producer, request.transactional_id)
+            if isinstance(exc, CommitError) or not isinstance(exc, Exception):
                 raise
             message = describe_error(exc, topic=request.destination or request.source, group=request.group)
-            raise CommitError(f"commit aborted, nothing written: {message}", report) from exc
+            raise CommitError(
+                f"commit aborted, nothing of this transaction written: {message}", report
+            ) from exc
         report.transactions += 1
         report.merged += merged
         report.purged += purged
         report.tombstones += tombstones
-        report.committed.extend(record.rid for record, _ in batch)
+        report.tombstones_withheld += withheld
+        report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
+
+    async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
+        """Abort now. If the producer cannot (its sender died on the error), a new producer with the
+        same transactional id makes the coordinator abort the open transaction at once; otherwise
+        it would block read_committed readers of both topics until the transaction times out."""
+        try:
+            await asyncio.shield(producer.abort_transaction())
+            return
+        except BaseException as exc:
+            log.debug("abort failed (%s); re-initialising the transactional id", exc)
+        fresh = AIOKafkaProducer(**self._settings.producer_kwargs(transactional_id))
+        try:
+            await asyncio.shield(fresh.start())
+        except BaseException as exc:
+            log.warning("could not abort the open transaction (%s); the broker times it out", exc)
+        finally:
+            with contextlib.suppress(BaseException):
+                await fresh.stop()
 
 
 class FencedCommitError(CommitError, FencedError):
@@ -296,10 +399,3 @@ def _fenced(report: CommitReport) -> FencedCommitError:
         "transaction was written",
         report,
     )
-
-
-async def _abort(producer: AIOKafkaProducer) -> None:
-    try:
-        await producer.abort_transaction()
-    except Exception as exc:  # the broker aborts it anyway when the producer goes away or times out
-        log.debug("abort failed: %s", exc)

@@ -46,9 +46,10 @@ class KafkaSettings:
         if "SSL" not in self.security_protocol:
             return None
         context = ssl.create_default_context(cafile=self.ssl_cafile)
+        # As in Java, an empty ssl.endpoint.identification.algorithm turns off hostname matching
+        # only: the broker's certificate is still verified.
         context.check_hostname = self.ssl_check_hostname
-        if not self.ssl_check_hostname:
-            context.verify_mode = ssl.CERT_REQUIRED if self.ssl_cafile else ssl.CERT_NONE
+        context.verify_mode = ssl.CERT_REQUIRED
         if self.ssl_certfile:
             context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password)
         return context

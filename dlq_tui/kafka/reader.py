@@ -110,18 +110,23 @@ class SnapshotReader:
             except Exception as exc:
                 raise DlqError(describe_error(exc, topic=self.topic)) from exc
             batch: list[RecordLike] = []
+            counts: dict[int, int] = {}
             for tp, records in fetched.items():
-                progress = self.progress[tp.partition]
-                limit = None if following else progress.end
+                limit = None if following else self.progress[tp.partition].end
                 if limit is not None and records and records[-1].offset >= limit:
                     records = [r for r in records if r.offset < limit]
                 # aiokafka's records carry exactly the fields of a RawRecord; the store copies
                 # their bytes, so they are passed on as they are.
                 batch.extend(records)
-                progress.records += len(records)
-            for tp in self._tps:
+                counts[tp.partition] = len(records)
+            positions = {tp: await consumer.position(tp) for tp in self._tps}
+            if batch or following:
+                yield batch
+            # Progress moves only once the caller has stored the batch: a commit in between must
+            # not take records it has not stored yet for gaps in the log.
+            for tp, position in positions.items():
                 progress = self.progress[tp.partition]
-                position = await consumer.position(tp)
+                progress.records += counts.get(tp.partition, 0)
                 if following:
                     progress.position = position
                     progress.end = max(progress.end, position)
@@ -129,8 +134,6 @@ class SnapshotReader:
                     progress.position = min(position, progress.end)
                     if progress.done and tp not in consumer.paused():
                         consumer.pause(tp)
-            if batch or following:
-                yield batch
 
     async def refresh_end(self) -> None:
         """In follow mode: move each partition's `end` to the current last stable offset."""
