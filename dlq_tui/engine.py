@@ -493,6 +493,7 @@ class TriageSession:
                 keep_timestamp=self.config.keep_timestamp,
                 max_metadata_bytes=self.config.max_metadata_bytes,
                 protected_keys=protected,
+                source_ends=await self._source_ends() if self.tombstones_on else None,
             )
             try:
                 report = await self.committer.commit(request, progress=progress, fault=fault)
@@ -515,6 +516,15 @@ class TriageSession:
                 raise
             self._apply(report)
             return report
+
+    async def _source_ends(self) -> dict[int, int] | None:
+        if self._reader is None:
+            return None
+        try:
+            return await self._reader.end_offsets()
+        except Exception:  # the committer then reads past the position itself
+            log.debug("end offsets unavailable", exc_info=True)
+            return None
 
     def _apply(self, report: CommitReport) -> None:
         """Bring the session in line with what was committed (and what others had resolved)."""

@@ -65,6 +65,9 @@ class CommitRequest:
     writes: Sequence[tuple[RecordLike, Decision]]
     known: dict[int, KnownStretch]
     tombstones: bool
+    source_ends: dict[int, int] | None = None
+    """The source's current last stable offsets, if the caller knows them: records between the
+    reader's position and these are read for same-key records only where there are any."""
     protected_keys: dict[int, dict[bytes, int]] = field(default_factory=dict)
     """Per partition: keys of loaded records that stay unresolved -> their highest offset (no
     tombstone for such a key below that offset)."""
@@ -229,6 +232,12 @@ class Committer:
             p: {r.key for r, _ in items if r.key is not None} for p, items in pending.items() if items
         }
         keys_by_partition = {p: keys for p, keys in keys_by_partition.items() if keys}
+        if request.source_ends is not None:  # only where records arrived past the reader's position
+            keys_by_partition = {
+                p: keys
+                for p, keys in keys_by_partition.items()
+                if request.source_ends.get(p, 0) > request.known[p].end
+            }
         if not keys_by_partition:
             return protected
         consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
@@ -286,14 +295,16 @@ class Committer:
             await producer.begin_transaction()
             merge_futures = []
             tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
+            no_protection: dict[bytes, int] = {}
             for i, (record, decision) in enumerate(batch):
+                key, partition = record.key, record.partition
                 if decision is Decision.MERGE:
                     assert request.destination is not None
                     merge_futures.append(
                         await producer.send(
                             request.destination,
                             record.value,
-                            key=record.key,
+                            key=key,
                             headers=list(record.headers),
                             timestamp_ms=record.timestamp if request.keep_timestamp else None,
                         )
@@ -303,15 +314,13 @@ class Committer:
                     purged += 1
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
-                if request.tombstones and record.key is not None:
-                    if protected.get(record.partition, {}).get(record.key, -1) > record.offset:
+                if request.tombstones and key is not None:
+                    if protected.get(partition, no_protection).get(key, -1) > record.offset:
                         withheld += 1
-                        continue
-                    future = await producer.send(
-                        request.source, None, key=record.key, partition=record.partition
-                    )
-                    tombstone_futures.append((record.partition, future))
-                    tombstones += 1
+                    else:
+                        future = await producer.send(request.source, None, key=key, partition=partition)
+                        tombstone_futures.append((partition, future))
+                        tombstones += 1
                 if progress is not None and i % 1000 == 0:
                     progress("producing", done_before + i, total)
             failures = [

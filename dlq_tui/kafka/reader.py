@@ -135,6 +135,13 @@ class SnapshotReader:
                     if progress.done and tp not in consumer.paused():
                         consumer.pause(tp)
 
+    async def end_offsets(self) -> dict[int, int]:
+        """The current last stable offset of every partition (the snapshot is not changed)."""
+        if self._consumer is None:
+            raise RuntimeError("open() first")
+        ends = await self._consumer.end_offsets(self._tps)
+        return {tp.partition: end for tp, end in ends.items()}
+
     async def refresh_end(self) -> None:
         """In follow mode: move each partition's `end` to the current last stable offset."""
         if self._consumer is None:
