@@ -256,30 +256,22 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
     empty_text: reactive[str] = reactive("no unresolved records")
     """Shown, centred, when the view has no rows."""
 
-    class CursorMoved(Message):
+    class _RowMessage(Message):
+        def __init__(self, index: int, *, table: RecordTable | None = None) -> None:
+            super().__init__()
+            self.index = index
+            self.table = table
+
+        @property
+        def control(self) -> RecordTable | None:
+            return self.table
+
+    class CursorMoved(_RowMessage):
         """The cursor moved to view row `index` (also posted after `set_source` on a non-empty view,
         and when an empty view gets its first row). Not debounced."""
 
-        def __init__(self, index: int, *, table: RecordTable | None = None) -> None:
-            super().__init__()
-            self.index = index
-            self.table = table
-
-        @property
-        def control(self) -> RecordTable | None:
-            return self.table
-
-    class Activated(Message):
+    class Activated(_RowMessage):
         """Enter (or a double click) on view row `index`."""
-
-        def __init__(self, index: int, *, table: RecordTable | None = None) -> None:
-            super().__init__()
-            self.index = index
-            self.table = table
-
-        @property
-        def control(self) -> RecordTable | None:
-            return self.table
 
     def __init__(
         self,
