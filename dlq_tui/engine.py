@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Literal
 
-from dlq_tui.decode.registry import SchemaRegistry
+from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
 from dlq_tui.decode.wire import wire_schema_id
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
@@ -88,7 +88,7 @@ class LazySubject:
 
     def _d(self) -> DecodedRecord:
         if self._decoded is None:
-            self._decoded = self._session.decoder.decode_uncached(self._session.store.view(self._row))
+            self._decoded = self._session._scan_decoder.decode_uncached(self._session.store.view(self._row))
         return self._decoded
 
     @property
@@ -135,7 +135,12 @@ class TriageSession:
             else None
         )
         self.registry = registry
-        self.decoder = RecordDecoder(config.key_format, config.value_format, registry)
+        # Two decoders: `decoder` serves what is on screen and never waits on the registry (schemas
+        # come from `prefetch_schemas`); `_scan_decoder` fetches, for filters in worker threads.
+        self.decoder = RecordDecoder(
+            config.key_format, config.value_format, CachedSchemas(registry) if registry else None
+        )
+        self._scan_decoder = RecordDecoder(config.key_format, config.value_format, registry, cache_size=1)
         self.committer = committer or Committer(config.kafka)
         self.transactional_id = config.transactional_id or transactional_id_for(config.group, config.source)
         self.cluster_id = ""
@@ -236,31 +241,35 @@ class TriageSession:
             raise RuntimeError("open() first")
         async for batch in self._reader.batches(follow=follow):
             first = len(self.store)
+            flags, counts = self._resolved_flags(batch)
+            # Flags first: a stored row never lacks its flag, even for a reader in another thread.
+            self.resolved.extend(flags)
             added = self.store.extend(batch)
             if added != len(batch):  # a re-delivered record was not stored twice
                 batch = [self.store.get(row) for row in range(first, first + added)]
-            self._flag_resolved(batch)
+                flags, counts = self._resolved_flags(batch)
+                self.resolved[first:] = flags
+            for partition, n in counts.items():
+                self._unresolved_count[partition] += n
             yield range(first, len(self.store))
 
-    def _flag_resolved(self, batch: Sequence[RecordLike]) -> None:
-        """Extend the per-row resolved flags for a freshly stored batch."""
+    def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
+        """The resolved flag of each record of a batch, and the unresolved ones per partition."""
         progress = self.progress
         if not self.config.from_beginning and all(
             not r.resolved_above and r.committed <= progress[p].start for p, r in self.resolution.items()
         ):
             # The reader started at (or above) the committed offsets, with no resolved set above
             # them: nothing in the batch can be resolved.
-            self.resolved.extend(bytes(len(batch)))
-            for partition, n in Counter(map(attrgetter("partition"), batch)).items():
-                self._unresolved_count[partition] += n
-            return
+            return bytes(len(batch)), Counter(map(attrgetter("partition"), batch))
         flags = bytearray(len(batch))
+        counts: Counter[int] = Counter()
         for i, rec in enumerate(batch):
             if self.resolution[rec.partition].is_resolved(rec.offset):
                 flags[i] = 1
             else:
-                self._unresolved_count[rec.partition] += 1
-        self.resolved.extend(flags)
+                counts[rec.partition] += 1
+        return flags, counts
 
     async def load_all(self) -> None:
         async for _ in self.load():
@@ -359,9 +368,10 @@ class TriageSession:
 
     def prefetch_schemas(self, rows: Iterable[int]) -> int:
         """Fetch (into the registry's cache) the schemas that the keys and values of `rows` name
-        in the Confluent wire format, so that decoding them for display never waits on the
-        registry. For a worker thread; failures are cached by the registry and not raised.
-        Returns how many schema ids were looked up."""
+        in the Confluent wire format: on-screen decoding never fetches, it shows what is cached.
+        For a worker thread (or line mode); failures are cached by the registry, not raised.
+        Returns how many schema ids got an answer now (schema or failure); when any did, the
+        decode cache is cleared so that the next paint shows them."""
         registry = self.registry
         if registry is None:
             return 0
@@ -370,14 +380,21 @@ class TriageSession:
         for row in rows:
             for data in (store.key_at(row), store.value_at(row)):
                 schema_id = wire_schema_id(data)
-                if schema_id is not None:
+                if schema_id is not None and not registry.is_known(schema_id):
                     ids.add(schema_id)
-        for schema_id in ids:  # cached ids (and cached failures) cost no request
+        for schema_id in ids:
             try:
                 registry.get_schema(schema_id)
-            except Exception:  # the decoder shows the failure where the record is shown
+            except Exception:  # shown where the record is shown
                 log.debug("schema %s: prefetch failed", schema_id, exc_info=True)
+        if ids:
+            self.decoder.clear_cache()
         return len(ids)
+
+    def take_notices(self) -> list[str]:
+        """Notices for the engineer since the last call (e.g. why some records were not decided)."""
+        notices, self.notices = self.notices, []
+        return notices
 
     # -- commit ---------------------------------------------------------------------------------
 

@@ -159,6 +159,8 @@ async def run(
     session = await _open(config)
     try:
         rows = _selected(session, flt_text)
+        # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
+        await asyncio.to_thread(session.prefetch_schemas, rows)
         if command == "print":
             limit = args.limit or len(rows)
             for row in rows[:limit]:

@@ -46,6 +46,7 @@ async def opened(cfg: SessionConfig) -> TriageSession:
     session = TriageSession(cfg)
     await session.open()
     await session.load_all()
+    await asyncio.to_thread(session.prefetch_schemas, range(len(session.store)))
     return session
 
 
@@ -453,3 +454,30 @@ async def test_others_commit_is_seen_even_when_all_our_decisions_are_dropped(
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_on_screen_decoding_never_waits_on_the_registry(stack: Stack, topic_name: str) -> None:
+    from dlq_tui.demo.__main__ import seed
+
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    session = TriageSession(config(stack, source, dest, unique_name("g")))
+    await session.open()
+    try:
+        async for rows in session.load():
+            assert len(session.resolved) == len(session.store), "every stored row has its flag"
+            assert rows.stop == len(session.store)
+        assert session.registry is not None
+        before = session.registry.request_count
+        row = rows_by_key(session)[b"ORD001"]
+        shown = session.decoded(row)
+        assert session.registry.request_count == before, "decoding for the screen made no request"
+        assert "not fetched yet" in (shown.value.error or "")
+        assert await asyncio.to_thread(session.prefetch_schemas, range(len(session.store))) == 1
+        assert session.decoded(row).value.data == {
+            "orderNumber": "ORD001",
+            "reason": "Ordered too large a quantity",
+        }
+        assert await asyncio.to_thread(session.prefetch_schemas, range(len(session.store))) == 0
+    finally:
+        await session.close()

@@ -146,6 +146,9 @@ class SchemaRegistry:
         self._schemas: dict[int, RegisteredSchema] = {}
         self._failures: dict[int, tuple[float, RegistryError]] = {}
         self._outage: tuple[float, RegistryError] | None = None
+        # The last failure seen, kept until a fetch succeeds (for `cached_schema`).
+        self._last_failures: dict[int, RegistryError] = {}
+        self._last_outage: RegistryError | None = None
         self._subjects: dict[int, str] = {}
         self.request_count = 0  # HTTP requests attempted (for tests and diagnostics)
 
@@ -183,13 +186,42 @@ class SchemaRegistry:
                 with self._lock:
                     if exc.outage:
                         self._outage = (until, exc)
+                        self._last_outage = exc
                     else:
                         self._failures[schema_id] = (until, exc)
+                        self._last_failures[schema_id] = exc
                 raise
             with self._lock:
                 self._schemas[schema_id] = schema
                 self._failures.pop(schema_id, None)
+                self._last_failures.pop(schema_id, None)
+                self._last_outage = None
             return schema
+
+    def cached_schema(self, schema_id: int) -> RegisteredSchema:
+        """The schema if it was fetched, never touching the network (for decoding on a UI
+        thread). Raises the last failure for this id (or the last outage), however old, or a
+        "not fetched yet" `RegistryError` if it was never asked for."""
+        hit = self._schemas.get(schema_id)
+        if hit is not None:
+            return hit
+        with self._lock:
+            failure = self._last_failures.get(schema_id) or self._last_outage
+        if failure is not None:
+            raise failure
+        raise RegistryError(f"schema id {schema_id} not fetched yet from the schema registry")
+
+    def is_known(self, schema_id: int) -> bool:
+        """Whether asking for `schema_id` now would be answered from the cache (the schema, or a
+        failure not yet expired) rather than by a request."""
+        now = self._clock()
+        with self._lock:
+            if schema_id in self._schemas:
+                return True
+            if self._outage is not None and now < self._outage[0]:
+                return True
+            failure = self._failures.get(schema_id)
+            return failure is not None and now < failure[0]
 
     def register(
         self,
@@ -231,6 +263,8 @@ class SchemaRegistry:
             self._schemas.clear()
             self._failures.clear()
             self._outage = None
+            self._last_failures.clear()
+            self._last_outage = None
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -393,3 +427,14 @@ def _error_detail(response: httpx.Response) -> str:
             parts.append(f"(error_code {code})")
         return " ".join(" ".join(parts).split())[:200]
     return ""
+
+
+class CachedSchemas:
+    """A `SchemaSource` that only answers from a registry's cache: decoding through it never
+    waits on the network (schemas are fetched by a background prefetch)."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+
+    def get_schema(self, schema_id: int) -> RegisteredSchema:
+        return self.registry.cached_schema(schema_id)

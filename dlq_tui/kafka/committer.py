@@ -36,6 +36,8 @@ from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResol
 
 log = logging.getLogger(__name__)
 
+INIT_TIMEOUT_SECONDS = 60.0
+"""How long a commit waits for the transaction coordinator to accept its producer."""
 TOMBSTONE_RANGE_RESERVE = 2 * 20 + 2
 """Metadata bytes kept free for one range of a transaction's own tombstones (`,a-b`)."""
 
@@ -152,11 +154,22 @@ class Committer:
             raise CommitError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)", report)
         producer = AIOKafkaProducer(**self._settings.producer_kwargs(request.transactional_id))
         try:
-            await producer.start()  # InitProducerId: fences any other session holding this id
-        except Exception as exc:
-            with contextlib.suppress(Exception):
+            # InitProducerId fences any other session holding this id. aiokafka retries it for as
+            # long as the coordinator answers "busy" (an earlier transaction still completing).
+            await asyncio.wait_for(producer.start(), INIT_TIMEOUT_SECONDS)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
                 await producer.stop()
-            raise CommitError(describe_error(exc, topic=request.source), report) from exc
+            if not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, TimeoutError):
+                message = (
+                    f"the transaction coordinator did not let this commit start within {INIT_TIMEOUT_SECONDS:.0f}s "
+                    "(an earlier transaction with the same id may still be completing); nothing was written"
+                )
+            else:
+                message = describe_error(exc, topic=request.source)
+            raise CommitError(message, report) from exc
         try:
             await self._commit_with(producer, request, report, progress, fault)
         finally:
@@ -390,7 +403,7 @@ class Committer:
             log.debug("abort failed (%s); re-initialising the transactional id", exc)
         fresh = AIOKafkaProducer(**self._settings.producer_kwargs(transactional_id))
         try:
-            await asyncio.shield(fresh.start())
+            await asyncio.wait_for(asyncio.shield(fresh.start()), INIT_TIMEOUT_SECONDS)
         except BaseException as exc:
             log.warning("could not abort the open transaction (%s); the broker times it out", exc)
         finally:
