@@ -512,8 +512,12 @@ class TriageSession:
                 protected_keys=protected,
                 source_ends=await self._source_ends() if self.tombstones_on else None,
             )
+            partial = CommitReport()
             try:
-                report = await self.committer.commit(request, progress=progress, fault=fault)
+                report = await self.committer.commit(request, progress=progress, fault=fault, report=partial)
+            except asyncio.CancelledError:
+                self._apply(partial)  # complete transactions of a split commit stay committed
+                raise
             except FencedCommitError as exc:
                 self._apply(exc.report)
                 attempt += 1

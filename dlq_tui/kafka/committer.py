@@ -148,8 +148,11 @@ class Committer:
         *,
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
+        report: CommitReport | None = None,
     ) -> CommitReport:
-        report = CommitReport()
+        """Run the commit protocol. `report` (a new one if None) is filled as transactions
+        complete, so a caller that is cancelled midway still learns what was committed."""
+        report = report if report is not None else CommitReport()
         if any(d is Decision.MERGE for _, d in request.writes) and not request.destination:
             raise CommitError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)", report)
         producer = AIOKafkaProducer(**self._settings.producer_kwargs(request.transactional_id))
