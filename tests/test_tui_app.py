@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -462,3 +463,96 @@ async def test_failed_reload_keeps_the_session(stack: Stack, monkeypatch: pytest
         await wait_until(pilot, lambda: app.screen.state == "done", 60)  # type: ignore[attr-defined]
         await shows(pilot, "1 merged, 1 purged")
         await pilot.press("enter", "q")
+
+
+def _stalling_commit(session: TriageSession) -> tuple[list[str], object]:
+    """Make the real commit stop after producing (inside the open transaction) until cancelled."""
+    real = session.committer.commit
+    reached: list[str] = []
+
+    async def stall(stage: str) -> None:
+        reached.append(stage)
+        if stage == "produced":
+            await asyncio.Event().wait()
+
+    async def stalling(request: object, **kw: object) -> CommitReport:
+        kw["fault"] = stall
+        return await real(request, **kw)  # type: ignore[arg-type]
+
+    session.committer.commit = stalling  # type: ignore[method-assign]
+    return reached, real
+
+
+async def test_escape_cancels_a_running_commit(stack: Stack) -> None:
+    demo = await seed_demo(stack, 3, "ccancel")
+    session = TriageSession(config(stack, demo))
+    reached, _ = _stalling_commit(session)
+    app = DlqApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await wait_loaded(pilot)
+        await pilot.press("m", "p")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "produced" in reached, 60)
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await shows(pilot, "producing")  # the stage, not "--%"
+        await pilot.press("escape")
+        assert review.state in ("cancelling", "failed")
+        await wait_until(pilot, lambda: review.state == "failed", 30)
+        await shows(pilot, "cancelled, nothing written, decisions kept")
+        await pilot.press("escape")
+        assert app.screen is screen
+        counts = screen.session.buffer.counts()
+        assert (counts[Decision.MERGE], counts[Decision.PURGE]) == (1, 1)
+        assert len(screen.table.source) == 7
+        await pilot.press("q", "q")
+    assert kcat_read(stack.bootstrap, demo.retry) == []
+    assert [r for r in kcat_read(stack.bootstrap, demo.dlq) if r.value is None] == []
+
+
+async def test_ctrl_q_while_committing_asks_then_cancels_and_quits(stack: Stack) -> None:
+    demo = await seed_demo(stack, 3, "cquit")
+    session = TriageSession(config(stack, demo))
+    reached, _ = _stalling_commit(session)
+    app = DlqApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("m", "c")
+        await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "produced" in reached, 60)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await shows(pilot, "Cancel the commit and quit?")
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app.return_code is not None, 30)
+    assert app.return_code == 0
+    assert kcat_read(stack.bootstrap, demo.retry) == []
+
+
+async def test_filter_change_clears_selection_and_bulk_refusals_are_shown(stack: Stack) -> None:
+    demo = await seed_demo(stack, 5, "selnotice")
+    app = DlqApp(TriageSession(config(stack, demo)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await wait_loaded(pilot)
+        await pilot.press("a")
+        assert len(screen.selection) == len(screen.table.source)
+        await shows(pilot, "selected")  # in the staged bar's status, not a toast
+        assert not app._notifications
+        # A new filter: the selection goes (a bulk action must not hit hidden rows), and says so.
+        await pilot.press("slash", *"key:ORD00*", "enter")
+        await wait_until(pilot, lambda: screen.filter_text == "key:ORD00*")
+        assert len(screen.selection) == 0
+        await shows(pilot, "selection of")
+        # A compacted destination refuses keyless records: bulk merge says why it left some out.
+        await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
+        await wait_until(pilot, lambda: screen.filter_text == "")
+        screen.session.destination_policy = "compact"
+        await pilot.press("a", "m")
+        await wait_until(pilot, lambda: any("keyless" in str(n.message) for n in app._notifications))
+        assert screen.session.take_notices() == []  # taken, shown once
+        merged = screen.session.buffer.counts()[Decision.MERGE]
+        assert 0 < merged < len(screen.table.source)
+        await pilot.press("q", "q")

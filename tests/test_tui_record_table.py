@@ -98,15 +98,21 @@ def test_fit_cell_cuts_with_ellipsis_and_pads() -> None:
     [
         (200, ("mark", "select", "partition", "offset", "timestamp", "key", "value", "error")),
         (101, ("mark", "select", "partition", "offset", "timestamp", "key", "value", "error")),
-        (100, ("mark", "select", "partition", "offset", "timestamp", "key", "value")),
-        (79, ("mark", "select", "partition", "offset", "key", "value")),
-        (59, ("mark", "select", "offset", "key", "value")),
+        (100, ("mark", "select", "partition", "offset", "key", "value", "error")),
+        (79, ("mark", "select", "offset", "key", "value", "error")),
+        (68, ("mark", "select", "offset", "key", "value", "error")),
+        (67, ("mark", "select", "offset", "key", "value")),
         (30, ("mark", "select", "offset", "key", "value")),
     ],
 )
-def test_layout_drops_error_then_timestamp_then_partition(width: int, expected: tuple[str, ...]) -> None:
+def test_layout_drops_timestamp_then_partition_then_error(width: int, expected: tuple[str, ...]) -> None:
     columns = layout_columns(width)
     assert tuple(c.name for c in columns) == expected
+    error = next((c.width for c in columns if c.name == "error"), None)
+    if width == 79:
+        assert error is not None and error >= 20  # 80x24: why the record failed is on screen
+    if width == 68:
+        assert error == 12  # shrunk before it goes
     if width >= 55:
         assert sum(c.width for c in columns) + len(columns) - 2 == width  # fills the width exactly
 
@@ -228,6 +234,20 @@ async def test_narrow_terminal_drops_columns() -> None:
         table = app.query_one(RecordTable)
         assert "error" in table.visible_columns()
         assert "SocketTimeoutException" in lines(table)[1]
+
+
+async def test_80_columns_show_the_error_and_columns_do_not_move_with_the_scrollbar() -> None:
+    app = Host(Rows(3))  # no scrollbar
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(RecordTable)
+        assert table.visible_columns() == ("mark", "select", "offset", "key", "value", "error")
+        short = lines(table)[:4]
+        assert "java.net.Socket" in short[1]
+        table.set_source(Rows(100), cursor=0)  # now the scrollbar shows
+        await pilot.pause()
+        assert table.scrollbars_enabled[0]
+        tall = lines(table)[:4]
+        assert [line.rstrip() for line in tall] == [line.rstrip() for line in short]
 
 
 async def test_markup_and_control_characters_show_literally() -> None:
@@ -355,3 +375,28 @@ def snapshot_rows() -> Rows:
 def test_snapshot_80x24(snap_compare: object) -> None:
     app = Host(snapshot_rows())
     assert snap_compare(app, press=["down", "down", "down"], terminal_size=(80, 24))  # type: ignore[operator]
+
+
+def test_scan_open_is_bounded() -> None:
+    from dlq_tui.tui.rows import ViewRows
+
+    class Store:
+        def partition_at(self, row: int) -> int:
+            return 0
+
+    class Session:
+        store = Store()
+
+        def is_resolved(self, row: int) -> bool:
+            return False
+
+        def decision(self, row: int) -> object:
+            return None if row == 9_000 else "decided"
+
+    view = ViewRows(Session(), None, range(10_000))  # type: ignore[arg-type]
+    assert view.scan_open(0, 1, 5_000) == (None, 5_001)  # gave up: go on from 5,001 in a worker
+    assert view.find_open(5_001) == 9_000
+    assert view.scan_open(8_000, 1, 5_000) == (9_000, None)
+    assert view.scan_open(9_000, 1, 5_000) == (None, None)  # none below
+    assert view.scan_open(9_500, -1, 5_000) == (9_000, None)
+    assert view.scan_open(-1, 1, 5_000, stop=100) == (None, None)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from functools import partial
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.keys import _normalize_key_list
@@ -30,6 +31,8 @@ from dlq_tui.tui.screens.review import ReviewScreen
 __all__ = ["DlqApp", "run_app"]
 
 log = logging.getLogger(__name__)
+
+COMMIT_ABORT_WAIT_S = 15.0  # quitting waits this long for a cancelled commit to abort its transaction
 
 
 class DlqApp(App[int]):
@@ -117,12 +120,36 @@ class DlqApp(App[int]):
         """ctrl+q, from any screen: as `q` on the triage screen (asks when decisions are staged)."""
         top = self.screen
         main = self.screen_stack[0] if self.screen_stack else None
-        if isinstance(top, ReviewScreen) and top.state == "committing":
-            self.notify("a commit is running; it finishes or aborts as a whole", severity="warning")
+        if isinstance(top, ReviewScreen) and top.state in ("committing", "cancelling"):
+            self._ask_cancel_and_quit(top)
         elif isinstance(top, ErrorScreen) or not isinstance(main, MainScreen):
             self.request_exit(1 if isinstance(top, ErrorScreen) else 0)
         elif not isinstance(top, ChoiceScreen):
             main.action_quit()
+
+    def _ask_cancel_and_quit(self, review: ReviewScreen) -> None:
+        def answered(answer: str | None) -> None:
+            if answer == "quit":
+                self._cancel_and_quit(review)
+
+        self.push_screen(
+            ChoiceScreen(
+                "Cancel the commit and quit?",
+                "A commit is running. Cancelling aborts its transaction: nothing of it is written, and "
+                "the staged decisions stay in the local journal.",
+                [("q", "cancel the commit and quit", "quit")],
+                cancel="keep committing",
+            ),
+            answered,
+        )
+
+    @work(group="quit", exclusive=True)
+    async def _cancel_and_quit(self, review: ReviewScreen) -> None:
+        worker = review.cancel_commit()
+        if worker is not None:
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(worker.wait(), COMMIT_ABORT_WAIT_S)
+        self.request_exit(0)
 
     def request_exit(self, code: int) -> None:
         """Shut down from anywhere: the shutdown runs on the app's own message loop (a screen that

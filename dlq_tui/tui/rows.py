@@ -240,13 +240,49 @@ class ViewRows:
 
     def next_open(self, index: int, step: int = 1) -> int | None:
         """The first index after (`step` 1) or before (-1) `index` whose row is open."""
-        i = index + step
+        return self.find_open(index + step, step)
+
+    def find_open(
+        self,
+        start: int,
+        step: int = 1,
+        *,
+        stop: int | None = None,
+        limit: int | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int | None:
+        """The first index from `start` on (`step` 1) or down (-1), before `stop` (default: the end),
+        whose row is open; looks at `limit` rows at most. Safe in a worker thread (reads only)."""
         n = len(self)
-        while 0 <= i < n:
+        end = (n if step > 0 else -1) if stop is None else stop
+        i = start
+        looked = 0
+        while (i < end if step > 0 else i > end) and 0 <= i < n:
+            if limit is not None and looked >= limit:
+                return None
+            if cancelled is not None and looked % 4096 == 0 and cancelled():
+                return None
             if self.is_open(self.row_at(i)):
                 return i
             i += step
+            looked += 1
         return None
+
+    def scan_open(
+        self, index: int, step: int = 1, limit: int = 5000, *, stop: int | None = None
+    ) -> tuple[int | None, int | None]:
+        """A bounded `next_open`: (the index found, None), (None, None) if there is none, or
+        (None, where to go on) if `limit` rows were looked at without finding one."""
+        start = index + step
+        found = self.find_open(start, step, stop=stop, limit=limit)
+        if found is not None:
+            return found, None
+        n = len(self)
+        end = (n if step > 0 else -1) if stop is None else stop
+        resume = start + step * limit
+        if (resume < end if step > 0 else resume > end) and 0 <= resume < n:
+            return None, resume
+        return None, None
 
     def cells(self, index: int) -> RowCells:
         row = self.row_at(index)

@@ -118,7 +118,7 @@ class HelpScreen(ModalScreen[None]):
         )
         legend.add_row(
             Text("progress"),
-            Text("per partition: snapshot offsets read/total ('off'), decided/unresolved records ('dec')"),
+            Text("per partition: snapshot offsets read/total ('read'), decided/unresolved records ('dec')"),
         )
         legend.add_row(Text("remapping"), Text('[keys] in the config file: action = "key" (docs/keys.md)'))
         with VerticalScroll():

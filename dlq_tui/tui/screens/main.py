@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from array import array
 from typing import TYPE_CHECKING, ClassVar
@@ -55,6 +56,12 @@ PROGRESS_INTERVAL_S = 0.25
 COUNT_DEBOUNCE_S = 0.15
 AUTO_COLLAPSE_HEIGHT = 18
 DETAIL_SIZES = ("normal", "large", "hidden")
+STATUS_S = 6.0
+"""Routine feedback stays this long in the staged bar's status (toasts would cover the table)."""
+SCAN_ROWS = 5_000
+"""n/N and the advance after m/p/s look this many rows on the UI thread, then in a worker."""
+THREAD_DECIDE_ROWS = 100_000
+"""Bulk decisions (and undo) over more rows than this run in a thread worker."""
 WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
 
 
@@ -83,6 +90,12 @@ class RowsLoaded(Message):
         self.rows = rows
 
 
+class SchemasFetched(Message):
+    def __init__(self, session: TriageSession) -> None:
+        super().__init__()
+        self.session = session
+
+
 class LoadFinished(Message):
     def __init__(self, session: TriageSession, error: str | None = None) -> None:
         super().__init__()
@@ -105,6 +118,30 @@ class MoreMatched(Message):
     def __init__(self, generation: int, matches: array[int], covered: int) -> None:
         super().__init__()
         self.generation, self.matches, self.covered = generation, matches, covered
+
+
+class SeekDone(Message):
+    """A worker's search for the next open row (`found` None: there is none)."""
+
+    def __init__(self, token: int, view: object, origin: int, found: int | None, message: str) -> None:
+        super().__init__()
+        self.token, self.view, self.origin, self.found, self.message = token, view, origin, found, message
+
+
+class Decided(Message):
+    """A bulk decision (or undo, `decision` None) that ran in a thread is done."""
+
+    def __init__(
+        self, session: TriageSession, decision: Decision | None, changed: int, total: int, error: str | None
+    ) -> None:
+        super().__init__()
+        self.session, self.decision, self.changed, self.total, self.error = (
+            session,
+            decision,
+            changed,
+            total,
+            error,
+        )
 
 
 class MainScreen(Screen[None]):
@@ -141,6 +178,12 @@ class MainScreen(Screen[None]):
         # throttled repaint of the progress pane
         self._progress_timer: Timer | None = None
         self._progress_at = 0.0
+        # the staged bar's status line
+        self._status = ""
+        self._status_timer: Timer | None = None
+        # a search for the next open row running in a worker (its token), a bulk decision running
+        self._seek_token = 0
+        self._deciding = False
 
     # -- composition ------------------------------------------------------------------------------
 
@@ -216,9 +259,13 @@ class MainScreen(Screen[None]):
             while True:
                 follow = self.following
                 async for rows in session.load(follow=follow):
-                    if len(rows):
-                        await asyncio.to_thread(session.prefetch_schemas, rows)
                     self.post_message(RowsLoaded(session, rows))
+                    if len(rows):
+                        # The rows show at once; their Avro values say "not fetched yet" until the
+                        # schemas are here, then repaint.
+                        fetched = await asyncio.to_thread(session.prefetch_schemas, rows)
+                        if fetched:
+                            self.post_message(SchemasFetched(session))
                     if follow and not self.following:
                         break
                 if not follow and self.following:
@@ -327,12 +374,12 @@ class MainScreen(Screen[None]):
                 note = f"restored {result.restored:,} staged decisions"
                 if result.dropped_as_resolved:
                     note += f" ({result.dropped_as_resolved:,} left out: resolved meanwhile)"
-                self.notify(note)
+                self.say(note)
                 self.table.rows_changed()
                 self.detail.refresh_state()
             elif answer == "discard":
                 session.discard_journal()
-                self.notify("discarded the journaled decisions")
+                self.say("discarded the journaled decisions")
             self._update_status(progress_now=True)
 
         self.app.push_screen(
@@ -374,7 +421,16 @@ class MainScreen(Screen[None]):
     def _rows_loaded(self, message: RowsLoaded) -> None:
         if message.session is self.session:
             self._take_rows(message.rows.stop)
+            if self.session.loading_done:
+                self._set_empty_text()
             self._update_status()
+
+    @on(SchemasFetched)
+    def _schemas_fetched(self, message: SchemasFetched) -> None:
+        """The engine cleared its decode cache: repaint the rows and the detail."""
+        if message.session is self.session:
+            self.table.rows_changed()
+            self.detail.refresh_state()
 
     def _take_rows(self, stop: int) -> None:
         """Show the store rows loaded up to `stop`, from where the views end (a batch whose message
@@ -413,6 +469,12 @@ class MainScreen(Screen[None]):
             self.notify(f"reading stopped: {one_line(message.error, 300)}", severity="error", timeout=15)
         else:
             self.state = "loaded"
+        self._set_empty_text()
+        self._update_title()
+        self._update_status(progress_now=True)
+
+    def _set_empty_text(self) -> None:
+        """The snapshot is read: say what an empty table means (not "loading…")."""
         cfg = self.session.config
         what = "records" if cfg.from_beginning else "unresolved records"
         self.table.empty_text = (
@@ -420,14 +482,14 @@ class MainScreen(Screen[None]):
             if self._view is self._all
             else "no record matches the filter (/: change it; an empty filter clears it)"
         )
-        if not len(self._view):
+        if not len(self._view) and self.detail.row is None:
             self.detail.show_message("no record")
-        self._update_title()
-        self._update_status(progress_now=True)
 
     # -- status ---------------------------------------------------------------------------------
 
     def _on_buffer_change(self, _change: object) -> None:
+        if threading.get_ident() != self.app._thread_id:
+            return  # a bulk decision in a worker: its Decided message refreshes
         self.call_after_refresh(self._update_status)
 
     def _update_title(self) -> None:
@@ -444,10 +506,26 @@ class MainScreen(Screen[None]):
             )
         )
 
+    def say(self, text: str) -> None:
+        """Routine feedback, in the staged bar for `STATUS_S` (warnings and errors: notify)."""
+        self._status = text
+        if self._status_timer is not None:
+            self._status_timer.stop()
+        self._status_timer = self.set_timer(STATUS_S, self._clear_status) if text else None
+        self._update_status()
+
+    def _clear_status(self) -> None:
+        self._status_timer = None
+        self._status = ""
+        self._update_status()
+
     def _update_status(self, *, progress_now: bool = False) -> None:
         session = self.session
         self.query_one("#staged", StagedBar).show(
-            session.buffer.counts(), len(self.selection), read_only=session.config.read_only
+            session.buffer.counts(),
+            len(self.selection),
+            read_only=session.config.read_only,
+            status=self._status,
         )
         now = time.monotonic()
         if progress_now or now - self._progress_at >= PROGRESS_INTERVAL_S:
@@ -534,37 +612,138 @@ class MainScreen(Screen[None]):
         return (array("i") if row is None else array("i", [row])), False
 
     def _decide(self, decision: Decision) -> None:
+        if self._busy():
+            return
         rows, bulk = self._targets()
         if not rows:
             self.notify("no record here", severity="warning")
             return
+        if bulk and len(rows) > THREAD_DECIDE_ROWS:
+            self._deciding = True
+            self.say(f"staging {decision.value} on {len(rows):,} selected records…")
+            self._decide_in_thread(self.session, rows, decision)
+            return
         try:
             changed = self.session.decide(rows, decision)
         except DlqError as exc:
+            self._show_notices()
             self.notify(str(exc), severity="error")
             return
+        self._show_notices()
         if bulk:
-            self.selection.clear()
-            self.table.rows_changed()
-            self.notify(f"{decision.value} staged on {changed:,} of {len(rows):,} selected records")
-        else:
-            index = self.table.cursor
-            if self.session.is_resolved(rows[0]):
-                self.notify("this record is already resolved", severity="warning")
-                return
-            self.table.rows_changed(index, index + 1)
-            self._advance(index)
-        self.detail.refresh_state()
+            self._bulk_done(decision, changed, len(rows))
+            return
+        index = self.table.cursor
+        if self.session.is_resolved(rows[0]):
+            self.notify("this record is already resolved", severity="warning")
+            return
+        self.table.rows_changed(index, index + 1)
+        if not self._advance(index):
+            self.detail.refresh_state()  # the cursor stays: show the new decision
         self._update_status()
 
-    def _advance(self, index: int) -> None:
-        nxt = self._view.next_open(index)
-        if nxt is None:
-            nxt = self._view.next_open(-1)
-        if nxt is None:
-            self.notify("every record shown is decided: c to review and commit")
+    def _busy(self) -> bool:
+        if self._deciding:
+            self.notify("a bulk decision is still running", severity="warning")
+        return self._deciding
+
+    def _show_notices(self) -> None:
+        take = getattr(self.session, "take_notices", None)
+        if take is not None:
+            notices = take()
+        else:  # an engine without take_notices
+            notices, self.session.notices = self.session.notices, []
+        for notice in notices:
+            self.notify(one_line(notice, 300), severity="warning", timeout=10)
+
+    @work(thread=True, exclusive=True, group="decide")
+    def _decide_in_thread(self, session: TriageSession, rows: array[int], decision: Decision | None) -> None:
+        error = None
+        changed = 0
+        try:
+            changed = session.undo(rows) if decision is None else session.decide(rows, decision)
+        except DlqError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = _describe(exc)
+        self.post_message(Decided(session, decision, changed, len(rows), error))
+
+    @on(Decided)
+    def _decided(self, message: Decided) -> None:
+        self._deciding = False
+        if message.session is not self.session:
             return
-        self.table.cursor = nxt
+        self._show_notices()
+        if message.error is not None:
+            self.say("")
+            self.notify(message.error, severity="error")
+            return
+        if message.decision is None:
+            self._undo_done(message.changed)
+        else:
+            self._bulk_done(message.decision, message.changed, message.total)
+
+    def _bulk_done(self, decision: Decision, changed: int, total: int) -> None:
+        self.selection.clear()
+        self.table.rows_changed()
+        self.detail.refresh_state()
+        self.say(f"{decision.value} staged on {changed:,} of {total:,} selected records")
+
+    def _undo_done(self, changed: int) -> None:
+        self.selection.clear()
+        self.table.rows_changed()
+        self.detail.refresh_state()
+        self.say(f"undone on {changed:,} records")
+
+    def _advance(self, index: int) -> bool:
+        """After a decision: the cursor to the next open row (wrapping to the top); returns whether
+        it moved now. A search past `SCAN_ROWS` rows goes on in a worker."""
+        self._seek_token += 1
+        view = self._view
+        found, resume = view.scan_open(index, 1, SCAN_ROWS)
+        if found is None and resume is None:
+            found, resume = view.scan_open(-1, 1, SCAN_ROWS, stop=index)
+            if found is None and resume is None:
+                self.say("every record shown is decided: c to review and commit")
+                return False
+            if resume is not None:
+                self._seek(self._seek_token, view, resume, 1, index, None, "every record shown is decided")
+                return False
+        elif found is None:
+            assert resume is not None
+            self._seek(self._seek_token, view, resume, 1, index, index, "every record shown is decided")
+            return False
+        assert found is not None
+        self.table.cursor = found
+        return found != index
+
+    @work(thread=True, exclusive=True, group="seek")
+    def _seek(
+        self, token: int, view: ViewRows, start: int, step: int, origin: int, wrap: int | None, none_msg: str
+    ) -> None:
+        """The rest of a search for the next open row (off the UI thread); `wrap`: then search from
+        the top up to that index."""
+        worker = get_current_worker()
+        found = None
+        try:
+            found = view.find_open(start, step, cancelled=lambda: worker.is_cancelled)
+            if found is None and wrap is not None and not worker.is_cancelled:
+                found = view.find_open(0, 1, stop=wrap, cancelled=lambda: worker.is_cancelled)
+        except IndexError:  # the view changed under the search (a commit): give up quietly
+            return
+        if not worker.is_cancelled:
+            self.post_message(SeekDone(token, view, origin, found, none_msg))
+
+    @on(SeekDone)
+    def _seek_done(self, message: SeekDone) -> None:
+        if message.token != self._seek_token or message.view is not self._view:
+            return  # a newer search, or another view
+        if self.table.cursor != message.origin:
+            return  # the engineer moved on meanwhile
+        if message.found is None:
+            self.say(message.message)
+            return
+        self.table.cursor = message.found
 
     def action_merge(self) -> None:
         self._decide(Decision.MERGE)
@@ -576,20 +755,25 @@ class MainScreen(Screen[None]):
         self._decide(Decision.SKIP)
 
     def action_undo(self) -> None:
+        if self._busy():
+            return
         rows, bulk = self._targets()
         if not rows:
             return
+        if bulk and len(rows) > THREAD_DECIDE_ROWS:
+            self._deciding = True
+            self.say(f"undoing on {len(rows):,} selected records…")
+            self._decide_in_thread(self.session, rows, None)
+            return
         changed = self.session.undo(rows)
         if bulk:
-            self.selection.clear()
-            self.table.rows_changed()
-            self.notify(f"undone on {changed:,} records")
+            self._undo_done(changed)
         else:
             if not changed:
-                self.notify("nothing staged on this record")
+                self.say("nothing staged on this record")
             index = self.table.cursor
             self.table.rows_changed(index, index + 1)
-        self.detail.refresh_state()
+            self.detail.refresh_state()
         self._update_status()
 
     # -- selection ------------------------------------------------------------------------------
@@ -612,8 +796,7 @@ class MainScreen(Screen[None]):
         added = self.selection.add_all(r for r in self._view if not session.is_resolved(r))
         self.table.rows_changed()
         what = "matching the filter" if self._flt is not None else "shown"
-        self.notify(f"selected {added:,} more records {what} ({len(self.selection):,} selected)")
-        self._update_status()
+        self.say(f"selected {added:,} more records {what}")
 
     def action_clear_selection(self) -> None:
         if not self.selection:
@@ -634,12 +817,18 @@ class MainScreen(Screen[None]):
         index = self._cursor_index()
         if index is None:
             return
-        found = self._view.next_open(index, step)
-        if found is None:
-            where = "below" if step > 0 else "above"
-            self.notify(f"no undecided record {where}")
-            return
-        self.table.cursor = found
+        self._seek_token += 1
+        where = "below" if step > 0 else "above"
+        found, resume = self._view.scan_open(index, step, SCAN_ROWS)
+        if found is not None:
+            self.table.cursor = found
+        elif resume is not None:
+            self.say(f"searching {where}…")
+            self._seek(
+                self._seek_token, self._view, resume, step, index, None, f"no undecided record {where}"
+            )
+        else:
+            self.say(f"no undecided record {where}")
 
     def action_top(self) -> None:
         self.table.cursor = 0
@@ -766,10 +955,13 @@ class MainScreen(Screen[None]):
             self._apply_when_counted = text
             self.filter_bar.close()
             self.table.focus()
-            self.notify("filtering…", timeout=2)
+            self.say("filtering…")
 
     def _apply_filter(self, counted: FilterCounted) -> None:
         current = self._cursor_row()
+        if self._status == "filtering…":
+            self.say("")
+        self._drop_selection("the filter changed")
         self.filter_text = counted.text
         self._flt = counted.flt
         self._filter_gen += 1
@@ -782,6 +974,14 @@ class MainScreen(Screen[None]):
             self.detail.show_message("no record matches the filter")
         self._match_more()
         self._update_title()
+
+    def _drop_selection(self, why: str) -> None:
+        """Bulk actions act on the selection: it never holds rows the table does not show."""
+        if not self.selection:
+            return
+        n = len(self.selection)
+        self.selection.clear()
+        self.say(f"selection of {n:,} cleared: {why} (a: select all matching)")
 
     def _clear_filter(self) -> None:
         if self._flt is None:
@@ -830,12 +1030,12 @@ class MainScreen(Screen[None]):
             return
         self.following = not self.following
         if self.following:
-            self.notify("following: new records are added as they arrive")
+            self.say("following: new records are added as they arrive")
             if self.state in ("loaded", "failed"):
                 self.state = "loading"
                 self._loader = self._run_loader()
         else:
-            self.notify("stopped following")
+            self.say("stopped following")
             if self.state == "following":
                 self.state = "loaded"
         self._update_title()
@@ -844,7 +1044,9 @@ class MainScreen(Screen[None]):
     def action_reload(self) -> None:
         if not self._opened:
             return
-        self.notify("reloading: new snapshot, fresh group offsets; staged decisions are kept")
+        if self._busy():
+            return
+        self.say("reloading: new snapshot, fresh group offsets; staged decisions are kept")
         self.state = "connecting"
         self._opened = False
         self.table.loading = True
@@ -853,13 +1055,11 @@ class MainScreen(Screen[None]):
 
     # -- commit and quit --------------------------------------------------------------------------
 
-    def _has_writes(self) -> bool:
-        counts = self.session.buffer.counts()
-        return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
-
     def action_commit(self) -> None:
-        if not self._has_writes():
-            self.notify("nothing to commit: stage merge or purge first (skip is never committed)")
+        if self._busy():
+            return
+        if not self.session.has_writes():
+            self.say("nothing to commit: stage merge or purge first (skip is never committed)")
             return
         self.app.push_screen(ReviewScreen(self.session), self._committed)
 
@@ -868,7 +1068,7 @@ class MainScreen(Screen[None]):
             return
         self._rederive()
         if outcome.report is not None:
-            self.notify("committed: " + outcome.report.summary(), timeout=8)
+            self.say("committed: " + outcome.report.summary())
         elif outcome.error:
             self.notify(
                 f"commit failed; decisions kept: {one_line(outcome.error, 300)}", severity="error", timeout=15
@@ -893,7 +1093,7 @@ class MainScreen(Screen[None]):
         self._update_status(progress_now=True)
 
     def action_quit(self) -> None:
-        if not self._has_writes():
+        if not self.session.has_writes():
             self.dlq_app.request_exit(0)
             return
         counts = self.session.buffer.counts()

@@ -7,6 +7,7 @@ kept (the engine guarantees it) and the message says so."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
@@ -14,11 +15,12 @@ from typing import ClassVar
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
+from textual.worker import Worker
 
 from dlq_tui.decode.sanitize import one_line
 from dlq_tui.engine import TriageSession
@@ -48,6 +50,7 @@ class ReviewSummary:
 class CommitOutcome:
     report: CommitReport | None
     error: str | None = None
+    cancelled: bool = False
 
 
 def summarize(session: TriageSession) -> ReviewSummary:
@@ -144,8 +147,10 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
         border: thick $primary; background: $surface; padding: 0 1;
     }
     ReviewScreen #review-body { height: auto; max-height: 20; }
-    ReviewScreen #review-progress { display: none; height: 1; }
-    ReviewScreen.-committing #review-progress { display: block; }
+    ReviewScreen #review-progress-row { display: none; height: 1; }
+    ReviewScreen.-committing #review-progress-row { display: block; }
+    ReviewScreen #review-stage { width: 1fr; }
+    ReviewScreen #review-progress { width: auto; }
     ReviewScreen #review-result { height: auto; }
     ReviewScreen #review-result.-error { color: $text-error; }
     ReviewScreen #review-keys { padding-top: 1; }
@@ -171,13 +176,16 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
         self.session = session
         self.summary: ReviewSummary | None = None
         self.outcome: CommitOutcome | None = None
-        self.state = "summarizing"  # summarizing | ready | committing | done | failed
+        self.state = "summarizing"  # summarizing | ready | committing | cancelling | done | failed
+        self._worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
             with VerticalScroll(id="review-body"):
                 yield Static(Content.assemble(("Preparing the review…", "italic")), id="review-summary")
-            yield ProgressBar(id="review-progress", show_eta=False)
+            with Horizontal(id="review-progress-row"):
+                yield Static("", id="review-stage", markup=False)
+                yield ProgressBar(id="review-progress", show_eta=False, show_percentage=False)
             yield Static("", id="review-result", markup=False)
             yield Static("", id="review-keys", markup=False)
 
@@ -190,7 +198,13 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
         if self.state == "ready":
             keys = [(" enter ", "reverse bold"), " commit   ", (" esc ", "reverse"), " back"]
         elif self.state == "committing":
-            keys = [("committing… (the transaction is aborted if anything fails)", "italic")]
+            keys = [
+                (" esc ", "reverse"),
+                " cancel   ",
+                ("committing… (the transaction is aborted if anything fails)", "italic"),
+            ]
+        elif self.state == "cancelling":
+            keys = [("cancelling… (aborting the transaction)", "italic")]
         elif self.state == "done":
             keys = [(" enter ", "reverse bold"), " close"]
         elif self.state == "failed":
@@ -225,9 +239,22 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
 
     def action_cancel(self) -> None:
         if self.state == "committing":
-            self.notify("the commit is running; it finishes or aborts as a whole", severity="warning")
+            self.cancel_commit()
+            return
+        if self.state == "cancelling":
             return
         self.dismiss(self.outcome)
+
+    def cancel_commit(self) -> Worker[None] | None:
+        """Cancel the running commit (the engine aborts the open transaction); returns its worker."""
+        worker = self._worker
+        if self.state != "committing" or worker is None:
+            return worker if self.state == "cancelling" else None
+        self.state = "cancelling"
+        self.query_one("#review-result", Static).update(Content.assemble(("cancelling…", "bold")))
+        self._keys()
+        worker.cancel()
+        return worker
 
     def _start(self) -> None:
         self.state = "committing"
@@ -235,8 +262,14 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
         result = self.query_one("#review-result", Static)
         result.remove_class("-error")
         result.update("")
+        bar = self.query_one("#review-progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        self._stage("preparing…")
         self._keys()
-        self._commit()
+        self._worker = self._commit()
+
+    def _stage(self, text: str) -> None:
+        self.query_one("#review-stage", Static).update(text)
 
     @work(exclusive=True, group="commit", exit_on_error=False)
     async def _commit(self) -> None:
@@ -252,6 +285,9 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
 
         try:
             report = await self.session.commit(progress=progress, on_fenced=fenced)
+        except asyncio.CancelledError:
+            self.post_message(self.Finished(CommitOutcome(None, cancelled=True)))
+            raise
         except DlqError as exc:  # CommitError and FencedCommitError are DlqErrors
             outcome = CommitOutcome(None, str(exc))
         except Exception as exc:
@@ -261,14 +297,24 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
         self.post_message(self.Finished(outcome))
 
     def on_review_screen_progressed(self, message: Progressed) -> None:
+        if self.state != "committing":
+            return
         bar = self.query_one("#review-progress", ProgressBar)
         bar.update(total=max(1, message.total), progress=message.done)
+        total = max(1, message.total)
+        pct = min(100, message.done * 100 // total)
+        self._stage(f"{message.stage} {message.done:,}/{message.total:,} ({pct}%)")
 
     def on_review_screen_finished(self, message: Finished) -> None:
         self.outcome = message.outcome
         self.remove_class("-committing")
         result = self.query_one("#review-result", Static)
-        if message.outcome.report is not None:
+        if message.outcome.cancelled:
+            self.state = "failed"
+            result.update(
+                Content.assemble(("cancelled, nothing written, decisions kept", "bold $text-warning"))
+            )
+        elif message.outcome.report is not None:
             self.state = "done"
             result.update(report_content(message.outcome.report))
         else:

@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from dlq_tui.decode.dlq_headers import header_display
+from dlq_tui.decode.dlq_headers import CONNECT_PREFIX, SPRING_PREFIX, header_display
 from dlq_tui.decode.formats import Decoded, hex_dump
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.display import local_ts, size_text, timestamp_type_name
@@ -38,18 +38,24 @@ from dlq_tui.triage.decisions import Decision
 
 __all__ = ["DetailPane", "build_detail"]
 
-THREAD_BYTES = 256 * 1024
+THREAD_BYTES = 16 * 1024
 """Records with more key + value bytes than this are decoded and laid out in a thread worker."""
-MAX_CHARS = 100_000
-"""Longer pretty texts are cut (the rest: `x` hex dump or `dlq-tui print`)."""
-HIGHLIGHT_CHARS = 20_000
+MAX_CHARS = 16 * 1024
+"""Longer pretty texts are cut (the rest: `x` hex dump or `dlq-tui print`): every line of the pane
+is sent over the link when it is scrolled, and a big payload is read with `dlq-tui print`."""
+HIGHLIGHT_CHARS = MAX_CHARS
 """Longer JSON is shown without syntax highlighting (highlighting is per repaint of the text)."""
-HEX_BYTES = 64 * 1024
+HEX_BYTES = 16 * 1024
+"""Longer payloads show the first this many bytes in a hex dump."""
+HEX_WIDE = 16
+HEX_NARROW = 8
+HEX_WIDE_CELLS = 78
+"""A 16-byte hex dump line is 78 cells; a narrower pane gets 8 bytes a line (never wrapped)."""
 STACK_LINES = 8
 SHORT_KEY = 60
 THROTTLE_S = 0.05
 
-_DLQ_PREFIXES = ("kafka_dlt-", "__connect.errors.")
+_DLQ_PREFIXES = (SPRING_PREFIX, CONNECT_PREFIX)
 _DECISION_STYLE = {Decision.MERGE: "bold green", Decision.PURGE: "bold red", Decision.SKIP: "bold yellow"}
 
 
@@ -62,33 +68,48 @@ class DetailState:
 
 
 def _cut(text: str) -> tuple[str, int]:
+    """The first `MAX_CHARS` of `text`, and how many bytes (UTF-8) are left out."""
     if len(text) <= MAX_CHARS:
         return text, 0
-    return text[:MAX_CHARS], len(text) - MAX_CHARS
+    return text[:MAX_CHARS], len(text[MAX_CHARS:].encode("utf-8", "replace"))
 
 
-def _body(part: Decoded, raw: bytes | None, *, hex_mode: bool) -> list[RenderableType]:
+def _more(n: int, hint: str) -> Text:
+    return Text(f"… {size_text(n)} more not shown; {hint}", style="dim italic")
+
+
+def _hex(raw: bytes, hex_width: int, *, hex_mode: bool) -> list[RenderableType]:
+    out: list[RenderableType] = [
+        Text(hex_dump(raw[:HEX_BYTES], width=hex_width), no_wrap=True, overflow="crop")
+    ]
+    if len(raw) > HEX_BYTES:
+        hint = "dlq-tui print shows all" if hex_mode else "x: hex, dlq-tui print shows all"
+        out.append(_more(len(raw) - HEX_BYTES, hint))
+    return out
+
+
+def _body(
+    part: Decoded, raw: bytes | None, *, hex_mode: bool, hex_width: int = HEX_WIDE
+) -> list[RenderableType]:
     """Key or value: pretty text, highlighted JSON or a hex dump, and the decode error if any."""
     out: list[RenderableType] = []
     if raw is None:
         out.append(Text("(null)", style="dim italic"))
         return out
     if hex_mode:
-        out.append(Text(hex_dump(raw, max_bytes=HEX_BYTES)))
-        return out
+        return _hex(raw, hex_width, hex_mode=True)
     if part.error:
         label = "cannot decode; shown as hex: " if part.kind in ("hex", "error") else "note: "
         out.append(Text.assemble(("⚠ " + label, "bold red"), (safe_text(part.error), "red")))
     if part.kind in ("hex", "error"):
-        out.append(Text(hex_dump(raw, max_bytes=HEX_BYTES)))
-        return out
+        return out + _hex(raw, hex_width, hex_mode=False)
     text, more = _cut(safe_text(part.pretty()))
-    if part.structured and len(text) <= HIGHLIGHT_CHARS:
+    if part.structured and not more and len(text) <= HIGHLIGHT_CHARS:
         out.append(Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default"))
     else:
         out.append(Text(text))
     if more:
-        out.append(Text(f"… {more:,} more characters (x: hex dump)", style="dim italic"))
+        out.append(_more(more, "x: hex shows the raw bytes"))
     return out
 
 
@@ -115,7 +136,7 @@ def _kind_label(part: Decoded, raw: bytes | None) -> str:
 
 
 def build_detail(
-    session: TriageSession, row: int, state: DetailState, *, hex_mode: bool = False
+    session: TriageSession, row: int, state: DetailState, *, hex_mode: bool = False, hex_width: int = HEX_WIDE
 ) -> RenderableType:
     """The detail view of store row `row` (thread-safe: reads the store and the decoder only)."""
     d = session.decoder.decode(session.store.get(row))
@@ -142,9 +163,9 @@ def build_detail(
         parts.append(Text.assemble(("key ", "bold"), key_text, (f"  ({_kind_label(d.key, raw.key)})", "dim")))
     else:
         parts.append(_rule(f"Key ({_kind_label(d.key, raw.key)})"))
-        parts.extend(_body(d.key, raw.key, hex_mode=hex_mode))
+        parts.extend(_body(d.key, raw.key, hex_mode=hex_mode, hex_width=hex_width))
     parts.append(_rule(f"Value ({_kind_label(d.value, raw.value)})"))
-    parts.extend(_body(d.value, raw.value, hex_mode=hex_mode))
+    parts.extend(_body(d.value, raw.value, hex_mode=hex_mode, hex_width=hex_width))
 
     dlq = d.dlq
     if dlq.source is not None:
@@ -252,20 +273,32 @@ class DetailPane(VerticalScroll, can_focus=True):
         session = self.session
         state = DetailState(session.decision(row), session.is_resolved(row))
         size = max(0, session.store.key_len_at(row)) + max(0, session.store.value_len_at(row))
+        hex_width = self._hex_width()
         if size > THREAD_BYTES:
-            self._body.update(Text(f"decoding {size_text(size)}…", style="dim italic"))
-            self._build_in_thread(self._token, row, state, self.hex_mode)
+            self._show(Text(f"decoding {size_text(size)}…", style="dim italic"))
+            self._build_in_thread(self._token, row, state, self.hex_mode, hex_width)
             return
-        self._body.update(build_detail(session, row, state, hex_mode=self.hex_mode))
-        self.scroll_home(animate=False)
+        self._show(build_detail(session, row, state, hex_mode=self.hex_mode, hex_width=hex_width))
+
+    def _hex_width(self) -> int:
+        """Bytes per hex dump line: 16 if a 16-byte line fits beside a scrollbar, else 8."""
+        width = self.size.width - self.styles.gutter.width - self.styles.scrollbar_size_vertical
+        return HEX_WIDE if width >= HEX_WIDE_CELLS else HEX_NARROW
+
+    def _show(self, renderable: RenderableType) -> None:
+        """One layout: scroll to the top before the new body is laid out (not after)."""
+        if self.scroll_offset.y or self.scroll_offset.x:
+            self.scroll_to(0, 0, animate=False, immediate=True)
+        self._body.update(renderable)
 
     @work(thread=True, exclusive=True, group="detail")
-    def _build_in_thread(self, token: int, row: int, state: DetailState, hex_mode: bool) -> None:
-        renderable = build_detail(self.session, row, state, hex_mode=hex_mode)
+    def _build_in_thread(
+        self, token: int, row: int, state: DetailState, hex_mode: bool, hex_width: int
+    ) -> None:
+        renderable = build_detail(self.session, row, state, hex_mode=hex_mode, hex_width=hex_width)
         self.post_message(self.Ready(token, renderable))
 
     def on_detail_pane_ready(self, message: Ready) -> None:
         message.stop()
         if message.token == self._token:
-            self._body.update(message.renderable)
-            self.scroll_home(animate=False)
+            self._show(message.renderable)

@@ -14,15 +14,18 @@ Columns, left to right: mark (1), select (1, ``●`` when selected), partition (
 timestamp (19), key, value, error. Key, value and error share what the fixed columns leave
 (key about a quarter, at least 10 cells; error about two fifths of the rest, at least 20; value
 the remainder, at least 30). When the width cannot hold every column at those minimums, columns
-are dropped in this order:
+are dropped in this order (the error, why the record failed, is what triage needs most):
 
-1. error      (dropped below 101 content cells: at 100 columns and less),
-2. timestamp  (dropped below 80 content cells: an 80-column terminal shows
-               mark, select, partition, offset, key, value),
-3. partition  (dropped below 60 content cells).
+1. timestamp  (dropped below 101 layout cells: at 101 columns and less),
+2. partition  (dropped below 77 layout cells: an 80-column terminal shows
+               mark, select, offset, key, value, error),
+3. error      (first shrinks to 12 cells, then is dropped below 68 layout cells).
 
 Below 55 cells key and value shrink under their minimums; mark, select, offset, key and value stay.
 Every cell is cut to its width with a trailing ``…``.
+
+The layout width is the widget's width minus the vertical scrollbar, whether or not the scrollbar
+is shown: the columns do not move when the scrollbar appears (a short table leaves one blank cell).
 
 Payload text is never parsed as markup: cells go into `Segment`s as plain text, and anything a
 terminal could interpret (control characters, bidi overrides) is escaped once more here, though the
@@ -100,10 +103,12 @@ KEY_MIN: Final = 10
 KEY_MAX: Final = 40
 VALUE_MIN: Final = 30
 ERROR_MIN: Final = 20
+ERROR_SHRUNK: Final = 12  # the error's width when keeping it at ERROR_MIN would drop it
 GAP: Final = 1  # blank cells between columns (none between mark and select)
 
-#: Optional columns, in the order they are dropped when the width is short.
-DROP_ORDER: Final = ("error", "timestamp", "partition")
+#: Optional columns, in the order they are dropped when the width is short (the error shrinks to
+#: `ERROR_SHRUNK` before it goes).
+DROP_ORDER: Final = ("timestamp", "partition", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,7 @@ class Column:
     right: bool = False  # right-aligned (numbers)
 
 
-def _needed(present: set[str]) -> int:
+def _needed(present: set[str], error_min: int = ERROR_MIN) -> int:
     need = 2  # mark + select
     if "partition" in present:
         need += GAP + PARTITION_WIDTH
@@ -123,15 +128,19 @@ def _needed(present: set[str]) -> int:
         need += GAP + TIMESTAMP_WIDTH
     need += GAP + KEY_MIN + GAP + VALUE_MIN
     if "error" in present:
-        need += GAP + ERROR_MIN
+        need += GAP + error_min
     return need
 
 
 def layout_columns(width: int) -> tuple[Column, ...]:
     """The columns shown in `width` cells (see the module docstring for the drop order)."""
     present = {"error", "timestamp", "partition"}
+    error_min = ERROR_MIN
     for name in DROP_ORDER:
-        if _needed(present) <= width:
+        if _needed(present, error_min) <= width:
+            break
+        if name == "error" and _needed(present, ERROR_SHRUNK) <= width:
+            error_min = ERROR_SHRUNK
             break
         present.discard(name)
     fixed = 2 + GAP + OFFSET_WIDTH
@@ -142,10 +151,10 @@ def layout_columns(width: int) -> tuple[Column, ...]:
     has_error = "error" in present
     flex = max(0, width - fixed - GAP * (3 if has_error else 2))
     key = max(KEY_MIN, min(flex // 4, KEY_MAX))
-    key = min(key, flex - VALUE_MIN - (ERROR_MIN if has_error else 0))  # the others get their minimum
+    key = min(key, flex - VALUE_MIN - (error_min if has_error else 0))  # the others get their minimum
     key = max(key, min(KEY_MIN, flex // 3))  # no room for the minimums: key takes a third
     rest = flex - key
-    error = max(ERROR_MIN, min(rest * 2 // 5, rest - VALUE_MIN)) if has_error else 0
+    error = max(error_min, min(rest * 2 // 5, rest - VALUE_MIN)) if has_error else 0
     value = rest - error
     columns = [Column("mark", " ", 1), Column("select", " ", 1)]
     if "partition" in present:
@@ -342,12 +351,16 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def visible_columns(self) -> tuple[str, ...]:
         """Names of the columns shown at the current width."""
-        return tuple(c.name for c in self._columns(self._content_width()))
+        return tuple(c.name for c in self._columns(self._layout_width()))
 
     # --- geometry ------------------------------------------------------------------------------
 
     def _content_width(self) -> int:
         return self.scrollable_content_region.width
+
+    def _layout_width(self) -> int:
+        """The width the columns are laid out on: as if the vertical scrollbar were shown."""
+        return max(0, self.size.width - self.styles.gutter.width - self.styles.scrollbar_size_vertical)
 
     def _rows_height(self) -> int:
         """Lines available for rows (the viewport minus the header); at least 1."""
@@ -517,7 +530,9 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
             return cached[2]
         style = self.rich_style + self.get_component_rich_style("record-table--header", partial=True)
         text = _SEP.join(
-            fit_cell(c.header, c.width, right=c.right) for c in self._columns(width)[2:] if c.width
+            fit_cell(c.header, c.width, right=c.right)
+            for c in self._columns(self._layout_width())[2:]
+            if c.width
         )
         strip = Strip([Segment("  " + _SEP + text, style)]).adjust_cell_length(width, style)
         self._rt_header = (width, self._rt_version, strip)
@@ -545,7 +560,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         # fast all-single-cell path instead of a per-character walk over the whole row.
         run: list[str] = []
         total = 2
-        for column in self._columns(width)[2:]:
+        for column in self._columns(self._layout_width())[2:]:
             name = column.name
             if not column.width:
                 continue

@@ -17,12 +17,19 @@ __all__ = ["StagedBar", "TitleBar", "TitleInfo", "staged_content", "title_conten
 Part = str | tuple[str, str]
 
 
-def staged_content(counts: dict[Decision, int], selected: int = 0, *, read_only: bool = False) -> Content:
-    """``3 merge · 1 purge · 2 skip · uncommitted`` (or ``nothing staged``), then the selection."""
+def staged_content(
+    counts: dict[Decision, int], selected: int = 0, *, read_only: bool = False, status: str = ""
+) -> Content:
+    """``3 merge · 1 purge · 2 skip · uncommitted`` (or ``nothing staged``), then the selection,
+    then `status` (the last routine feedback: bulk counts, undo, reload, follow)."""
     parts: list[Part] = []
     merge, purge, skip = counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP]
     if read_only:
-        parts.append(("read-only: browsing; merge, purge and commit are off", "bold"))
+        parts.append(("read-only", "bold reverse"))
+        if skip:
+            parts += [" · ", (f"{skip:,} skip", "bold $text-warning")]
+        elif not status:
+            parts.append((" browsing: merge, purge and commit are off", "dim"))
     elif merge or purge or skip:
         parts += [
             (f"{merge:,} merge", "bold $text-success" if merge else ""),
@@ -32,31 +39,45 @@ def staged_content(counts: dict[Decision, int], selected: int = 0, *, read_only:
             (f"{skip:,} skip", "bold $text-warning" if skip else ""),
         ]
         if merge or purge:
-            parts += [" · ", ("uncommitted", "bold reverse"), (" c: review and commit", "dim")]
+            parts += [" · ", ("uncommitted", "bold reverse")]
+            if not status:
+                parts.append((" c: review and commit", "dim"))
     else:
         parts.append(("nothing staged", "dim"))
     if selected:
         parts += [" │ ", (f"{selected:,} selected", "bold")]
+    if status:
+        parts += [" │ ", (one_line(status, 200), "italic")]
     return Content.assemble(*parts)
 
 
 class StagedBar(Static):
-    """Always visible: the staged decisions and the selection size. Repaints only on change."""
+    """Always visible: the staged decisions, the selection size, and a one-line status (routine
+    feedback that would otherwise be a toast covering the table). Repaints only on change."""
 
     DEFAULT_CSS = """
-    StagedBar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
+    StagedBar { height: 1; width: 1fr; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
-        self._last: tuple[int, int, int, int, bool] | None = None
+        self._last: tuple[int, int, int, int, bool, str] | None = None
 
-    def show(self, counts: dict[Decision, int], selected: int, *, read_only: bool = False) -> None:
-        key = (counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP], selected, read_only)
+    def show(
+        self, counts: dict[Decision, int], selected: int, *, read_only: bool = False, status: str = ""
+    ) -> None:
+        key = (
+            counts[Decision.MERGE],
+            counts[Decision.PURGE],
+            counts[Decision.SKIP],
+            selected,
+            read_only,
+            status,
+        )
         if key == self._last:
             return
         self._last = key
-        self.update(staged_content(counts, selected, read_only=read_only))
+        self.update(staged_content(counts, selected, read_only=read_only, status=status))
 
 
 @dataclass(frozen=True)
