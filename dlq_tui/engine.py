@@ -455,6 +455,23 @@ class TriageSession:
         counts = self.buffer.counts()
         return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
 
+    def tombstone_plan(self, writes: Sequence[tuple[RowView, Decision]]) -> tuple[int, int]:
+        """(tombstones a commit of `writes` would write, tombstones it would withhold) from what is
+        loaded; the commit also looks at records that arrived after the snapshot. For a thread."""
+        if not self.tombstones_on:
+            return 0, 0
+        protected = self.protected_keys(writes)
+        write = withheld = 0
+        for view, _ in writes:
+            key = view.key
+            if key is None:
+                continue
+            if protected.get(view.partition, {}).get(key, -1) > view.offset:
+                withheld += 1
+            else:
+                write += 1
+        return write, withheld
+
     def protected_keys(self, writes: Sequence[tuple[RowView, Decision]]) -> dict[int, dict[bytes, int]]:
         """Per partition: for the keys being resolved, the highest offset of a loaded record with
         that key that stays unresolved. A tombstone below it would let compaction delete a record

@@ -481,3 +481,18 @@ async def test_on_screen_decoding_never_waits_on_the_registry(stack: Stack, topi
         assert await asyncio.to_thread(session.prefetch_schemas, range(len(session.store))) == 0
     finally:
         await session.close()
+
+
+async def test_tombstone_plan_counts_what_will_be_withheld(stack: Stack, topic_name: str) -> None:
+    records = [Rec(b"A", b"1"), Rec(b"A", b"2"), Rec(b"B", b"3"), Rec(None, b"4")]
+    source = await dlq(stack, topic_name, records, compact=False)
+    session = await opened(
+        config(stack, source, f"{topic_name}-retry", unique_name("g"), tombstones="always")
+    )
+    try:
+        rows = list(session.visible_rows())
+        session.decide([rows[0], rows[2], rows[3]], Decision.PURGE)
+        writes, _ = session.staged_writes()
+        assert session.tombstone_plan(writes) == (1, 1)  # B written; A withheld (newer A undecided)
+    finally:
+        await session.close()

@@ -37,6 +37,7 @@ Part = str | tuple[str, str]
 class ReviewSummary:
     by_partition: dict[Decision, dict[int, int]]
     keyed: int
+    withheld: int
     skipped: int
     not_loaded: int
     offsets: dict[int, tuple[int, int]]  # partition -> (new committed offset, resolved above it)
@@ -57,16 +58,16 @@ def summarize(session: TriageSession) -> ReviewSummary:
     """What a commit would do, from the session's view (for a worker thread)."""
     writes, missing = session.staged_writes()
     by_partition: dict[Decision, Counter[int]] = {Decision.MERGE: Counter(), Decision.PURGE: Counter()}
-    keyed = 0
     for record, decision in writes:
         by_partition[decision][record.partition] += 1
-        keyed += record.key is not None
+    keyed, withheld = session.tombstone_plan(writes)
     offsets: dict[int, tuple[int, int]] = {}
     for p, state in session.plan().items():
         offsets[p] = (state.committed, state.resolved_above.count())
     return ReviewSummary(
         by_partition={d: dict(sorted(c.items())) for d, c in by_partition.items()},
         keyed=keyed,
+        withheld=withheld,
         skipped=session.buffer.count(Decision.SKIP),
         not_loaded=len(missing),
         offsets=offsets,
@@ -98,6 +99,11 @@ def summary_content(session: TriageSession, s: ReviewSummary) -> Content:
         parts.append(
             f"tombstones: {s.keyed:,} to {one_line(cfg.source, 60)} ({why}; none for keyless records)\n"
         )
+        if s.withheld:
+            parts.append(
+                f"    {s.withheld:,} withheld: a newer record with the same key is undecided "
+                "(compaction would delete it)\n"
+            )
     else:
         parts.append("tombstones: none (the source topic is not compacted)\n")
     if s.offsets:
@@ -122,6 +128,11 @@ def report_content(report: CommitReport) -> Content:
         f": {report.merged:,} merged, {report.purged:,} purged, {report.tombstones:,} tombstones "
         f"in {report.transactions} transaction(s)",
     ]
+    if report.tombstones_withheld:
+        parts += [
+            "\n",
+            f"{report.tombstones_withheld:,} tombstones withheld: a newer record with the same key is undecided",
+        ]
     if report.dropped:
         parts += [
             "\n",
