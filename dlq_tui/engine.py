@@ -4,6 +4,7 @@ committer — serving both the TUI and the line-mode commands. No Textual here, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from array import array
 from collections import Counter
@@ -590,6 +591,37 @@ class TriageSession:
     def iter_unresolved(self) -> Iterator[int]:
         flags = self.resolved
         return (r for r in range(len(self.store)) if not flags[r])
+
+    async def reopen(self) -> TriageSession:
+        """A new session on the same DLQ (new snapshot, the group's offsets re-read) that keeps
+        this session's staged decisions that are still unresolved; this session is then closed.
+        If the new one cannot be opened, this one stays as it was (journal re-attached) and the
+        error is raised."""
+        staged = list(self.buffer.items())
+        journal = self.journal
+        if journal is not None:
+            journal.close()  # the new session takes the journal (and its lock) over
+        new = TriageSession(self.config, committer=self.committer)
+        try:
+            await new.open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await new.close()
+            if journal is not None:
+                with contextlib.suppress(Exception):
+                    journal.attach(self.buffer)
+            raise
+        if new.journal_offer:
+            new.restore_journal()  # the journal holds this session's decisions
+        elif new.journal is None and staged:
+            for decision in Decision:
+                new.buffer.set(
+                    (rid for rid, d in staged if d is decision and not new.is_resolved_rid(rid)), decision
+                )
+        self.journal = None
+        with contextlib.suppress(Exception):
+            await self.close()
+        return new
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -451,7 +451,7 @@ async def test_failed_reload_keeps_the_session(stack: Stack, monkeypatch: pytest
         screen = await wait_loaded(pilot)
         await pilot.press("m")
         first = screen.session
-        monkeypatch.setattr("dlq_tui.tui.screens.main.TriageSession", Unreachable)
+        monkeypatch.setattr("dlq_tui.engine.TriageSession", Unreachable)  # what reopen() builds
         await pilot.press("r")
         await wait_until(pilot, lambda: any("reload failed" in str(n.message) for n in app._notifications))
         await wait_until(pilot, lambda: screen.state == "loaded")

@@ -285,31 +285,8 @@ class MainScreen(Screen[None]):
         if previous is not None and previous is not get_current_worker():
             with contextlib.suppress(Exception):
                 await previous.wait()
-        staged = list(old.buffer.items())
-        journal = old.journal
-        if journal is not None:
-            journal.close()  # the new session takes the journal (and its lock) over
-        new = TriageSession(old.config)
-        try:
-            await new.open()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await new.close()
-            if journal is not None:
-                with contextlib.suppress(Exception):
-                    journal.attach(old.buffer)
-            raise
-        if new.journal_offer:
-            new.restore_journal()  # the journal holds this session's decisions
-        elif new.journal is None and staged:
-            for decision in Decision:
-                new.buffer.set(
-                    (rid for rid, d in staged if d is decision and not new.is_resolved_rid(rid)), decision
-                )
+        new = await old.reopen()  # raises with `old` left usable if the new one cannot open
         old.buffer.remove_listener(self._on_buffer_change)
-        old.journal = None
-        with contextlib.suppress(Exception):
-            await old.close()
         return new
 
     @on(Opened)
