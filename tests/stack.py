@@ -18,6 +18,22 @@ ROOT = Path(__file__).resolve().parent.parent
 STACK_SCRIPT = ROOT / "compose" / "stack"
 
 
+# The seed article's command line, word for word, with dlq-tui in place of kafka-merge-purge.
+SEED_COMMAND_LINE = [
+    "ask",
+    "-b",
+    "localhost:9092",
+    "-c",
+    "schema.registry.url=http://localhost:8081",
+    "-g",
+    "order-canceled-consumer",
+    "-t",
+    "-a",
+    "order-canceled-dead-letter-queue",
+    "order-canceled-retry-1",
+]
+
+
 @dataclass(frozen=True)
 class Stack:
     bootstrap: str

@@ -18,21 +18,10 @@ from dlq_tui import __version__, cli, linemode
 from dlq_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from dlq_tui.engine import SessionConfig
 from dlq_tui.settings import Settings
-from tests.stack import ROOT, Stack, create_topic, unique_name
+from tests.stack import ROOT, SEED_COMMAND_LINE, Stack, create_topic, unique_name
 
-SEED = [
-    "ask",
-    "-b",
-    "localhost:9092",
-    "-c",
-    "schema.registry.url=http://localhost:8081",
-    "-g",
-    "order-canceled-consumer",
-    "-t",
-    "-a",
-    "order-canceled-dead-letter-queue",
-    "order-canceled-retry-1",
-]
+SEED = SEED_COMMAND_LINE
+
 SECRET = "hunter2-very-secret"
 JAAS = (
     "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "

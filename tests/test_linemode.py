@@ -25,7 +25,7 @@ from dlq_tui.demo.data import (
     spring_headers,
     wire_avro,
 )
-from tests.stack import Rec, Stack, group_offsets, kcat_read, produce, unique_name
+from tests.stack import SEED_COMMAND_LINE, Rec, Stack, group_offsets, kcat_read, produce, unique_name
 
 DLQ_TUI = str(Path(sys.executable).with_name("dlq-tui"))
 
@@ -80,19 +80,7 @@ async def test_seed_article_scenario_with_its_exact_command_line(stack: Stack) -
     if stack.bootstrap != "127.0.0.1:9092" or not stack.registry_root.endswith(":8081"):
         pytest.skip("the article's command line names localhost:9092 and :8081; the stack runs elsewhere")
     values = await _article_dlq(stack)
-    command = [
-        "ask",
-        "-b",
-        "localhost:9092",
-        "-c",
-        "schema.registry.url=http://localhost:8081",
-        "-g",
-        "order-canceled-consumer",
-        "-t",
-        "-a",
-        "order-canceled-dead-letter-queue",
-        "order-canceled-retry-1",
-    ]
+    command = SEED_COMMAND_LINE
     result = run(command, stdin="m\np\nm\n")
     assert result.returncode == 0, result.stderr
     assert "2 merged, 1 purged, 0 skipped" in result.stdout

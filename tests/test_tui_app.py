@@ -16,7 +16,7 @@ from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen, HelpScreen
 from dlq_tui.tui.screens.review import ReviewScreen
 from dlq_tui.tui.widgets.filter_bar import FilterBar
 from tests.stack import Rec, Stack, group_offsets, kcat_read, produce
-from tests.tuikit import config, screen_text, seed_demo, shows, wait_loaded, wait_until
+from tests.tuikit import config, filter_to_one, screen_text, seed_demo, shows, wait_loaded, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -263,11 +263,7 @@ async def test_payload_escapes_are_shown_not_interpreted(stack: Stack) -> None:
     app = DlqApp(TriageSession(config(stack, demo)))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await wait_loaded(pilot)
-        await pilot.press("slash", *"key:ORD-*ANSI", "enter")
-        await wait_until(pilot, lambda: len(screen.table.source) == 1)
-        await pilot.pause(0.1)
-        await pilot.pause()
-        text = screen_text(app)
+        text = await filter_to_one(pilot, screen, "key:ORD-*ANSI")
         assert "\x1b" not in text
         assert "ORD-\\x1b[7mANSI" in text  # the key, escaped, in the table and the detail
         assert "[bold red]not markup[/bold red]" in text  # the Avro reason, as JSON text
@@ -287,11 +283,7 @@ async def test_poison_record_shows_hex_and_reason(stack: Stack) -> None:
     app = DlqApp(TriageSession(config(stack, demo)))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await wait_loaded(pilot)
-        await pilot.press("slash", *"key:ORD-POISON", "enter")
-        await wait_until(pilot, lambda: len(screen.table.source) == 1)
-        await pilot.pause(0.1)
-        await pilot.pause()
-        text = screen_text(app)
+        text = await filter_to_one(pilot, screen, "key:ORD-POISON")
         assert "cannot decode; shown as hex" in text
         assert "not valid Avro" in text
         assert "|....." in text or "00000000" in text  # the hex dump

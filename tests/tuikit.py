@@ -123,3 +123,12 @@ def run(coro: Any) -> Any:
 async def shows(pilot: Pilot[Any], text: str, timeout: float = 15.0) -> None:
     """Wait until `text` is on the screen (repaints follow state changes by a frame or two)."""
     await wait_until(pilot, lambda: text in screen_text(pilot.app), timeout)
+
+
+async def filter_to_one(pilot: Pilot[Any], screen: MainScreen, flt: str) -> str:
+    """Apply `flt` (which matches one record), wait until the table shows it, and return the screen text."""
+    await pilot.press("slash", *flt, "enter")
+    await wait_until(pilot, lambda: len(screen.table.source) == 1)
+    await pilot.pause(0.1)
+    await pilot.pause()
+    return screen_text(pilot.app)
