@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STACK := compose/stack
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps stack-up stack-down stack-status demo seed test lint format bench lock clean
+.PHONY: install system-deps stack-up stack-down stack-status demo seed test test-fast lint format bench lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: install system-deps
 	@status=0; $(STACK) up || status=$$?; \
 	if [ $$status -eq 0 ]; then eval "$$($(STACK) env)"; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; fi; \
 	$(STACK) down; exit $$status
+
+# Everything that needs no broker and no registry (pilot and snapshot tests on the in-memory engine).
+test-fast: install
+	DLQ_TUI_TEST_BOOTSTRAP=127.0.0.1:1 DLQ_TUI_TEST_REGISTRY_URL=http://127.0.0.1:1 $(BIN)/pytest -m "not stack" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check dlq_tui tests bench

@@ -34,3 +34,11 @@ async def admin(stack: Stack) -> AsyncIterator[object]:
         yield client
     finally:
         await client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the stack (through the `stack` fixture, directly or through another
+    fixture) carries the `stack` marker, so `-m "not stack"` runs with no broker and no registry."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
