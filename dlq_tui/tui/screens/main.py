@@ -336,12 +336,11 @@ class MainScreen(Screen[None]):
 
     def _offer_journal(self, session: TriageSession) -> None:
         offer = session.journal_offer
-        counts = {d: sum(1 for v in offer.values() if v is d) for d in Decision}
+        assert offer is not None
         body = (
-            f"A dlq-tui session on this DLQ that ended without committing staged {len(offer):,} decisions "
-            f"({counts[Decision.MERGE]:,} merge, {counts[Decision.PURGE]:,} purge, "
-            f"{counts[Decision.SKIP]:,} skip; those resolved since are left out).\n"
-            "Restore them into the staged buffer, or discard them?"
+            f"A dlq-tui session on this DLQ that ended without committing staged {offer.total:,} decisions "
+            f"({offer.merges:,} merge, {offer.purges:,} purge, {offer.skips:,} skip; those resolved since "
+            "are left out).\nRestore them into the staged buffer, or discard them?"
         )
 
         def answered(answer: str | None) -> None:
