@@ -183,10 +183,9 @@ def _build_samples() -> _Builder:
     b.add("tombstone", 2, b"ORD-TOMB", None, NOT_FOUND)
     poison = b"\x00" + struct.pack(">i", SCHEMA_ID) + b"\xfe\xff\xff\xff\x0fnot avro at all"
     b.add("poison", 0, b"ORD-POISON", poison, CONSTRAINT)
-    hostile = {
-        "orderNumber": "ORD-HOSTILE",
-        "reason": " ".join(HOSTILE_TEXTS.values()),
-    }
+    # Hostile JSON: the control characters arrive JSON-escaped, the markup and bidi as they are;
+    # the key and a header carry raw escapes.
+    hostile = {"orderNumber": "ORD-HOSTILE", "reason": " ".join(HOSTILE_TEXTS.values())}
     b.add(
         "hostile",
         1,
@@ -195,6 +194,8 @@ def _build_samples() -> _Builder:
         TIMEOUT,
         (("x-note", f"{HOSTILE_TEXTS['title']}{HOSTILE_TEXTS['markup']}".encode()),),
     )
+    # A plain-text value with the raw escape sequences in it.
+    b.add("ansi", 1, b"ORD-ANSI", ("order canceled " + " ".join(HOSTILE_TEXTS.values())).encode(), NOT_FOUND)
     b.add("bad-utf8", 2, b"ORD-BADUTF8", b"order \xff\xfe\xfd canceled: caf\xe9", TIMEOUT)
     big = ("x" * (BIG_VALUE_BYTES - 40)).join(['{"orderNumber": "ORD-BIG", "blob": "', '"}'])
     b.add("big", 0, b"ORD-BIG", big.encode(), NOT_FOUND)
@@ -202,7 +203,7 @@ def _build_samples() -> _Builder:
 
 
 def sample_records() -> list[RawRecord]:
-    """The sample DLQ (16 records over partitions 0-2, in arrival order)."""
+    """The sample DLQ (17 records over partitions 0-2, in arrival order)."""
     return _build_samples().records
 
 

@@ -96,8 +96,16 @@ async def shows(pilot: Pilot[Any], text: str, selector: str | None = None) -> st
 
 
 async def loaded(pilot: Pilot[Any]) -> None:
-    """Wait until the progress pane says the snapshot is loaded and the detail shows a row."""
+    """Wait until the progress pane says the snapshot is loaded and the table shows it (a record
+    line under the header, or the words saying it is empty)."""
     await shows(pilot, "Snapshot loaded", "#progress")
+    app = pilot.app
+
+    def table_done() -> bool:
+        table = part(app, "#records")
+        return "no unresolved records" in table or (len(table.splitlines()) > 1 and "loading…" not in table)
+
+    await wait_for(pilot, table_done, "the table to show the snapshot")
 
 
 def at(app: App[Any]) -> tuple[int, int] | None:
