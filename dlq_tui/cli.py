@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError as SourceError
 
 from dlq_tui import __version__
+from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
@@ -165,7 +166,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="dlq-tui",
             description="Triage a Kafka dead letter queue full-screen: merge, purge or skip, committed in one "
-            "transaction. Line-mode commands: " + ", ".join(COMMANDS) + " (dlq-tui COMMAND --help).",
+            "transaction. Line-mode commands: "
+            + ", ".join(COMMANDS + MORE_COMMANDS)
+            + " (dlq-tui COMMAND --help).",
         )
         parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
         parser.add_argument(
@@ -282,6 +285,8 @@ def session_config(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = _normalise_transaction_flag(list(sys.argv[1:] if argv is None else argv))
+    if args_list and args_list[0] in MORE_COMMANDS:  # produce, help: no DLQ session
+        return main_more(args_list)
     command = args_list[0] if args_list and args_list[0] in COMMANDS else None
     parser = build_parser(command)
     try:
