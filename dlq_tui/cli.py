@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import re
 import sys
@@ -27,6 +28,7 @@ from dlq_tui.settings import (
     read_properties_file,
     resolve_connection,
 )
+from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -124,6 +126,13 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="read from the earliest offset and show resolved history too",
     )
     beh.add_argument(
+        "--from",
+        dest="start_from",
+        metavar="WHERE",
+        help="start reading at p1:33000 (partition:offset), 33000 (every partition), a time "
+        "(2026-11-27T08:00, UTC) or --from=-1h; records before it are not loaded",
+    )
+    beh.add_argument(
         "--tombstones",
         choices=["auto", "always", "never"],
         help="tombstones to the source for merged/purged keyed records (auto: if compacted)",
@@ -217,6 +226,31 @@ def _normalise_transaction_flag(argv: list[str]) -> list[str]:
     return out
 
 
+def _attach_from_value(argv: list[str]) -> list[str]:
+    """`--from -1h` as `--from=-1h`: argparse would take `-1h` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--from" and i + 1 < len(argv) and re.fullmatch(r"-\d+[smhdw]", argv[i + 1]):
+            out.append(f"--from={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def _with_start(config: SessionConfig, args: argparse.Namespace) -> SessionConfig:
+    """The session config with `--from` parsed (a bad value is a usage error)."""
+    text = getattr(args, "start_from", None)
+    if text is None:
+        return config
+    try:
+        return dataclasses.replace(config, start=parse_start(text))
+    except StartError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     def props(pairs: list[str], files: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -287,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = _normalise_transaction_flag(list(sys.argv[1:] if argv is None else argv))
     if args_list and args_list[0] in MORE_COMMANDS:  # produce, help: no DLQ session
         return main_more(args_list)
+    args_list = _attach_from_value(args_list)
     command = args_list[0] if args_list and args_list[0] in COMMANDS else None
     parser = build_parser(command)
     try:
@@ -308,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        config = _with_start(config, args)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
         if command is None:

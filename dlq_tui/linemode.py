@@ -158,6 +158,8 @@ async def run(
     if flt_text:
         parse(flt_text)  # a syntax error is a usage error before anything connects
     session = await _open(config)
+    if session.start_note:  # stderr: `print --format jsonl` output stays pure JSON
+        print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
         rows = _selected(session, flt_text)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
