@@ -23,7 +23,6 @@ from dlq_tui.kafka.committer import (
     Committer,
     FaultHook,
     FencedCommitError,
-    KnownStretch,
     ProgressHook,
     transactional_id_for,
 )
@@ -31,6 +30,16 @@ from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, qu
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
 from dlq_tui.kafka.start import start_offsets
 from dlq_tui.start import StartPlan, StartSpec, plan_start
+from dlq_tui.plan import (
+    TOMBSTONE_RANGE_RESERVE,
+    CommitPlan,
+    KnownStretch,
+    PartitionPlan,
+    PlannedWrite,
+    SplitError,
+    TombstoneFate,
+    transaction_batches,
+)
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
@@ -359,6 +368,11 @@ class TriageSession:
     def undo(self, rows: Iterable[int]) -> int:
         return self.buffer.undo(self.store.rid_at(r) for r in rows)
 
+    def forget_skips(self) -> int:
+        """Take every staged skip back (journaled as an undo): for a run that ended normally, whose
+        skips must not outlive it."""
+        return self.buffer.undo([rid for rid, d in self.buffer.items() if d is Decision.SKIP])
+
     def progress_stats(self) -> list[PartitionStats]:
         """Per-partition progress for the UI, in O(partitions) (cheap on every repaint): `decided` is the
         buffer's count of staged decisions per partition (a record someone else resolved after it
@@ -449,21 +463,6 @@ class TriageSession:
             )
         return known
 
-    def plan(self) -> dict[int, PartitionResolution]:
-        """The resolution state a commit of the staged writes would leave, from what this session
-        knows (the commit itself re-reads the group's offsets first)."""
-        writes, _ = self.staged_writes()
-        known = self._known()
-        by_partition: dict[int, list[int]] = {}
-        for record, _decision in writes:
-            by_partition.setdefault(record.partition, []).append(record.offset)
-        return {
-            p: self.resolution[p].resolve(
-                offsets, known=known[p].offsets, known_start=known[p].start, known_end=known[p].end
-            )
-            for p, offsets in by_partition.items()
-        }
-
     def staged_writes(self) -> tuple[list[tuple[RowView, Decision]], list[RecordId]]:
         """The merges and purges whose records are loaded (as lazy views on the store: a commit of
         a million merges does not copy a million records), and the staged ones not loaded (yet)."""
@@ -482,22 +481,78 @@ class TriageSession:
         counts = self.buffer.counts()
         return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
 
-    def tombstone_plan(self, writes: Sequence[tuple[RowView, Decision]]) -> tuple[int, int]:
-        """(tombstones a commit of `writes` would write, tombstones it would withhold) from what is
-        loaded; the commit also looks at records that arrived after the snapshot. For a thread."""
-        if not self.tombstones_on:
-            return 0, 0
-        protected = self.protected_keys(writes)
-        write = withheld = 0
-        for view, _ in writes:
+    @property
+    def tombstone_reason(self) -> str:
+        mode = self.config.tombstones
+        if mode == "always":
+            return "--tombstones always"
+        if mode == "never":
+            return "--tombstones never"
+        if self.tombstones_on:
+            return "the source topic is compacted"
+        return "the source topic is not compacted"
+
+    def commit_plan(self) -> CommitPlan:
+        """What a commit of the staged decisions would write, from what this session loaded (the
+        commit itself re-reads the group's offsets and the records that arrived after the
+        snapshot). O(staged + loaded records of the touched partitions): run it in a thread."""
+        writes, missing = self.staged_writes()
+        tombstones = self.tombstones_on
+        protected = self.protected_keys(writes) if tombstones else {}
+        planned: list[PlannedWrite] = []
+        pending: dict[int, list[tuple[RecordLike, Decision]]] = {}
+        for view, decision in writes:
             key = view.key
-            if key is None:
-                continue
-            if protected.get(view.partition, {}).get(key, -1) > view.offset:
-                withheld += 1
-            else:
-                write += 1
-        return write, withheld
+            fate: TombstoneFate = "none"
+            if tombstones and key is not None:
+                fate = "withheld" if protected.get(view.partition, {}).get(key, -1) > view.offset else "write"
+            planned.append(PlannedWrite(view.partition, view.offset, decision, key, fate))
+            pending.setdefault(view.partition, []).append((view, decision))
+        known = self._known()
+        reserve = TOMBSTONE_RANGE_RESERVE if tombstones else 0
+        after: dict[int, PartitionResolution] = {}
+        transactions = 0
+        error = None
+        try:
+            for _batch, state in transaction_batches(
+                self.resolution, pending, known, self.config.max_metadata_bytes - reserve
+            ):
+                transactions += 1
+                after.update(state)
+        except SplitError as exc:
+            error = str(exc)
+        by_partition: dict[int, Counter[str]] = {}
+        for w in planned:
+            c = by_partition.setdefault(w.partition, Counter())
+            c[w.decision.value] += 1
+            c[w.tombstone] += 1
+        partitions = tuple(
+            PartitionPlan(
+                partition=p,
+                merges=c[Decision.MERGE.value],
+                purges=c[Decision.PURGE.value],
+                tombstones=c["write"],
+                withheld=c["withheld"],
+                committed=after[p].committed if p in after else self.resolution[p].committed,
+                resolved_above=after[p].resolved_above.count() if p in after else 0,
+                metadata=after[p].metadata if p in after else "",
+            )
+            for p, c in sorted(by_partition.items())
+        )
+        return CommitPlan(
+            source=self.config.source,
+            destination=self.config.destination,
+            group=self.config.group,
+            writes=tuple(planned),
+            partitions=partitions,
+            tombstones_on=tombstones,
+            tombstone_reason=self.tombstone_reason,
+            keep_timestamp=self.config.keep_timestamp,
+            skipped=self.buffer.count(Decision.SKIP),
+            not_loaded=len(missing),
+            transactions=transactions,
+            error=error,
+        )
 
     def protected_keys(self, writes: Sequence[tuple[RowView, Decision]]) -> dict[int, dict[bytes, int]]:
         """Per partition: for the keys being resolved, the highest offset of a loaded record with

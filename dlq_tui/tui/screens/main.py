@@ -35,6 +35,7 @@ from textual.worker import Worker, get_current_worker
 from dlq_tui.decode.sanitize import one_line
 from dlq_tui.engine import TriageSession
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import Filter, FilterError, parse
 from dlq_tui.tui import keys
@@ -1045,7 +1046,7 @@ class MainScreen(Screen[None]):
             return
         self._rederive()
         if outcome.report is not None:
-            self.say("committed: " + outcome.report.summary())
+            self.say("committed: " + result_lines(outcome.report.result())[0][0])
         elif outcome.error:
             self.notify(
                 f"commit failed; decisions kept: {one_line(outcome.error, 300)}", severity="error", timeout=15
