@@ -29,7 +29,6 @@ from dlq_tui.kafka.committer import (
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
 from dlq_tui.kafka.start import start_offsets
-from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.plan import (
     TOMBSTONE_RANGE_RESERVE,
     CommitPlan,
@@ -40,6 +39,7 @@ from dlq_tui.plan import (
     TombstoneFate,
     transaction_batches,
 )
+from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult

@@ -16,8 +16,8 @@ from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
-from dlq_tui.record_json import dumps, record_json
 from dlq_tui.plan import CommitPlan, plan_lines, result_lines
+from dlq_tui.record_json import dumps, record_json
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
