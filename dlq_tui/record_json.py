@@ -9,7 +9,8 @@ DLQ header fields) sit beside what a byte-exact round trip needs:
   hold the bytes in base64. Rule for readers: ``*_b64`` if present, else ``null`` stays null, else
   the string's UTF-8 bytes.
 - ``headers`` is a list (order and repeated names kept) of ``{"name", "value", "encoding"}``;
-  ``encoding`` is ``utf-8`` (value is the text), ``base64`` (binary), or null (a null value).
+  ``encoding`` is ``utf-8`` (value is the text), ``base64`` (binary: not UTF-8, or holding control
+  characters other than TAB, LF and CR), or null (a null value).
   Readers also take ``hex``.
 
 The text is ASCII-safe for a terminal: besides JSON's own escapes of C0 controls, DEL, C1 controls,
@@ -48,6 +49,10 @@ FORMAT_VERSION = 1
 _ESCAPE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
+# Control characters other than TAB, LF and CR: a header holding them is binary, not text.
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class RecordJsonError(ValueError):
     """A JSON record that cannot be read back (the message says which field and why)."""
 
@@ -73,9 +78,12 @@ def _header_json(name: str, value: bytes | None) -> dict[str, Any]:
     if value is None:
         return {"name": name, "value": None, "encoding": None}
     try:
-        return {"name": name, "value": value.decode("utf-8"), "encoding": "utf-8"}
+        text = value.decode("utf-8")
     except UnicodeDecodeError:
+        text = None
+    if text is None or _BINARY.search(text):  # e.g. Spring's 8-byte big-endian offsets
         return {"name": name, "value": _b64(value), "encoding": "base64"}
+    return {"name": name, "value": text, "encoding": "utf-8"}
 
 
 def record_json(d: DecodedRecord, topic: str) -> dict[str, Any]:

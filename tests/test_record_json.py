@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -39,6 +40,12 @@ def test_fields_of_a_text_record() -> None:
     ]
 
 
+def test_big_endian_integer_header_is_binary() -> None:
+    raw = RawRecord(0, 0, 0, 0, None, b"v", (("kafka_dlt-original-offset", (10).to_bytes(8, "big")),))
+    [header] = json.loads(line_of(raw))["headers"]
+    assert header == {"name": "kafka_dlt-original-offset", "value": "AAAAAAAAAAo=", "encoding": "base64"}
+
+
 def test_null_key_and_value_and_null_header() -> None:
     raw = RawRecord(0, 1, 5, 1, None, None, (("h", None),))
     obj = json.loads(line_of(raw))
@@ -51,13 +58,19 @@ def test_null_key_and_value_and_null_header() -> None:
 
 def test_bidi_and_control_characters_are_escaped_and_read_back() -> None:
     text = "a\u202eb\x1b[31mc\x9bd\u2028e\x7f"
-    raw = RawRecord(0, 0, 0, 0, text.encode(), text.encode(), (("n", text.encode()),))
+    bidi = "a\u202eb\u2066c\u2028d\x85e"  # text with no C0 control: stays utf-8, escaped in the JSON
+    headers = (("n", text.encode()), ("b", bidi.encode()), ("t", b"a\tb\r\nc"))
+    raw = RawRecord(0, 0, 0, 0, bidi.encode(), text.encode(), headers)  # the decoder shows both as hex
     line = line_of(raw)
-    for ch in ("\u202e", "\x1b", "\x9b", "\u2028", "\x7f"):
+    for ch in ("\u202e", "\u2066", "\x1b", "\x9b", "\u2028", "\x85", "\x7f"):
         assert ch not in line
-    assert "\\u202e" in line and "\\u001b" in line
+    assert "\\u202e" in line and "\\u0085" in line
     back = parse_line(line)
-    assert back.key == text.encode() and back.headers == (("n", text.encode()),)
+    assert (back.key, back.value, back.headers) == (bidi.encode(), text.encode(), headers)
+    obj = json.loads(line)
+    assert obj["key_format"] == "hex" and "key_b64" in obj
+    assert [h["encoding"] for h in obj["headers"]] == ["base64", "utf-8", "utf-8"]  # ESC: binary
+    assert obj["headers"][2] == {"name": "t", "value": "a\tb\r\nc", "encoding": "utf-8"}
     assert "\n" not in line
 
 
@@ -123,3 +136,15 @@ def test_hex_header_encoding_is_read() -> None:
         '{"v": 1, "key": null, "value": "b", "headers": [{"name": "h", "value": "00ff", "encoding": "hex"}]}'
     )
     assert parse_line(line).headers == (("h", b"\x00\xff"),)
+
+
+def test_the_documented_example_is_what_is_written() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "commands.md"
+    [example] = [x for x in docs.read_text().splitlines() if x.startswith('{"v": 1') and "kafka_dlt" in x]
+    headers = (
+        ("kafka_dlt-original-topic", b"order-canceled"),
+        ("kafka_dlt-original-offset", (10).to_bytes(8, "big")),
+        ("kafka_dlt-exception-fqcn", b"org.springframework.kafka.listener.ListenerExecutionFailedException"),
+    )
+    raw = RawRecord(0, 0, 1_793_615_475_182, 0, b"ORD001", b'{"orderNumber": "ORD001"}', headers)
+    assert line_of(raw, "order-canceled-dead-letter-queue") == example
