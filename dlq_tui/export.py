@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.record_json import dumps, record_json, records_text
 
 if TYPE_CHECKING:
     from dlq_tui.engine import TriageSession
 
-__all__ = ["ExportExistsError", "ExportResult", "clipboard_text", "default_export_path", "export_rows"]
+__all__ = [
+    "ExportExistsError",
+    "ExportResult",
+    "clipboard_text",
+    "default_export_path",
+    "export_rows",
+    "write_jsonl",
+]
 
 PROGRESS_EVERY = 1_000
 
@@ -63,36 +71,35 @@ def _open(path: Path, overwrite: bool) -> int:
     return fd
 
 
-def export_rows(
-    session: TriageSession,
-    rows: Sequence[int],
+def write_jsonl(
+    records: Iterable[DecodedRecord],
+    topic: str,
     path: Path,
     *,
+    total: int = 0,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> ExportResult:
-    """Write the JSON records of `rows` (in that order) to `path`, one per line. `progress(done,
-    total)` is called every `PROGRESS_EVERY` records and at the end. Raises `ExportExistsError`
-    if `path` exists and not `overwrite`; `OSError` for other file trouble."""
+    """Write `records` (of `topic`) to `path` in the JSON record format, one per line — the core
+    of `export_rows` for any engine. `progress(done, total)` is called every `PROGRESS_EVERY`
+    records and at the end; `cancelled()` is asked as often and stops the export (the partial file
+    is removed). Raises `ExportExistsError` if `path` exists and not `overwrite`; `OSError` for
+    other file trouble (the file is then removed too)."""
     path = Path(path)
     fd = _open(path, overwrite)
-    topic = session.config.source
-    total = len(rows)
     written = size = 0
     stopped = False
     try:
-        session.prefetch_schemas(rows)  # decode from the registry's cache, as the screen does
-        store, decoder = session.store, session.decoder
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for row in rows:
+            for d in records:
                 if written % PROGRESS_EVERY == 0 and written:
                     if cancelled is not None and cancelled():
                         stopped = True
                         break
                     if progress is not None:
                         progress(written, total)
-                line = dumps(record_json(decoder.decode_uncached(store.view(row)), topic)) + "\n"
+                line = dumps(record_json(d, topic)) + "\n"
                 f.write(line)
                 written += 1
                 size += len(line.encode("utf-8"))
@@ -107,6 +114,31 @@ def export_rows(
     if progress is not None:
         progress(written, total)
     return ExportResult(path, written, size)
+
+
+def export_rows(
+    session: TriageSession,
+    rows: Sequence[int],
+    path: Path,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ExportResult:
+    """Write the JSON records of `rows` of `session` (in that order) to `path`, decoded as the
+    screen decodes them (schemas fetched first). For a worker thread; see `write_jsonl`."""
+    if not Path(path).exists() or overwrite:  # no registry round trips for a refused file
+        session.prefetch_schemas(rows)
+    store, decoder = session.store, session.decoder
+    return write_jsonl(
+        (decoder.decode_uncached(store.view(row)) for row in rows),
+        session.config.source,
+        path,
+        total=len(rows),
+        overwrite=overwrite,
+        progress=progress,
+        cancelled=cancelled,
+    )
 
 
 def clipboard_text(session: TriageSession, rows: Sequence[int]) -> str:

@@ -67,6 +67,8 @@ def dumps(obj: dict[str, Any]) -> str:
     text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
     # Outside strings JSON has only ASCII, so every match is inside a string: a \\u escape there
     # reads back as the same character.
+    if text.isascii() and "\x7f" not in text:  # the common case, checked at C speed
+        return text
     return _ESCAPE.sub(_u_escape, text) if _ESCAPE.search(text) else text
 
 
@@ -81,7 +83,9 @@ def _header_json(name: str, value: bytes | None) -> dict[str, Any]:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if text is None or _BINARY.search(text):  # e.g. Spring's 8-byte big-endian offsets
+    if text is None or (
+        not (text.isascii() and text.isprintable()) and _BINARY.search(text)
+    ):  # e.g. Spring's 8-byte big-endian offsets
         return {"name": name, "value": _b64(value), "encoding": "base64"}
     return {"name": name, "value": text, "encoding": "utf-8"}
 
