@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -37,7 +40,10 @@ def _produce_parser() -> argparse.ArgumentParser:
         dest="input",
         metavar="FILE",
         required=True,
-        help="a JSONL file of dlq-tui JSON records (v1)",
+        help="a JSONL file of dlq-tui JSON records (v1); - reads standard input",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check the file and the topic; produce nothing"
     )
     parser.add_argument(
         "--partition",
@@ -79,7 +85,7 @@ def _produce_parser() -> argparse.ArgumentParser:
 
 
 def _produce(argv: list[str], out: TextIO) -> int:
-    from dlq_tui.cli import settings_from_args
+    from dlq_tui.cli import _validation_summary, settings_from_args
     from dlq_tui.produce import InputFileError, produce_file
 
     parser = _produce_parser()
@@ -89,41 +95,60 @@ def _produce(argv: list[str], out: TextIO) -> int:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     logging.getLogger("aiokafka").propagate = bool(args.verbose)
-    path = Path(args.input)
     warnings: list[str] = []
-    try:
-        settings = settings_from_args(args)
-        kafka = resolve_connection(settings, warn=warnings).kafka
-        for w in warnings:
-            print(f"dlq-tui: warning: {w}", file=sys.stderr)
 
-        def progress(done: int, total: int) -> None:
-            if total >= 10 * 5_000 and sys.stderr.isatty():
-                print(f"\r{done} of {total} records acknowledged", end="", file=sys.stderr, flush=True)
+    def progress(done: int, total: int) -> None:
+        if total >= 50_000 and sys.stderr.isatty():
+            print(f"\r{done} of {total} records acknowledged", end="", file=sys.stderr, flush=True)
 
-        report = asyncio.run(
-            produce_file(kafka, path, args.topic, keep_partition=args.partition == "keep", progress=progress)
-        )
-    except InputFileError as exc:
-        print(f"dlq-tui: {exc} (nothing was produced)", file=sys.stderr)
-        return EXIT_USAGE
-    except (SettingsError, SourceError) as exc:
-        print(f"dlq-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValidationError as exc:
-        from dlq_tui.cli import _validation_summary
-
-        print(f"dlq-tui: invalid setting: {_validation_summary(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except DlqError as exc:
-        print(f"dlq-tui: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("dlq-tui: interrupted; some records may have been produced", file=sys.stderr)
-        return EXIT_FAILED
+    with contextlib.ExitStack() as stack:
+        try:
+            settings = settings_from_args(args)
+            kafka = resolve_connection(settings, warn=warnings).kafka
+            for w in warnings:
+                print(f"dlq-tui: warning: {w}", file=sys.stderr)
+            path = _input_path(args.input, stack)
+            report = asyncio.run(
+                produce_file(
+                    kafka,
+                    path,
+                    args.topic,
+                    keep_partition=args.partition == "keep",
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
+            )
+        except InputFileError as exc:
+            print(f"dlq-tui: {exc} (nothing was produced)", file=sys.stderr)
+            return EXIT_USAGE
+        except (SettingsError, SourceError) as exc:
+            print(f"dlq-tui: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except ValidationError as exc:
+            print(f"dlq-tui: invalid setting: {_validation_summary(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        except DlqError as exc:
+            print(f"dlq-tui: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            print("dlq-tui: interrupted; some records may have been produced", file=sys.stderr)
+            return EXIT_FAILED
     parts = ", ".join(f"{n} to partition {p}" for p, n in sorted((report.partitions or {}).items()))
-    out.write(f"{report.records} records produced to {args.topic}{': ' + parts if parts else ''}\n")
+    done = "would be produced (dry run: nothing written)" if args.dry_run else "produced"
+    out.write(f"{report.records} records {done} to {args.topic}{': ' + parts if parts else ''}\n")
     return EXIT_OK
+
+
+def _input_path(name: str, stack: contextlib.ExitStack) -> Path:
+    """The input file; `-` (standard input) is first copied to a private temporary file: the file
+    is read twice (checked completely before anything is sent)."""
+    if name != "-":
+        return Path(name)
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dlq-tui-produce-"))
+    path = Path(tmp) / "stdin.jsonl"
+    with path.open("wb") as f:
+        shutil.copyfileobj(sys.stdin.buffer, f)
+    return path
 
 
 def _help(argv: list[str], out: TextIO) -> int:

@@ -53,13 +53,12 @@ def read_records(path: Path) -> Iterator[tuple[int, StoredRecord]]:
         raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def check_file(path: Path) -> tuple[int, int]:
-    """Read the whole file once: (number of records, highest partition; -1 if none)."""
-    count, highest = 0, -1
+def check_file(path: Path) -> dict[int, int]:
+    """Read the whole file once: the number of records per partition they name."""
+    counts: dict[int, int] = {}
     for _, record in read_records(path):
-        count += 1
-        highest = max(highest, record.partition)
-    return count, highest
+        counts[record.partition] = counts.get(record.partition, 0) + 1
+    return counts
 
 
 async def produce_file(
@@ -68,11 +67,15 @@ async def produce_file(
     topic: str,
     *,
     keep_partition: bool = True,
+    dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ProduceReport:
     """Produce every record of `path` to `topic` (idempotent producer, acks=all, in file order).
-    Raises `InputFileError` before connecting if the file is bad, `DlqError` for Kafka trouble."""
-    total, highest = await asyncio.to_thread(check_file, path)
+    Raises `InputFileError` before connecting if the file is bad, `DlqError` for Kafka trouble.
+    With `dry_run` the file and the topic are checked and nothing is produced (the report says
+    what would be, per partition where partitions are kept)."""
+    counts = await asyncio.to_thread(check_file, path)
+    total, highest = sum(counts.values()), max(counts, default=-1)
     async with admin_client(settings) as admin:
         try:
             partitions = await topic_partitions(admin, topic)
@@ -85,6 +88,8 @@ async def produce_file(
             f"the file has records of partition {highest} but '{topic}' has {len(partitions)} partition(s): "
             "create it with more partitions, or use --partition key to let the producer choose"
         )
+    if dry_run:
+        return ProduceReport(total, dict(counts) if keep_partition else None)
     report = ProduceReport(partitions={})
     producer = AIOKafkaProducer(**settings.producer_kwargs())
     try:

@@ -158,3 +158,28 @@ async def test_export_file_then_produce_is_byte_exact(stack: Stack, tmp_path: Pa
     produced = run(["produce", "-b", stack.bootstrap, "--from", str(path), dest])
     assert produced.returncode == 0, produced.stderr
     _same(kcat_read(stack.bootstrap, dest), original)
+
+
+async def test_print_piped_into_produce_and_dry_run(stack: Stack) -> None:
+    source, dest = unique_name("rt-src"), unique_name("rt-pipe")
+    original = await _awkward_dlq(stack, source)
+    await create_topic(stack.bootstrap, dest, partitions=3)
+    printed = run(["print", "-b", stack.bootstrap, "-g", unique_name("g"), "--format", "jsonl", source])
+    assert printed.returncode == 0, printed.stderr
+
+    def produce_stdin(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [DLQ_TUI, "produce", "-b", stack.bootstrap, "--from", "-", *extra, dest],
+            input=printed.stdout, capture_output=True, text=True, timeout=120, env=os.environ,
+        )  # fmt: skip
+
+    dry = produce_stdin("--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout == (
+        f"5 records would be produced (dry run: nothing written) to {dest}: "
+        "1 to partition 0, 2 to partition 1, 2 to partition 2\n"
+    )
+    assert kcat_read(stack.bootstrap, dest) == []
+    real = produce_stdin()
+    assert real.returncode == 0, real.stderr
+    _same(kcat_read(stack.bootstrap, dest), original)
