@@ -336,7 +336,9 @@ async def test_journal_restores_decisions_minus_resolved(stack: Stack, topic_nam
 
     back = await opened(config(stack, source, dest, group))
     try:
-        assert set(back.journal_offer) == {RecordId(0, 0), RecordId(0, 1), RecordId(0, 3)} - {RecordId(0, 1)}
+        assert set(back.journal_offered) == {RecordId(0, 0), RecordId(0, 1), RecordId(0, 3)} - {
+            RecordId(0, 1)
+        }
         result = back.restore_journal()
         assert (result.restored, result.dropped_as_resolved) == (2, 1)
         assert back.buffer.get(RecordId(0, 0)) is Decision.MERGE
