@@ -168,7 +168,9 @@ class TriageSession:
     @property
     def info(self) -> EngineInfo:
         cfg = self.config
-        return EngineInfo(cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning)
+        return EngineInfo(
+            cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning, self.start_note
+        )
 
     @property
     def journal_offer(self) -> JournalOffer | None:

@@ -1,8 +1,9 @@
 """Export and copy: the JSON record format (v1, `record_json`) of a set of rows, to a JSONL file or
 as text for the clipboard — the same JSON `print --format jsonl` writes.
 
-`export_rows` is blocking and meant for a worker thread: it touches no event loop, reports progress
-through a callback and stops when `cancelled()` says so. The file is created with mode 0600 and an
+`export_rows` and `clipboard_text` work on any `Engine` (the Kafka one and the in-memory one) and
+use only its thread-safe reads. `export_rows` is blocking and meant for a worker thread: it touches
+no event loop, reports progress through a callback and stops when `cancelled()` says so. The file is created with mode 0600 and an
 existing file is never replaced unless `overwrite` is given. No Textual here."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.record_json import dumps, record_json, records_text
 
 if TYPE_CHECKING:
-    from dlq_tui.engine import TriageSession
+    from dlq_tui.engine_api import Engine
 
 __all__ = [
     "ExportExistsError",
@@ -117,7 +118,7 @@ def write_jsonl(
 
 
 def export_rows(
-    session: TriageSession,
+    engine: Engine,
     rows: Sequence[int],
     path: Path,
     *,
@@ -125,14 +126,12 @@ def export_rows(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> ExportResult:
-    """Write the JSON records of `rows` of `session` (in that order) to `path`, decoded as the
-    screen decodes them (schemas fetched first). For a worker thread; see `write_jsonl`."""
-    if not Path(path).exists() or overwrite:  # no registry round trips for a refused file
-        session.prefetch_schemas(rows)
-    store, decoder = session.store, session.decoder
+    """Write the JSON records of `rows` (in that order) to `path`, decoded as the screen shows
+    them (`Engine.decoded`: a record whose schema is not fetched yet carries that as its
+    `decode_error`, its bytes exact all the same). For a worker thread; see `write_jsonl`."""
     return write_jsonl(
-        (decoder.decode_uncached(store.view(row)) for row in rows),
-        session.config.source,
+        (engine.decoded(row) for row in rows),
+        engine.info.source,
         path,
         total=len(rows),
         overwrite=overwrite,
@@ -141,9 +140,7 @@ def export_rows(
     )
 
 
-def clipboard_text(session: TriageSession, rows: Sequence[int]) -> str:
+def clipboard_text(engine: Engine, rows: Sequence[int]) -> str:
     """The JSON record of one row, or JSONL of several (newline-terminated): what `y` copies."""
-    session.prefetch_schemas(rows)
-    store, decoder = session.store, session.decoder
-    text = records_text((decoder.decode_uncached(store.view(r)) for r in rows), session.config.source)
+    text = records_text((engine.decoded(r) for r in rows), engine.info.source)
     return text.removesuffix("\n") if len(rows) == 1 else text

@@ -85,3 +85,32 @@ def test_default_export_path(tmp_path: Path) -> None:
     assert first == tmp_path / "orders_dlq-20261128T074500Z.jsonl"
     first.write_text("")
     assert default_export_path("orders/dlq", tmp_path, now).name == "orders_dlq-20261128T074500Z-2.jsonl"
+
+
+async def test_export_and_clipboard_through_the_engine_interface(tmp_path: Path) -> None:
+    from dlq_tui.export import clipboard_text, export_rows
+    from dlq_tui.memory_engine import MemoryEngine
+    from dlq_tui.record_json import parse_line
+
+    raws = [
+        RawRecord(p, o, 1000 + o, 0, b"k%d" % o, b"v\x00%d" % o, (("h", b"x"),))
+        for p in (0, 1)
+        for o in range(3)
+    ]
+    engine = MemoryEngine(raws, source="orders-dlq")
+    await engine.open()
+    async for _ in engine.load():
+        pass
+    rows = list(engine.visible_rows())
+    assert len(rows) == 6
+    result = export_rows(engine, rows, tmp_path / "e.jsonl")
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert result.records == 6
+    assert {(r.partition, r.offset, r.key, r.value, r.headers) for r in map(parse_line, lines)} == {
+        (r.partition, r.offset, r.key, r.value, r.headers) for r in raws
+    }
+    assert json.loads(lines[0])["topic"] == "orders-dlq"
+    one = clipboard_text(engine, rows[:1])
+    assert one == lines[0] and "\n" not in one
+    assert clipboard_text(engine, rows[:2]) == lines[0] + "\n" + lines[1] + "\n"
+    await engine.close()

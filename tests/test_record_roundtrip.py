@@ -132,6 +132,7 @@ async def test_export_file_then_produce_is_byte_exact(stack: Stack, tmp_path: Pa
     try:
         await session.load_all()
         rows = list(session.visible_rows())
+        await session.prefetch(range(len(rows)))  # as the app's load loop does
         path = tmp_path / "export.jsonl"
         seen: list[tuple[int, int]] = []
         result = export_rows(session, rows, path, progress=lambda done, total: seen.append((done, total)))
@@ -139,6 +140,7 @@ async def test_export_file_then_produce_is_byte_exact(stack: Stack, tmp_path: Pa
         assert seen[-1] == (5, 5)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert result.bytes == path.stat().st_size
+        assert "avro" in {json.loads(x)["value_format"] for x in path.read_text().splitlines()}
         with pytest.raises(ExportExistsError):
             export_rows(session, rows, path)
         assert export_rows(session, rows[:1], path, overwrite=True).records == 1

@@ -78,6 +78,7 @@ async def test_partition_offset_reads_only_that_partition_from_there(stack: Stac
             "from p1:20: up to 80 unresolved offsets before the start are not loaded; partition 0, 2 not read"
         )
         assert session.unresolved_count() == 10
+        assert session.info.start_note == session.start_note  # what the app's status line shows
     finally:
         await session.close()
 
