@@ -56,6 +56,8 @@ def _produce_parser() -> argparse.ArgumentParser:
     for flags, dest, meta, text in (
         (("-o", "--property"), "properties", "KEY=VALUE", "client property (Java names)"),
         (("-O", "--properties-file"), "properties_files", "FILE", "Java .properties file"),
+        (("-c", "--consumer-property"), "consumer_properties", "KEY=VALUE", "accepted as elsewhere; unused"),
+        (("-C", "--consumer-properties-file"), "consumer_files", "FILE", "accepted as elsewhere; unused"),
         (("-p", "--producer-property"), "producer_properties", "KEY=VALUE", "producer property"),
         (("-P", "--producer-properties-file"), "producer_files", "FILE", "producer .properties file"),
     ):
@@ -78,8 +80,6 @@ def _produce_parser() -> argparse.ArgumentParser:
         key_format=None,
         value_format=None,
         transactional_id=None,
-        consumer_properties=[],
-        consumer_files=[],
     )
     return parser
 

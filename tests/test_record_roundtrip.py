@@ -76,7 +76,9 @@ async def test_print_then_produce_is_byte_exact(stack: Stack, tmp_path: Path) ->
     exported = tmp_path / "dlq.jsonl"
     exported.write_text(printed.stdout)
 
-    result = run(["produce", "-b", stack.bootstrap, "--from", str(exported), dest])
+    # the seed command line's habit, -c schema.registry.url=…, is accepted here too
+    registry = ["-c", f"schema.registry.url={stack.registry_root}"]
+    result = run(["produce", "-b", stack.bootstrap, *registry, "--from", str(exported), dest])
     assert result.returncode == 0, result.stderr
     assert "5 records produced to" in result.stdout
     _same(kcat_read(stack.bootstrap, dest), original)
