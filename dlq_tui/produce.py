@@ -23,6 +23,8 @@ __all__ = ["InputFileError", "ProduceReport", "check_file", "produce_file", "rea
 
 # Sends in flight before waiting for their acknowledgements (bounded memory on big files).
 _WINDOW = 5_000
+# Files up to this size are parsed once and kept in memory; bigger ones are read again to send.
+KEEP_IN_MEMORY_BYTES = 64 * 1024 * 1024
 
 
 class InputFileError(ValueError):
@@ -53,12 +55,16 @@ def read_records(path: Path) -> Iterator[tuple[int, StoredRecord]]:
         raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def check_file(path: Path) -> dict[int, int]:
-    """Read the whole file once: the number of records per partition they name."""
+def check_file(path: Path, *, keep: bool = False) -> tuple[dict[int, int], list[StoredRecord] | None]:
+    """Read the whole file once: the number of records per partition they name, and (with `keep`)
+    the records, so that a file that fits in memory is not parsed twice."""
     counts: dict[int, int] = {}
+    kept: list[StoredRecord] | None = [] if keep else None
     for _, record in read_records(path):
         counts[record.partition] = counts.get(record.partition, 0) + 1
-    return counts
+        if kept is not None:
+            kept.append(record)
+    return counts, kept
 
 
 async def produce_file(
@@ -74,7 +80,11 @@ async def produce_file(
     Raises `InputFileError` before connecting if the file is bad, `DlqError` for Kafka trouble.
     With `dry_run` the file and the topic are checked and nothing is produced (the report says
     what would be, per partition where partitions are kept)."""
-    counts = await asyncio.to_thread(check_file, path)
+    try:
+        small = path.stat().st_size <= KEEP_IN_MEMORY_BYTES
+    except OSError:
+        small = False  # read_records reports it
+    counts, kept = await asyncio.to_thread(check_file, path, keep=small)
     total, highest = sum(counts.values()), max(counts, default=-1)
     async with admin_client(settings) as admin:
         try:
@@ -95,7 +105,7 @@ async def produce_file(
     try:
         await producer.start()
         pending: list[asyncio.Future[object]] = []
-        for _, record in read_records(path):
+        for record in kept if kept is not None else (r for _, r in read_records(path)):
             pending.append(
                 await producer.send(
                     topic,
