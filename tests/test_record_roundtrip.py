@@ -187,3 +187,23 @@ async def test_print_piped_into_produce_and_dry_run(stack: Stack) -> None:
     real = produce_stdin()
     assert real.returncode == 0, real.stderr
     _same(kcat_read(stack.bootstrap, dest), original)
+
+
+async def test_a_big_file_is_read_again_to_send(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlq_tui.produce import produce_file
+
+    source, dest = unique_name("rt-src"), unique_name("rt-big")
+    original = await _awkward_dlq(stack, source)
+    await create_topic(stack.bootstrap, dest, partitions=3)
+    printed = run(["print", "-b", stack.bootstrap, "-g", unique_name("g"), "--format", "jsonl", source])
+    path = tmp_path / "big.jsonl"
+    path.write_text(printed.stdout)
+    monkeypatch.setattr("dlq_tui.produce.KEEP_IN_MEMORY_BYTES", 0)
+    seen: list[tuple[int, int]] = []
+    report = await produce_file(
+        KafkaSettings(stack.bootstrap), path, dest, progress=lambda d, t: seen.append((d, t))
+    )
+    assert report.records == 5 and seen[-1] == (5, 5)
+    _same(kcat_read(stack.bootstrap, dest), original)
