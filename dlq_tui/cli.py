@@ -190,7 +190,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     if command in ("ask", "merge-all"):
         parser.add_argument("destination", metavar="DESTINATION", help="where merges go (retry topic)")
     parser.add_argument(
-        "--where", metavar="FILTER", default="", help="only records matching FILTER (docs/filters.md)"
+        "--where",
+        metavar="FILTER",
+        default="",
+        help="only records matching FILTER (syntax: dlq-tui help filters)",
     )
     if command != "print":
         parser.add_argument(
