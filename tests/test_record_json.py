@@ -148,3 +148,9 @@ def test_the_documented_example_is_what_is_written() -> None:
     )
     raw = RawRecord(0, 0, 1_793_615_475_182, 0, b"ORD001", b'{"orderNumber": "ORD001"}', headers)
     assert line_of(raw, "order-canceled-dead-letter-queue") == example
+
+
+def test_a_hand_written_minimal_record() -> None:
+    back = parse_line('{"v": 1, "key": "ORD001", "value": "{\\"orderNumber\\": \\"ORD001\\"}"}')
+    assert (back.partition, back.timestamp, back.headers) == (0, None, ())
+    assert (back.key, back.value) == (b"ORD001", b'{"orderNumber": "ORD001"}')
