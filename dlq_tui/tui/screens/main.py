@@ -14,7 +14,6 @@ The screen talks to the `Engine` only; it has no Kafka logic of its own.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from array import array
 from typing import TYPE_CHECKING, ClassVar
@@ -35,8 +34,9 @@ from dlq_tui.engine_api import Engine
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
-from dlq_tui.triage.filter import Filter, FilterError, parse
+from dlq_tui.triage.filter import Filter
 from dlq_tui.tui import keys
+from dlq_tui.tui.loader import Loader, describe_error
 from dlq_tui.tui.rows import Selection, ViewRows
 from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen, HelpScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["MainScreen"]
 
 PROGRESS_INTERVAL_S = 0.25
-COUNT_DEBOUNCE_S = 0.15
 AUTO_COLLAPSE_HEIGHT = 18
 DETAIL_SIZES = ("normal", "large", "hidden")
 STATUS_S = 6.0
@@ -62,55 +61,6 @@ SCAN_ROWS = 5_000
 THREAD_DECIDE_ROWS = 100_000
 """Bulk decisions (and undo) over more rows than this run in a thread worker."""
 WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
-
-
-class Opened(Message):
-    def __init__(self, engine: Engine) -> None:
-        super().__init__()
-        self.engine = engine
-
-
-class OpenFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class ReopenFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class RowsLoaded(Message):
-    def __init__(self, engine: Engine, rows: range) -> None:
-        super().__init__()
-        self.engine = engine
-        self.rows = rows
-
-
-class SchemasFetched(Message):
-    def __init__(self, engine: Engine) -> None:
-        super().__init__()
-        self.engine = engine
-
-
-class LoadFinished(Message):
-    def __init__(self, engine: Engine, error: str | None = None) -> None:
-        super().__init__()
-        self.engine = engine
-        self.error = error
-
-
-class FilterCounted(Message):
-    """`matches` among `total` rows: those loaded before store row `covered`."""
-
-    def __init__(
-        self, token: int, text: str, flt: Filter, matches: array[int], total: int, covered: int
-    ) -> None:
-        super().__init__()
-        self.token, self.text, self.flt, self.matches = token, text, flt, matches
-        self.total, self.covered = total, covered
 
 
 class MoreMatched(Message):
@@ -156,9 +106,7 @@ class MainScreen(Screen[None]):
         self._all = ViewRows(engine, self.selection)
         self._view = self._all
         self.state = "connecting"  # connecting | loading | loaded | following | failed
-        self.following = False
-        self._opened = False
-        self._loader: Worker[None] | None = None
+        self.loader = Loader(engine)
         # filter: applied, and being typed
         self.filter_text = ""
         self._flt: Filter | None = None
@@ -166,11 +114,6 @@ class MainScreen(Screen[None]):
         self._covered = 0  # the applied filter has looked at the rows below this store row
         self._loaded_upto = 0  # store rows below this one are in the views
         self._more_running = False
-        self._count_token = 0
-        self._counted: FilterCounted | None = None
-        self._apply_when_counted: str | None = None
-        self._count_timer: Timer | None = None
-        self._counting: tuple[int, str] | None = None  # (token, text) of the count running
         # layout
         self._detail_size = "normal"
         self._detail_auto = True
@@ -191,10 +134,11 @@ class MainScreen(Screen[None]):
         with Vertical(id="main-body"):
             yield RecordTable(self._all, id="records")
             yield DetailPane(self.engine, id="detail")
-        yield FilterBar(id="filter")
+        yield FilterBar(self.engine, self._rows_now, id="filter")
         yield ProgressPane(id="progress")
         yield StagedBar(id="staged")
         yield Footer(compact=True)
+        yield self.loader
 
     @property
     def table(self) -> RecordTable:
@@ -226,14 +170,16 @@ class MainScreen(Screen[None]):
         self._update_title()
         self._update_status(progress_now=True)
         self.engine.add_decisions_listener(self._on_buffer_change)
-        self._loader = self._run_loader()
+        self.loader.start()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a worker's unexpected error is shown (workers report expected failures
         as messages of their own)."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self._deciding = False
-            self.notify(f"unexpected error: {_describe(event.worker.error)}", severity="error", timeout=15)
+            self.notify(
+                f"unexpected error: {describe_error(event.worker.error)}", severity="error", timeout=15
+            )
 
     def on_resize(self, event: Resize) -> None:
         if self._detail_auto:
@@ -244,62 +190,13 @@ class MainScreen(Screen[None]):
 
     # -- loading --------------------------------------------------------------------------------
 
-    @work(exclusive=True, group="load", exit_on_error=False)
-    async def _run_loader(self, reopen: bool = False) -> None:
-        engine = self.engine
-        if reopen:
-            try:
-                engine = await self._reopen()
-            except Exception as exc:
-                self.post_message(ReopenFailed(_describe(exc)))
-                return
-            self.post_message(Opened(engine))
-        elif not self._opened:
-            try:
-                await engine.open()
-            except Exception as exc:
-                self.post_message(OpenFailed(_describe(exc)))
-                return
-            self.post_message(Opened(engine))
-        try:
-            while True:
-                follow = self.following
-                async for rows in engine.load(follow=follow):
-                    self.post_message(RowsLoaded(engine, rows))
-                    # The rows show at once; values whose schemas are being fetched repaint then.
-                    if len(rows) and await engine.prefetch(rows):
-                        self.post_message(SchemasFetched(engine))
-                    if follow and not self.following:
-                        break
-                if not follow and self.following:
-                    continue  # the snapshot is read; now follow
-                break
-        except Exception as exc:
-            self.post_message(LoadFinished(engine, _describe(exc)))
-            return
-        self.post_message(LoadFinished(engine))
-
-    async def _reopen(self) -> Engine:
-        """A new engine on the same DLQ (new snapshot, fresh group offsets), keeping the staged
-        decisions that are still unresolved. If it cannot be opened, the old session is left as
-        it was (its journal re-attached) and the error raised."""
-        old = self.engine
-        previous = self._loader
-        if previous is not None and previous is not get_current_worker():
-            with contextlib.suppress(Exception):
-                await previous.wait()
-        new = await old.reopen()  # raises with `old` left usable if the new one cannot open
-        old.remove_decisions_listener(self._on_buffer_change)
-        return new
-
-    @on(Opened)
-    def _opened_session(self, message: Opened) -> None:
+    @on(Loader.Opened)
+    def _opened_session(self, message: Loader.Opened) -> None:
         engine = message.engine
         reopened = engine is not self.engine
         if reopened:
             self._adopt(engine)
-        self._opened = True
-        self.state = "following" if self.following else "loading"
+        self.state = "following" if self.loader.following else "loading"
         table = self.table
         table.loading = False
         table.empty_text = "loading…"
@@ -319,7 +216,8 @@ class MainScreen(Screen[None]):
         self._update_status(progress_now=True)
 
     def _adopt(self, engine: Engine) -> None:
-        """Switch the screen over to a reopened session (the store rows are numbered anew)."""
+        """Switch the screen over to a reopened engine (its rows are numbered anew)."""
+        self.engine.remove_decisions_listener(self._on_buffer_change)
         self.engine = engine
         self.dlq_app.engine = engine
         engine.add_decisions_listener(self._on_buffer_change)
@@ -327,8 +225,7 @@ class MainScreen(Screen[None]):
         self._all = ViewRows(engine, self.selection)
         self._view = self._all
         self._loaded_upto = 0
-        self._count_token += 1  # counts over the old session's rows are void
-        self._counted = None
+        self.filter_bar.reset(engine)
         if self._flt is not None:
             self._filter_gen += 1
             self._view = ViewRows(engine, self.selection)
@@ -371,8 +268,8 @@ class MainScreen(Screen[None]):
             answered,
         )
 
-    @on(OpenFailed)
-    def _open_failed(self, message: OpenFailed) -> None:
+    @on(Loader.OpenFailed)
+    def _open_failed(self, message: Loader.OpenFailed) -> None:
         self.state = "failed"
         self.table.loading = False
         cfg = self.engine.info
@@ -382,9 +279,8 @@ class MainScreen(Screen[None]):
             )
         )
 
-    @on(ReopenFailed)
-    def _reopen_failed(self, message: ReopenFailed) -> None:
-        self._opened = True
+    @on(Loader.ReopenFailed)
+    def _reopen_failed(self, message: Loader.ReopenFailed) -> None:
         self.table.loading = False
         self.state = "loaded" if self.engine.loading_done else "loading"
         self.notify(
@@ -393,19 +289,19 @@ class MainScreen(Screen[None]):
             severity="error",
             timeout=15,
         )
-        self._loader = self._run_loader()  # the rest of the old snapshot, if any; follow if on
+        self.loader.start()  # the rest of the old snapshot, if any; follow if on
         self._update_status(progress_now=True)
 
-    @on(RowsLoaded)
-    def _rows_loaded(self, message: RowsLoaded) -> None:
+    @on(Loader.RowsLoaded)
+    def _rows_loaded(self, message: Loader.RowsLoaded) -> None:
         if message.engine is self.engine:
             self._take_rows(message.rows.stop)
             if self.engine.loading_done:
                 self._set_empty_text()
             self._update_status()
 
-    @on(SchemasFetched)
-    def _schemas_fetched(self, message: SchemasFetched) -> None:
+    @on(Loader.SchemasFetched)
+    def _schemas_fetched(self, message: Loader.SchemasFetched) -> None:
         """The engine cleared its decode cache: repaint the rows and the detail."""
         if message.engine is self.engine:
             self.table.rows_changed()
@@ -437,14 +333,14 @@ class MainScreen(Screen[None]):
             if index is not None and index != table.cursor:
                 table.cursor = index
 
-    @on(LoadFinished)
-    def _load_finished(self, message: LoadFinished) -> None:
+    @on(Loader.Finished)
+    def _load_finished(self, message: Loader.Finished) -> None:
         if message.engine is not self.engine:
             return
         self._take_rows(self.engine.row_count())
         if message.error:
             self.state = "failed"
-            self.following = False
+            self.loader.following = False
             self.notify(f"reading stopped: {one_line(message.error, 300)}", severity="error", timeout=15)
         else:
             self.state = "loaded"
@@ -478,7 +374,7 @@ class MainScreen(Screen[None]):
                 group=cfg.group,
                 filter_text=self.filter_text,
                 matches=len(self._view) if self._flt is not None else None,
-                following=self.following,
+                following=self.loader.following,
                 read_only=cfg.read_only,
             )
         )
@@ -516,9 +412,9 @@ class MainScreen(Screen[None]):
             self._progress_timer = None
         self._progress_at = time.monotonic()
         engine = self.engine
-        stats = engine.progress_stats() if self._opened else []
+        stats = engine.progress_stats() if self.loader.opened else []
         state = self.state
-        if state == "loading" and self.following and engine.loading_done:
+        if state == "loading" and self.loader.following and engine.loading_done:
             state = "following"
         self.query_one("#progress", ProgressPane).show(
             stats,
@@ -817,7 +713,7 @@ class MainScreen(Screen[None]):
     def action_escape(self) -> None:
         bar = self.filter_bar
         if bar.is_open:
-            self._close_filter_bar()
+            bar.close()
         elif self.focused is not self.table:
             self.table.focus()
         elif self.selection:
@@ -838,97 +734,24 @@ class MainScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.filter_bar.open(self.filter_text)
-        if self.filter_text:
-            self._filter_typed(self.filter_text)
 
-    def _close_filter_bar(self) -> None:
-        self.filter_bar.close()
-        self.workers.cancel_group(self, "filter-count")
-        self._apply_when_counted = None
+    def _rows_now(self) -> tuple[array[int], int]:
+        return self._all.to_array(), self._loaded_upto
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
         self.table.focus()
 
-    @on(Input.Changed, "#filter-input")
-    def _filter_input_changed(self, event: Input.Changed) -> None:
-        self._filter_typed(event.value)
+    @on(FilterBar.Pending)
+    def _filter_pending(self) -> None:
+        self.say("filtering…")
 
-    def _filter_typed(self, text: str, *, now: bool = False) -> None:
-        """Parse at once (errors show as you type); count the matches in a worker once typing
-        pauses for `COUNT_DEBOUNCE_S` (or `now`), so a fast typist does not start a scan of a
-        million records per keystroke."""
-        bar = self.filter_bar
-        self._count_token += 1
-        self._counted = None
-        if self._count_timer is not None:
-            self._count_timer.stop()
-            self._count_timer = None
-        if not text.strip():
-            self.workers.cancel_group(self, "filter-count")
-            bar.show_hint()
-            return
-        try:
-            flt = parse(text)
-        except FilterError as exc:
-            self.workers.cancel_group(self, "filter-count")
-            bar.show_error(exc, text)
-            return
-        token = self._count_token
-        bar.show_counting(len(self._all))
+    @on(FilterBar.Cleared)
+    def _filter_cleared(self) -> None:
+        self._clear_filter()
 
-        def start() -> None:
-            self._count_timer = None
-            if token == self._count_token:
-                self._counting = (token, text)
-                self._count(token, text, flt, self._all.to_array(), self._loaded_upto)
-
-        if now:
-            start()
-        else:
-            self._count_timer = self.set_timer(COUNT_DEBOUNCE_S, start)
-
-    @work(thread=True, exclusive=True, group="filter-count")
-    def _count(self, token: int, text: str, flt: Filter, rows: array[int], covered: int) -> None:
-        worker = get_current_worker()
-        matches = self.engine.match(flt, rows, cancelled=lambda: worker.is_cancelled)
-        if not worker.is_cancelled:
-            self.post_message(FilterCounted(token, text, flt, matches, len(rows), covered))
-
-    @on(FilterCounted)
-    def _filter_counted(self, message: FilterCounted) -> None:
-        if message.token != self._count_token:
-            return
-        self._counted = message
-        if self._apply_when_counted == message.text:
-            self._apply_when_counted = None
-            self._apply_filter(message)
-        elif self.filter_bar.is_open:
-            self.filter_bar.show_count(len(message.matches), message.total)
-
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        text = event.value
-        if not text.strip():
-            self._close_filter_bar()
-            self._clear_filter()
-            return
-        try:
-            parse(text)
-        except FilterError as exc:
-            self.filter_bar.show_error(exc, text)
-            self.app.bell()
-            return
-        counted = self._counted
-        if counted is not None and counted.text == text:
-            self._close_filter_bar()
-            self._apply_filter(counted)
-        else:
-            if self._counting != (self._count_token, text):  # not already being counted
-                self._filter_typed(text, now=True)
-            self._apply_when_counted = text
-            self.filter_bar.close()
-            self.table.focus()
-            self.say("filtering…")
-
-    def _apply_filter(self, counted: FilterCounted) -> None:
+    @on(FilterBar.Applied)
+    def _apply_filter(self, counted: FilterBar.Applied) -> None:
         current = self._cursor_row()
         if self._status == "filtering…":
             self.say("")
@@ -997,14 +820,14 @@ class MainScreen(Screen[None]):
     # -- follow, reload -------------------------------------------------------------------------
 
     def action_follow(self) -> None:
-        if not self._opened:
+        if not self.loader.opened:
             return
-        self.following = not self.following
-        if self.following:
+        self.loader.following = not self.loader.following
+        if self.loader.following:
             self.say("following: new records are added as they arrive")
             if self.state in ("loaded", "failed"):
                 self.state = "loading"
-                self._loader = self._run_loader()
+                self.loader.start()
         else:
             self.say("stopped following")
             if self.state == "following":
@@ -1013,15 +836,14 @@ class MainScreen(Screen[None]):
         self._update_status(progress_now=True)
 
     def action_reload(self) -> None:
-        if not self._opened:
+        if not self.loader.opened:
             return
         if self._busy():
             return
         self.say("reloading: new snapshot, fresh group offsets; staged decisions are kept")
         self.state = "connecting"
-        self._opened = False
         self.table.loading = True
-        self._loader = self._run_loader(reopen=True)
+        self.loader.reload()
         self._update_status(progress_now=True)
 
     # -- commit and quit --------------------------------------------------------------------------
@@ -1102,9 +924,3 @@ class MainScreen(Screen[None]):
             if self.check_action(a.name, ()) is not False
         }
         self.app.push_screen(HelpScreen(shown, self.unavailable()))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DlqError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
