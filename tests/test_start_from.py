@@ -3,11 +3,13 @@ resolution still comes from the group's committed offsets, and what was not load
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,19 @@ async def three_partitions(stack: Stack, *, compact: bool = False) -> str:
         ],
     )
     return topic
+
+
+async def committed_when(
+    stack: Stack, group: str, topic: str, partition: int, ready: Callable[[tuple[int, str]], bool]
+) -> tuple[int, str]:
+    """The group's (offset, metadata) of `partition` once `ready` says so: a transaction's offsets
+    become readable when the coordinator has written its markers, a moment after the commit."""
+    deadline = time.monotonic() + 30
+    while True:
+        state = (await group_offsets(stack.bootstrap, group, topic)).get(partition, (-1, ""))
+        if ready(state) or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(0.05)
 
 
 def config(stack: Stack, topic: str, group: str, start: str | None, **kw: Any) -> SessionConfig:
@@ -95,7 +110,7 @@ async def test_offset_for_every_partition_and_the_group_s_offsets_still_count(st
         await first.commit()
     finally:
         await first.close()
-    assert (await group_offsets(stack.bootstrap, group, topic))[0][0] == 25
+    assert (await committed_when(stack, group, topic, 0, lambda s: s[0] == 25))[0] == 25
 
     session = await loaded(config(stack, topic, group, "20"))
     try:
@@ -140,7 +155,7 @@ async def test_a_commit_never_resolves_what_was_not_loaded(stack: Stack) -> None
         assert report.purged == 3 and report.tombstones == 0
     finally:
         await session.close()
-    committed, metadata = (await group_offsets(stack.bootstrap, group, topic))[2]
+    committed, metadata = await committed_when(stack, group, topic, 2, lambda s: s[1] != "")
     assert committed == 0, "offsets 0..9 were not loaded: they stay unresolved"
     assert metadata.endswith("10-11,14")
     assert all(r.value is not None for r in kcat_read(stack.bootstrap, topic))
