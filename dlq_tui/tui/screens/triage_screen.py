@@ -52,6 +52,13 @@ class StatusDirty(Message):
 
 
 class TriageScreen(Screen[None]):
+    # Below 100 columns the footer leaves out the palette key (ctrl+p still opens the palette): it
+    # docks on the right, over the keys that do not fit, and a stray letter showed behind it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual declares it so)
+    DEFAULT_CSS = """
+    TriageScreen.-narrow FooterKey.-command-palette { display: none; }
+    """
+
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
