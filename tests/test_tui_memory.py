@@ -483,6 +483,91 @@ async def test_escape_cancels_a_commit_that_is_held() -> None:
     assert engine.memory_committer.written == []
 
 
+async def test_escape_on_the_review_goes_back_without_committing() -> None:
+    app, engine = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("m", "c")
+        await shows(pilot, "Commit 1 staged decision")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Commit 1 staged" not in screen_text(app), "the review closed")
+        assert counts(engine) == (1, 0, 0)
+        assert mark(app, "ORD001") == "M"
+        assert engine.memory_committer.written == []
+
+
+async def test_r_retries_a_failed_commit() -> None:
+    engine = MemoryEngine(
+        sample_records(), schemas=SCHEMAS, committer=MemoryCommitter(fail_with="coordinator moved")
+    )
+    app, _ = make_app(engine)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("m", "p", "c")
+        await shows(pilot, "Commit 2 staged decisions")
+        await pilot.press("enter")
+        await shows(pilot, "coordinator moved")
+        await pilot.press("r")  # the memory committer fails once only
+        await shows(pilot, "✓ Committed: 1 merged, 1 purged, 0 skipped; 0 tombstones in 1 transaction")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 15, "the two committed rows gone")
+        assert [w.key for w in engine.memory_committer.written] == [b"ORD001"]
+
+
+async def test_ctrl_q_during_a_held_commit_asks_then_cancels_and_quits() -> None:
+    gate = asyncio.Event()
+    engine = MemoryEngine(sample_records(), schemas=SCHEMAS, committer=MemoryCommitter(gate=gate))
+    app, _ = make_app(engine)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("m", "c")
+        await shows(pilot, "Commit 1 staged decision")
+        await pilot.press("enter")
+        await shows(pilot, "producing")
+        await pilot.press("ctrl+q")
+        await shows(pilot, "Cancel the commit and quit?")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    gate.set()
+    assert app.return_code == 0
+    assert engine.memory_committer.written == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dlq_tui/tui/app.py: the cancel-and-quit dialog always says the decisions stay in the "
+    "local journal, also when there is none (the quit dialog asks engine.journal_active)",
+)
+async def test_cancel_and_quit_does_not_promise_a_journal_that_is_not_there() -> None:
+    gate = asyncio.Event()
+    engine = MemoryEngine(sample_records(), schemas=SCHEMAS, committer=MemoryCommitter(gate=gate))
+    assert not engine.journal_active
+    app, _ = make_app(engine)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("m", "c")
+        await shows(pilot, "Commit 1 staged decision")
+        await pilot.press("enter")
+        await shows(pilot, "producing")
+        await pilot.press("ctrl+q")
+        text = await shows(pilot, "Cancel the commit and quit?")
+        gate.set()
+        assert "stay in the local journal" not in text
+
+
+async def test_from_beginning_shows_resolved_rows_and_refuses_deciding_them() -> None:
+    app, engine = make_app(from_beginning=True, committed={0: 2}, resolved=[RecordId(2, 3)])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        assert len(table_lines(app)) == 17
+        assert [mark(app, k) for k in ("ORD001", "ORD004", "ORD-TOMB", "ORD-J3")] == ["✓", "✓", "✓", " "]
+        await shows(pilot, "· resolved", "#detail")
+        await pilot.press("m")
+        await shows(pilot, "already resolved")
+        assert counts(engine) == (0, 0, 0)
+        assert "17 records · 14 unresolved" in part(app, "#progress")
+
+
 # -- refusals -------------------------------------------------------------------------------------
 
 
@@ -534,6 +619,9 @@ async def test_quit_with_staged_decisions_asks_first() -> None:
         await pilot.press("m", "q")
         text = await shows(pilot, "Quit without committing?")
         assert "1 merge and 0 purge are staged and not committed" in text
+        assert (
+            "There is no journal for this session: they will be lost." in text
+        )  # the memory engine has none
         await pilot.press("escape")  # stay
         await wait_for(pilot, lambda: "Quit without committing?" not in screen_text(app), "the dialog closed")
         assert app.is_running
