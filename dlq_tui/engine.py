@@ -14,8 +14,9 @@ from operator import attrgetter
 from typing import Literal
 
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
+from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
-from dlq_tui.decode.wire import wire_schema_id
+from dlq_tui.decode.wire import SchemaRef, schema_refs
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
     CommitReport,
@@ -56,6 +57,7 @@ class SessionConfig:
     value_format: str = "auto"
     registry_url: str | None = None
     registry_user_info: str | None = field(default=None, repr=False)
+    registry_tls: RegistryTls | None = None
     use_journal: bool = True
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
@@ -73,6 +75,13 @@ class PartitionStats:
     unresolved: int  # loaded records not resolved
     decided: int  # unresolved records with a staged decision
     done: bool
+
+
+def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:
+    """The registry client of a session (None without a URL), with its TLS settings."""
+    if not url:
+        return None
+    return SchemaRegistry(url, user_info=user_info, verify=tls.ssl_context() if tls else True)
 
 
 class LazySubject:
@@ -130,11 +139,7 @@ class TriageSession:
         self.config = config
         self.store = RecordStore()
         self.buffer = StagedBuffer()
-        registry = (
-            SchemaRegistry(config.registry_url, user_info=config.registry_user_info)
-            if config.registry_url
-            else None
-        )
+        registry = registry_client(config.registry_url, config.registry_user_info, config.registry_tls)
         self.registry = registry
         # Two decoders: `decoder` serves what is on screen and never waits on the registry (schemas
         # come from `prefetch_schemas`); `_scan_decoder` fetches, for filters in worker threads.
@@ -377,11 +382,10 @@ class TriageSession:
         if registry is None:
             return 0
         store = self.store
-        ids: set[int] = set()
+        ids: set[SchemaRef] = set()
         for row in rows:
-            for data in (store.key_at(row), store.value_at(row)):
-                schema_id = wire_schema_id(data)
-                if schema_id is not None and not registry.is_known(schema_id):
+            for schema_id in schema_refs(store.key_at(row), store.value_at(row), store.headers_at(row)):
+                if not registry.is_known(schema_id):
                     ids.add(schema_id)
         for schema_id in ids:
             try:
