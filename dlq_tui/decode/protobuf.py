@@ -41,7 +41,8 @@ class ProtoSchema:
 
     def message_type(self, indexes: tuple[int, ...]) -> Any:
         """The message descriptor the Confluent message-index array names: the first index
-        into the file's top-level messages, each further one into the nested messages."""
+        into the file's top-level messages, each further one into the nested messages (in
+        declaration order, enums and map entries not counted)."""
         candidates = list(self.file.message_types_by_name.values())
         descriptor: Any = None
         for index in indexes:
@@ -51,7 +52,9 @@ class ProtoSchema:
                     f"message index {list(indexes)} names no message ({where} has {len(candidates)})"
                 )
             descriptor = candidates[index]
-            candidates = list(descriptor.nested_types)
+            # Messages as declared: map entries (synthetic nested types) do not count, as in
+            # Confluent's Java serializers, which index the schema text's message declarations.
+            candidates = [t for t in descriptor.nested_types if not t.GetOptions().map_entry]
         if descriptor is None:
             raise ProtobufDecodeError("empty message index array")
         return descriptor
