@@ -426,7 +426,15 @@ class SchemaRegistry:
                 raise self._error(f"{where}: {tls}", outage=True) from None
             raise self._error(f"{where} unreachable: {_reason(exc)}", outage=True) from None
         except httpx.HTTPError as exc:
+            tls = _tls_problem(_reason(exc))
+            if tls is not None:  # TLS 1.3 reports a refused client certificate on the first read
+                raise self._error(f"{where}: {tls}", outage=True) from None
             msg = f"{where}: {type(exc).__name__} {what}: {_reason(exc)}"
+            if isinstance(exc, httpx.RemoteProtocolError) and self.url.startswith("https:"):
+                msg += (
+                    " (a TLS server that requires a client certificate may hang up like this: "
+                    "see schema.registry.ssl.certificate.location / keystore.location)"
+                )
             raise self._error(msg, outage=True) from None
         status = response.status_code
         if status >= 400:
