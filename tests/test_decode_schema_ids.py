@@ -68,9 +68,11 @@ def test_header_schema_ref_forms() -> None:
 class Pending:
     """A registry cache that has not fetched anything yet."""
 
-    def get_schema(self, schema_id: int | str) -> RegisteredSchema:
-        what = f"schema GUID {schema_id}" if isinstance(schema_id, str) else f"schema id {schema_id}"
-        raise SchemaPending(f"{what} not fetched yet from the schema registry")
+    def get_schema(self, schema_id: int) -> RegisteredSchema:
+        raise SchemaPending(f"schema id {schema_id} not fetched yet from the schema registry")
+
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        raise SchemaPending(f"schema GUID {guid} not fetched yet from the schema registry")
 
 
 class Failing:

@@ -110,11 +110,11 @@ async def test_filter_select_all_bulk_purge_and_commit(stack: Stack) -> None:
         await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
         await pilot.pause()
         text = screen_text(app)
-        assert "Commit 7 staged decisions in one transaction" in text
+        assert "Commit 7 staged decisions in 1 transaction" in text
         assert "purge 7" in text
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen.state in ("done", "failed"), 60)  # type: ignore[attr-defined]
-        await shows(pilot, "✓ Committed: 0 merged, 7 purged, 7 tombstones")
+        await shows(pilot, "✓ Committed: 0 merged, 7 purged, 0 skipped; 7 tombstones")
         await pilot.press("enter")
         assert app.screen is screen
         await pilot.pause()
@@ -139,7 +139,7 @@ async def test_merge_purge_merge_commit_read_back(stack: Stack) -> None:
         await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen.state == "done", 60)  # type: ignore[attr-defined]
-        await shows(pilot, "2 merged, 1 purged, 3 tombstones")
+        await shows(pilot, "2 merged, 1 purged, 0 skipped; 3 tombstones")
         await pilot.press("enter")
         await pilot.pause()
         assert len(screen.table.source) == 7 - 3

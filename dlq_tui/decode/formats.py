@@ -18,7 +18,7 @@ from typing import Any, Literal
 from .avro import AvroDecodeError, decode_avro
 from .json_schema import JsonSchema
 from .protobuf import ProtobufDecodeError, ProtoSchema
-from .registry import RegisteredSchema, RegistryError, SchemaPending, SchemaSource
+from .registry import GuidSchemaSource, RegisteredSchema, RegistryError, SchemaPending, SchemaSource
 from .wire import (
     HEADER_SIZE,
     MAGIC_BYTE,
@@ -212,7 +212,12 @@ def _with_schema(
                 return Decoded("json", parsed[0], parsed[1], schema_id=schema_id, size=len(data), raw=data)
         return _as_hex(data, f"{what}: no schema registry configured", schema_id)
     try:
-        schema = registry.get_schema(schema_id)
+        if isinstance(schema_id, int):
+            schema = registry.get_schema(schema_id)
+        elif isinstance(registry, GuidSchemaSource):
+            schema = registry.get_schema_by_guid(schema_id)
+        else:
+            raise RegistryError("this schema source does not resolve schema GUIDs")
     except SchemaPending:
         return Decoded(
             "text", text=f"… {what} loading", schema_id=schema_id, size=len(data), raw=data, pending=True

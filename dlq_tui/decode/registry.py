@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import fastavro
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_NEGATIVE_TTL",
     "DEFAULT_READ_TIMEOUT",
+    "GuidSchemaSource",
     "RegisteredSchema",
     "RegistryError",
     "SchemaPending",
@@ -87,8 +88,17 @@ class RegisteredSchema:
 class SchemaSource(Protocol):
     """What the decoders need from a registry."""
 
-    def get_schema(self, schema_id: SchemaRef) -> RegisteredSchema:
-        """The schema for `schema_id` (an int id, or a GUID string); raises `RegistryError`."""
+    def get_schema(self, schema_id: int) -> RegisteredSchema:
+        """The schema for `schema_id`; raises `RegistryError`."""
+        ...
+
+
+@runtime_checkable
+class GuidSchemaSource(Protocol):
+    """A `SchemaSource` that also resolves Confluent Schema Registry 8 GUIDs (header schema ids)."""
+
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        """The schema for `guid`; raises `RegistryError`."""
         ...
 
 
@@ -208,6 +218,10 @@ class SchemaRegistry:
                 self._last_failures.pop(schema_id, None)
                 self._last_outage = None
             return schema
+
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        """The schema with Confluent Schema Registry 8 GUID `guid` (cached); raises `RegistryError`."""
+        return self.get_schema(guid)
 
     def cached_schema(self, schema_id: SchemaRef) -> RegisteredSchema:
         """The schema if it was fetched, never touching the network (for decoding on a UI
@@ -530,3 +544,6 @@ class CachedSchemas:
 
     def get_schema(self, schema_id: SchemaRef) -> RegisteredSchema:
         return self.registry.cached_schema(schema_id)
+
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        return self.registry.cached_schema(guid)

@@ -35,6 +35,7 @@ from textual.worker import Worker, get_current_worker
 from dlq_tui.decode.sanitize import one_line
 from dlq_tui.engine import TriageSession
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import Filter, FilterError, parse
 from dlq_tui.tui import keys
@@ -335,12 +336,11 @@ class MainScreen(Screen[None]):
 
     def _offer_journal(self, session: TriageSession) -> None:
         offer = session.journal_offer
-        counts = {d: sum(1 for v in offer.values() if v is d) for d in Decision}
+        assert offer is not None
         body = (
-            f"A dlq-tui session on this DLQ that ended without committing staged {len(offer):,} decisions "
-            f"({counts[Decision.MERGE]:,} merge, {counts[Decision.PURGE]:,} purge, "
-            f"{counts[Decision.SKIP]:,} skip; those resolved since are left out).\n"
-            "Restore them into the staged buffer, or discard them?"
+            f"A dlq-tui session on this DLQ that ended without committing staged {offer.total:,} decisions "
+            f"({offer.merges:,} merge, {offer.purges:,} purge, {offer.skips:,} skip; those resolved since "
+            "are left out).\nRestore them into the staged buffer, or discard them?"
         )
 
         def answered(answer: str | None) -> None:
@@ -1045,7 +1045,7 @@ class MainScreen(Screen[None]):
             return
         self._rederive()
         if outcome.report is not None:
-            self.say("committed: " + outcome.report.summary())
+            self.say("committed: " + result_lines(outcome.report.result())[0][0])
         elif outcome.error:
             self.notify(
                 f"commit failed; decisions kept: {one_line(outcome.error, 300)}", severity="error", timeout=15
