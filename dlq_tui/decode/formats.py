@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
 from .avro import AvroDecodeError, decode_avro
 from .json_schema import JsonSchema
-from .protobuf import ProtobufDecodeError, ProtoSchema
+from .protobuf import ProtobufDecodeError, ProtoSchema, unknown_fields_note
 from .registry import GuidSchemaSource, RegisteredSchema, RegistryError, SchemaPending, SchemaSource
 from .wire import (
     HEADER_SIZE,
@@ -112,6 +113,33 @@ class Decoded:
 
 _STRUCTURED = frozenset(("avro", "protobuf", "json"))
 NULL = Decoded("null")
+_ERROR_SLOT: Any = Decoded.__dict__["error"]  # the slot that holds `error`
+
+
+class _CheckedLater(Decoded):
+    """A `Decoded` whose `error` (a JSON Schema validation note, Protobuf unknown fields) is
+    worked out on first read: that check costs as much as the decoding or more, and a filter scan
+    over a million records reads the data, never the note."""
+
+    __slots__ = ("_check",)
+    _check: Callable[[], str | None] | None
+
+    def __init__(self, *args: Any, check: Callable[[], str | None] | None = None, **kwargs: Any) -> None:
+        Decoded.__init__(self, *args, **kwargs)
+        object.__setattr__(self, "_check", check)
+
+    @property
+    def error(self) -> str | None:
+        check = self._check
+        if check is not None:  # two threads may both validate: same answer
+            _ERROR_SLOT.__set__(self, check())
+            object.__setattr__(self, "_check", None)
+        value: str | None = _ERROR_SLOT.__get__(self)
+        return value
+
+    @error.setter
+    def error(self, value: str | None) -> None:
+        _ERROR_SLOT.__set__(self, value)
 
 
 def hex_dump(data: bytes, width: int = 16, max_bytes: int | None = None) -> str:
@@ -244,15 +272,19 @@ def _with_schema(
         parsed = _json_value(data, start)
         if isinstance(parsed, str):
             return _as_hex(data, f"not valid JSON for {_short(schema_id)}: {parsed}", schema_id)
-        title = schema.parsed.title if isinstance(schema.parsed, JsonSchema) else None
-        note = None
-        if isinstance(schema.parsed, JsonSchema):
-            problem = schema.parsed.problem(parsed[0])
-            if problem is not None:
-                note = f"does not validate against {_short(schema_id)}: {problem}"
-        return Decoded(
-            "json", parsed[0], parsed[1], schema_id, schema.subject, note, len(data), data,
-            schema_type=kind, schema_title=title,
+        compiled = schema.parsed if isinstance(schema.parsed, JsonSchema) else None
+        if compiled is None:
+            return Decoded("json", parsed[0], parsed[1], schema_id, schema.subject, None, len(data), data,
+                           schema_type=kind)  # fmt: skip
+        value = parsed[0]
+
+        def check() -> str | None:
+            problem = compiled.problem(value)
+            return None if problem is None else f"does not validate against {_short(schema_id)}: {problem}"
+
+        return _CheckedLater(
+            "json", value, parsed[1], schema_id, schema.subject, None, len(data), data,
+            schema_type=kind, schema_title=compiled.title, check=check,
         )  # fmt: skip
     unsupported = f"{_short(schema_id)} is {kind}; only Avro, Protobuf and JSON Schema are decoded"
     return _as_hex(data, unsupported, schema_id)
@@ -266,13 +298,13 @@ def _protobuf(data: bytes, schema: RegisteredSchema, start: int, indexes: bytes 
             path, start = read_message_indexes(data, start)
         else:
             path = read_message_indexes(indexes, 0)[0] if indexes else (0,)
-        value, message_name, note = proto.decode(data[start:], path)
+        value, message_name, msg = proto.parse(data[start:], path)
     except (WireError, ProtobufDecodeError) as exc:
         return _as_hex(data, f"not valid Protobuf for {what}: {exc}", schema.schema_id)
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return Decoded(
-        "protobuf", value, text, schema.schema_id, schema.subject, note, len(data), data,
-        schema_type="PROTOBUF", schema_title=message_name,
+    return _CheckedLater(
+        "protobuf", value, text, schema.schema_id, schema.subject, None, len(data), data,
+        schema_type="PROTOBUF", schema_title=message_name, check=lambda: unknown_fields_note(msg),
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 
 from .proto_compile import ProtoCompileError, compile_files
 
-__all__ = ["ProtoCompileError", "ProtoSchema", "ProtobufDecodeError"]
+__all__ = ["ProtoCompileError", "ProtoSchema", "ProtobufDecodeError", "unknown_fields_note"]
 
 
 class ProtobufDecodeError(ValueError):
@@ -62,9 +62,14 @@ class ProtoSchema:
     def decode(self, payload: bytes, indexes: tuple[int, ...] = (0,)) -> tuple[Any, str, str | None]:
         """``(JSON-able value, message full name, note)``; the note counts unknown fields
         (bytes the schema has no field for). Raises `ProtobufDecodeError`."""
+        value, name, msg = self.parse(payload, indexes)
+        return value, name, unknown_fields_note(msg)
+
+    def parse(self, payload: bytes, indexes: tuple[int, ...] = (0,)) -> tuple[Any, str, Any]:
+        """``(JSON-able value, message full name, the parsed message)`` (for a later
+        `unknown_fields_note`). Raises `ProtobufDecodeError`."""
         descriptor = self.message_type(indexes)
-        cls = message_factory.GetMessageClass(descriptor)
-        msg = cls()
+        msg = message_factory.GetMessageClass(descriptor)()
         try:
             msg.ParseFromString(payload)
         except Exception as exc:  # DecodeError, RecursionError, ...
@@ -82,9 +87,16 @@ class ProtoSchema:
             raise ProtobufDecodeError(
                 f"{descriptor.full_name} cannot be shown as JSON: {reason}"[:200]
             ) from None
+        return value, descriptor.full_name, msg
+
+
+def unknown_fields_note(msg: Any) -> str | None:
+    """A note when `msg` (or a message in it) holds fields its schema does not know, else None."""
+    try:
         unknown = _unknown_count(msg)
-        note = f"{unknown} unknown field(s) not in {descriptor.full_name}" if unknown else None
-        return value, descriptor.full_name, note
+    except Exception:  # only a note: never fail the decoding for it
+        return None
+    return f"{unknown} unknown field(s) not in {msg.DESCRIPTOR.full_name}" if unknown else None
 
 
 def _unknown_count(msg: Any, depth: int = 0) -> int:
