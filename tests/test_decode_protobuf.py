@@ -305,3 +305,18 @@ async def test_protobuf_records_decode_through_the_engine_and_print(stack: Stack
     assert lines[0]["value"] == SAMPLE_ORDER_JSON and lines[0]["key"] == {"id": "ORD-P1"}
     assert lines[1]["value"]["customer"]["name"] == "Alice"
     assert lines[2]["decode_error"].startswith("not valid Protobuf")
+
+
+def test_unusable_protobuf_schema_in_the_registry_is_a_reason_not_a_crash(
+    stack: Stack, topic_name: str
+) -> None:
+    with SchemaRegistry(stack.registry_url) as registry:
+        bad_id = registry.register(
+            f"{topic_name}-value", 'syntax = "proto3"; message X { strin a = 1; }', "PROTOBUF"
+        )
+        with pytest.raises(RegistryError) as info:
+            registry.get_schema(bad_id)
+        assert info.value.message.startswith(f"schema id {bad_id} is not a usable Protobuf schema: ")
+        assert "strin" in info.value.message
+        d = decode_bytes(wire(bad_id, (0,), b"\x0a\x01x"), "auto", registry)
+        assert d.kind == "hex" and d.error is not None and "not a usable Protobuf schema" in d.error
