@@ -1,7 +1,7 @@
 """The commit review: what the staged buffer would write, then the commit itself, in a worker.
 
-The summary (grouped by decision and partition, the destination, tombstones, the group's new
-offsets) is computed in a thread worker (a big buffer takes a moment); the commit runs in an async
+The engine's commit plan (`plan.plan_lines`, the same words as `--dry-run`) is computed off the
+loop (a big buffer takes a moment); the commit runs in an async
 worker with a progress bar. The screen dismisses with a `CommitOutcome`; on failure the buffer is
 kept (the engine guarantees it) and the message says so."""
 
@@ -22,7 +22,7 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import Worker
 
 from dlq_tui.decode.sanitize import one_line
-from dlq_tui.engine import TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, PlanLine, plan_lines, result_lines
@@ -103,9 +103,9 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             super().__init__()
             self.outcome = outcome
 
-    def __init__(self, session: TriageSession) -> None:
+    def __init__(self, engine: Engine) -> None:
         super().__init__()
-        self.session = session
+        self.engine = engine
         self.plan: CommitPlan | None = None
         self.outcome: CommitOutcome | None = None
         self.state = "summarizing"  # summarizing | ready | committing | cancelling | done | failed
@@ -148,9 +148,9 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             ]
         self.query_one("#review-keys", Static).update(Content.assemble(*keys))
 
-    @work(thread=True, exclusive=True, group="review")
-    def _summarize(self) -> None:
-        self.post_message(self.Summarized(self.session.commit_plan()))
+    @work(exclusive=True, group="review")
+    async def _summarize(self) -> None:
+        self.post_message(self.Summarized(await self.engine.plan()))
 
     def on_review_screen_summarized(self, message: Summarized) -> None:
         plan = self.plan = message.plan
@@ -216,7 +216,7 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             )
 
         try:
-            report = await self.session.commit(progress=progress, on_fenced=fenced)
+            report = await self.engine.commit(progress=progress, on_fenced=fenced)
         except asyncio.CancelledError:
             self.post_message(self.Finished(CommitOutcome(None, cancelled=True)))
             raise
