@@ -248,9 +248,12 @@ def test_decoded_is_frozen() -> None:
 def test_fuzz_never_raises_and_text_is_consistent(payload: bytes, mode: Format) -> None:
     s = Schemas()
     s.add(7, ORDER)
-    for data in (payload, wire(7, payload)):
+    s.add(8, {"type": "object", "required": ["a"]}, "JSON")
+    s.add(9, 'syntax = "proto3"; message M { string a = 1; repeated int64 n = 2; M child = 3; }', "PROTOBUF")
+    for data in (payload, wire(7, payload), wire(8, payload), wire(9, payload)):
         d = decode_bytes(data, mode, s)
-        assert d.kind in ("avro", "json", "text", "hex")
+        assert d.kind in ("avro", "protobuf", "json", "text", "hex")
+        assert d.error is None or "\n" not in d.error  # a lazy note is worked out without raising
         assert d.size == len(data) and d.raw is data
         if d.kind == "hex":
             assert d.text == data.hex()
