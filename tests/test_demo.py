@@ -62,7 +62,9 @@ async def test_demo_holds_protobuf_and_json_schema_records(stack: Stack) -> None
     from tests.stack import unique_name
 
     source, dest = unique_name("demo-formats-dlq"), unique_name("demo-formats-retry")
-    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    await seed(
+        stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True, formats=True
+    )
     cfg = SessionConfig(
         kafka=KafkaSettings(bootstrap_servers=stack.bootstrap), source=source, group=unique_name("g"),
         registry_url=stack.registry_url, use_journal=False, read_only=True,
