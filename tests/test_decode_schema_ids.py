@@ -167,3 +167,87 @@ async def test_header_schema_ids_decode_and_merge_keeps_them_byte_exact(
         await session.close()
     merged = kcat_read(stack.bootstrap, dest)
     assert [(m.key, m.value, m.headers) for m in merged] == [(r.key, r.value, r.headers) for r in records]
+
+
+class GuidFront:
+    """Confluent Schema Registry 8's ``GET /schemas/guids/{guid}`` in front of the stack's registry
+    (Apicurio's Confluent API has no GUIDs): a small HTTP server in a thread that answers a GUID with
+    the real registry's answer for the id it stands for, and passes every other GET through."""
+
+    def __init__(self, upstream: str, guids: dict[str, int]) -> None:
+        import http.server
+        import threading
+        import urllib.request
+
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path
+                marker = "/schemas/guids/"
+                if marker in path:
+                    guid = path.split(marker, 1)[1]
+                    if guid not in guids:
+                        self._send(404, b'{"error_code": 40403, "message": "Schema not found"}')
+                        return
+                    path = path.split(marker, 1)[0] + f"/schemas/ids/{guids[guid]}"
+                    front.guid_requests += 1
+                try:
+                    with urllib.request.urlopen(upstream + path, timeout=10) as r:
+                        self._send(r.status, r.read())
+                except urllib.error.HTTPError as e:
+                    self._send(e.code, e.read())
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.guid_requests = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> GuidFront:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def test_guid_header_decodes_when_the_registry_resolves_it(stack: Stack, topic_name: str) -> None:
+    from urllib.parse import urlsplit
+
+    with SchemaRegistry(stack.registry_url) as registry:
+        registry.register(f"{topic_name}-money", MONEY_PROTO, "PROTOBUF")
+        refs = [{"name": MONEY_REF_NAME, "subject": f"{topic_name}-money", "version": 1}]
+        proto_id = registry.register(f"{topic_name}-order", ORDER_PROTO, "PROTOBUF", refs)
+    guid = uuid.uuid4()
+    root = stack.registry_url[: -len(urlsplit(stack.registry_url).path)]
+    order = sample_order(order_classes())
+    with (
+        GuidFront(root, {str(guid): proto_id}) as front,
+        SchemaRegistry(front.url + urlsplit(stack.registry_url).path) as client,
+    ):
+        header = ("__value_schema_id", guid_header(guid, (1,)))
+        rec = DecodedRecord(
+            RawRecord(0, 1, 0, 0, None, order.SerializeToString(), (header,)), registry=client
+        )
+        assert rec.value.kind == "protobuf" and rec.value.error is None, rec.value.error
+        assert rec.value.schema_id == str(guid) and rec.value.schema_title == "shop.Order"
+        assert rec.value.data["customer"]["name"] == "Bob"
+        assert front.guid_requests == 1
+        other = DecodedRecord(
+            RawRecord(0, 2, 0, 0, None, b"\x0a\x01x", (("__value_schema_id", guid_header()),)),
+            registry=client,
+        )
+        assert other.value.kind == "hex" and other.value.error is not None
+        assert "cannot resolve this GUID" in other.value.error
