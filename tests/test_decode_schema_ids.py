@@ -131,6 +131,7 @@ async def test_header_schema_ids_decode_and_merge_keeps_them_byte_exact(
             headers=[("__value_schema_id", id_header(avro_id)), key_header, ("trace", b"\x00\xff")]),
         Rec(b"k-proto", order.SerializeToString(), headers=[("__value_schema_id", id_header(proto_id, (1,)))]),
         Rec(b"k-guid", b'{"orderNumber": "ORD-G"}', headers=[("__value_schema_id", guid_header())]),
+        Rec(b"k-poison", b"\x12\xff\xff\xff\x7f", headers=[("__value_schema_id", id_header(proto_id, (1,)))]),
     ]  # fmt: skip
     source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
     await create_topic(stack.bootstrap, source)
@@ -147,7 +148,7 @@ async def test_header_schema_ids_decode_and_merge_keeps_them_byte_exact(
     try:
         await session.open()
         await session.load_all()
-        assert session.prefetch_schemas(range(3)) == 4  # three ids and the GUID
+        assert session.prefetch_schemas(range(4)) == 4  # three ids and the GUID
         by_avro, by_proto, by_guid = (session.decoded(r) for r in range(3))
         assert by_avro.value.kind == "avro" and by_avro.value.schema_id == avro_id
         assert by_avro.value.data == {"orderNumber": "ORD-H1", "reason": "late"}
@@ -160,9 +161,13 @@ async def test_header_schema_ids_decode_and_merge_keeps_them_byte_exact(
         assert error.startswith(f"header __value_schema_id: fetching schema GUID {GUID}: not found")
         assert "cannot resolve this GUID" in error
 
-        session.decide(range(3), Decision.MERGE)
+        poison = session.decoded(3).value  # shown as hex with the reason, and merged like the others
+        assert poison.kind == "hex" and (poison.error or "").startswith(
+            f"header __value_schema_id: not valid Protobuf for schema {proto_id}"
+        )
+        session.decide(range(4), Decision.MERGE)
         report = await session.commit()
-        assert len(report.committed) == 3
+        assert len(report.committed) == 4
     finally:
         await session.close()
     merged = kcat_read(stack.bootstrap, dest)
