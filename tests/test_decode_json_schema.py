@@ -106,6 +106,16 @@ def test_bad_schemas_are_one_line_errors(text: str, expected: str) -> None:
     assert str(info.value).startswith(expected), str(info.value)
 
 
+def test_relative_reference_under_an_id_resolves() -> None:
+    order = {
+        "$id": "https://schemas.example.com/orders/order.json",
+        "properties": {"customer": {"$ref": "customer.json"}},
+    }
+    s = JsonSchema.compile(json.dumps(order), {"customer.json": json.dumps(CUSTOMER)})
+    assert s.problem({"customer": {"name": "A"}}) is None
+    assert s.problem({"customer": {}}) == "$.customer: 'name' is a required property"
+
+
 def test_unresolvable_reference_is_a_note_not_a_crash() -> None:
     s = JsonSchema.compile(json.dumps({"properties": {"a": {"$ref": "missing.json"}}}))
     problem = s.problem({"a": 1})

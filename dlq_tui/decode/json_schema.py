@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import jsonschema
 from jsonschema.exceptions import SchemaError
@@ -35,14 +36,20 @@ class JsonSchema:
         """`references` maps a reference name (the URI the schema's ``$ref`` uses) to its schema
         text. Raises `JsonSchemaError`."""
         schema = _load(text, "schema")
+        base = schema.get("$id") if isinstance(schema, dict) else None
         resources = []
         for name, ref_text in references.items():
             ref = _load(ref_text, f"referenced schema {name!r}")
             resource = Resource.from_contents(ref, default_specification=DRAFT7)
-            resources.append((name, resource))
+            # Found by the reference name, by that name relative to the schema's own $id (a
+            # relative "$ref": "customer.json" under "$id": "https://x/order.json"), and by its $id.
+            uris = {name}
+            if isinstance(base, str):
+                uris.add(urljoin(base, name))
             ref_id = ref.get("$id") if isinstance(ref, dict) else None
-            if isinstance(ref_id, str) and ref_id != name:
-                resources.append((ref_id, resource))
+            if isinstance(ref_id, str):
+                uris.add(ref_id)
+            resources.extend((uri, resource) for uri in uris)
         registry: Registry[Any] = Registry().with_resources(resources)
         validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
         try:
