@@ -37,7 +37,7 @@ class JsonSchema:
         text. Raises `JsonSchemaError`."""
         schema = _load(text, "schema")
         base = schema.get("$id") if isinstance(schema, dict) else None
-        resources = []
+        resources: list[tuple[str, Resource[Any]]] = []
         for name, ref_text in references.items():
             ref = _load(ref_text, f"referenced schema {name!r}")
             resource = Resource.from_contents(ref, default_specification=DRAFT7)
