@@ -483,7 +483,9 @@ class TriageSession:
 
     def prefetch_schemas(self, rows: Iterable[int], *, clear: bool = True) -> int:
         """Fetch (into the registry's cache) the schemas that the keys and values of `rows` name
-        in the Confluent wire format: on-screen decoding never fetches, it shows what is cached.
+        in the Confluent wire format or in ``__key_schema_id``/``__value_schema_id`` headers:
+        on-screen decoding never fetches, it shows what is cached (a record whose schema is not
+        fetched yet decodes as *pending*, `Decoded.pending`).
         For a worker thread (or line mode); failures are cached by the registry, not raised.
         Returns how many schema ids got an answer now (schema or failure); when any did, the
         decode cache is cleared so that the next paint shows them."""
