@@ -11,7 +11,7 @@ Duration as RFC 3339 text, wrappers as their value, Struct as JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format, message_factory
@@ -32,6 +32,7 @@ class ProtoSchema:
 
     pool: Any
     file: Any
+    _classes: dict[tuple[int, ...], tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def compile(cls, text: str, references: Mapping[str, str] = {}) -> ProtoSchema:
@@ -68,8 +69,12 @@ class ProtoSchema:
     def parse(self, payload: bytes, indexes: tuple[int, ...] = (0,)) -> tuple[Any, str, Any]:
         """``(JSON-able value, message full name, the parsed message)`` (for a later
         `unknown_fields_note`). Raises `ProtobufDecodeError`."""
-        descriptor = self.message_type(indexes)
-        msg = message_factory.GetMessageClass(descriptor)()
+        hit = self._classes.get(indexes)
+        if hit is None:
+            descriptor = self.message_type(indexes)
+            hit = self._classes[indexes] = (descriptor, message_factory.GetMessageClass(descriptor))
+        descriptor, cls = hit
+        msg = cls()
         try:
             msg.ParseFromString(payload)
         except Exception as exc:  # DecodeError, RecursionError, ...
