@@ -109,12 +109,12 @@ def _unknown_count(msg: Any, depth: int = 0) -> int:
     if depth > 32:
         return 0
     count = len(UnknownFieldSet(msg))
-    for field, value in msg.ListFields():
-        if field.message_type is None:
+    for fd, value in msg.ListFields():
+        if fd.message_type is None:
             continue
-        if field.message_type.GetOptions().map_entry:
-            items = value.values() if field.message_type.fields_by_name["value"].message_type else ()
-        elif field.is_repeated:
+        if fd.message_type.GetOptions().map_entry:
+            items = value.values() if fd.message_type.fields_by_name["value"].message_type else ()
+        elif fd.is_repeated:
             items = value
         else:
             items = (value,)
