@@ -786,6 +786,28 @@ async def test_hostile_json_is_shown_as_text_not_as_escapes_or_markup() -> None:
         assert not CONTROL.search(svg)
 
 
+async def test_a_group_name_with_escapes_is_escaped_in_the_title() -> None:
+    app, _ = make_app(group="orders\x1b[31m-consumer")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        assert "group orders\\x1b[31m-consu" in part(app, "#title")  # escaped (and cut to fit)
+        assert not CONTROL.search(screen_text(app))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dlq_tui/plan.py plan_lines puts the group (and topic) names into the review screen "
+    "unescaped; the title bar escapes them (a group id is any string; topic names are restricted)",
+)
+async def test_a_group_name_with_escapes_is_escaped_on_the_review_screen() -> None:
+    app, _ = make_app(group="orders\x1b[31m-consumer")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("m", "c")
+        text = await shows(pilot, "committed offsets p0 → 1")
+        assert not CONTROL.search(text)
+
+
 async def test_raw_escape_sequences_in_a_value_are_shown_as_hex() -> None:
     app, _ = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
