@@ -17,6 +17,7 @@ import pytest
 from dlq_tui.memory_engine import MemoryCommitter, MemoryEngine
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RecordId
+from dlq_tui.tui.app import DlqApp
 from tests.memory_samples import (
     HOSTILE_TEXTS,
     SCHEMAS,
@@ -709,6 +710,24 @@ async def test_reload_keeps_the_staged_decisions() -> None:
         await wait_for(pilot, lambda: len(table_lines(app)) == 17, "17 rows after the reload")
         assert (mark(app, "ORD001"), mark(app, "ORD004")) == ("M", "P")
         await shows(pilot, "1 merge · 1 purge · 0 skip", "#staged")
+
+
+async def test_remapped_keys_take_over_and_the_help_shows_them() -> None:
+    engine = MemoryEngine(sample_records(), schemas=SCHEMAS)
+    app = DlqApp(engine, {"merge": "M", "purge": "ctrl+d"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("M")
+        await cursor_on(pilot, 0, 1)
+        await pilot.press("ctrl+d")
+        assert counts(engine) == (1, 1, 0)
+        assert (mark(app, "ORD001"), mark(app, "ORD004")) == ("M", "P")
+        await pilot.press("m", "p")  # the default keys no longer decide
+        assert counts(engine) == (1, 1, 0)
+        await pilot.press("question_mark")
+        text = await shows(pilot, "stage merge (copy byte for byte")
+        merge_line = next(line for line in text.splitlines() if "stage merge (copy" in line)
+        assert merge_line.split()[0] == "M"
 
 
 # -- help, detail pane ------------------------------------------------------------------------------
