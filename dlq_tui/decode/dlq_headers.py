@@ -3,13 +3,13 @@
 =================  ============================================  ==========================================
 convention         headers                                       numbers are
 =================  ============================================  ==========================================
+``spring-deser``   ``springDeserializerException{Key,Value}``    a Java-serialized DeserializationException
+                                                                 (read as data, see `java_serial`)
 ``spring``         ``kafka_dlt-*`` (Spring Kafka DLT)            partition 4-byte, offset/timestamp 8-byte
                                                                  big-endian ints
 ``spring-retry``   ``kafka_original-*``, ``kafka_exception-*``,  as ``spring``; ``retry_topic-*`` are Java
                    ``retry_topic-*`` (``@RetryableTopic``)       ``BigInteger`` bytes (1..8 bytes; attempts
                                                                  1 byte in old versions, 4 in new ones)
-``spring-deser``   ``springDeserializerException{Key,Value}``    a Java-serialized DeserializationException
-                                                                 (read as data, see `java_serial`)
 ``scst``           ``x-original-*``, ``x-exception-*``           as ``spring`` (Spring Cloud Stream binder)
 ``smallrye``       ``dead-letter-*``, ``delayed-retry-*``        UTF-8 text (Quarkus / SmallRye)
 ``streams``        ``__streams.errors.*`` (KIP-1034)             UTF-8 text
@@ -53,9 +53,9 @@ DlqSource = Literal[
 ]
 
 CONVENTIONS: dict[str, str] = {
+    "spring-deser": "Spring Kafka deserialization failure",
     "spring": "Spring Kafka DLT",
     "spring-retry": "Spring Kafka retry topics",
-    "spring-deser": "Spring Kafka deserialization failure",
     "scst": "Spring Cloud Stream",
     "smallrye": "SmallRye Reactive Messaging",
     "streams": "Kafka Streams",

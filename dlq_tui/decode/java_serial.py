@@ -106,10 +106,14 @@ class JavaEnum:
 
 def _modified_utf8(data: bytes) -> str:
     """Java's modified UTF-8: NUL as C0 80, supplementary characters as surrogate pairs."""
-    text = data.replace(b"\xc0\x80", b"\x00").decode("utf-8", "surrogatepass")
+    data = data.replace(b"\xc0\x80", b"\x00")
+    try:
+        text = data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
     try:
         return text.encode("utf-16", "surrogatepass").decode("utf-16")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError:  # a lone surrogate
         return text.encode("utf-8", "replace").decode("utf-8", "replace")
 
 
@@ -119,6 +123,7 @@ class _Reader:
         self.pos = 0
         self.handles: list[Any] = []
         self.strings: list[str] = []
+        self.class_names: list[str] = []
 
     def fail(self, message: str) -> JavaSerialError:
         return JavaSerialError(f"{message} at byte {self.pos}")
@@ -239,6 +244,7 @@ class _Reader:
         if tc != TC_CLASSDESC:
             raise self.fail(f"expected a class description, found type code 0x{tc:02x}")
         name = self.utf()
+        self.class_names.append(name)
         self.take(8)  # serialVersionUID
         desc = JavaClassDesc(name, 0, [], None)
         self.new_handle(desc)
@@ -359,7 +365,9 @@ def summarize_throwable(data: bytes) -> ThrowableSummary:
             error = "nested too deeply"
     strings = tuple(reader.strings)
     if not isinstance(top, JavaObject):
-        guess = next((s for s in strings if "." in s and " " not in s and s[:1].isalpha()), None)
+        # the first class described is the outermost object's
+        names = [n for n in reader.class_names if not n.startswith("[")]
+        guess = names[0] if names else None
         return ThrowableSummary(exception_class=guess, strings=strings, error=error or "no object at the top")
     causes: list[tuple[str, str | None]] = []
     seen = {id(top)}
