@@ -283,3 +283,19 @@ async def test_engine_groups_and_group_filter(stack: Stack) -> None:
         assert all(session.decoded(r).group_id() == target.id for r in rows)
     finally:
         await session.close()
+
+
+async def test_demo_seed_shows_groups_of_every_convention(stack: Stack) -> None:
+    from dlq_tui.demo.__main__ import seed
+
+    source, dest = unique_name("demo-dlq"), unique_name("demo-retry")
+    await seed(
+        stack.bootstrap, stack.registry_url, 5, dlq_topic=source, retry_topic=dest, quiet=True, conventions=2
+    )
+    groups = _groups(stack, unique_name("g"), source, "-c", f"schema.registry.url={stack.registry_root}")
+    conventions = {g["convention"] for g in groups}
+    assert conventions == {*(c or None for c in FAILURE_KINDS)}
+    # the demo's own Spring DLT records: four failure kinds, however many records each
+    spring_dlt = [g for g in groups if g["origin_topic"] == "order-canceled" and g["convention"] == "spring"]
+    assert len(groups) == len(FAILURE_KINDS) + 4 and len(spring_dlt) == 5
+    assert sum(int(g["count"]) for g in groups) == 5 + 4 + 2 * len(FAILURE_KINDS)  # type: ignore[call-overload]

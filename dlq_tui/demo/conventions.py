@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
+from dlq_tui.demo.data import DemoRecord
+
 __all__ = [
     "FAILURE_KINDS",
     "ConventionRecord",
     "convention_records",
+    "demo_convention_records",
     "deserialization_exception_bytes",
 ]
 
@@ -262,3 +265,11 @@ def convention_records(per_kind: int, now_ms: int, *, first: int = 1) -> list[Co
         for make in FAILURE_KINDS.values():
             out.append(make(i, now_ms - 1000 * (per_kind - i)))
     return out
+
+
+def demo_convention_records(per_kind: int, start_ms: int, partitions: int) -> list[DemoRecord]:
+    """`convention_records` as demo records, spread over the partitions, timestamps from `start_ms`."""
+    return [
+        DemoRecord(n % partitions, rec.key, rec.value, start_ms + n, rec.headers)
+        for n, rec in enumerate(convention_records(per_kind, start_ms))
+    ]
