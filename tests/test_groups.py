@@ -97,3 +97,15 @@ def test_fast_index_agrees_with_the_full_parse(records: list[list[tuple[str, byt
     index = GroupIndex(store)
     for row, headers in enumerate(records):
         assert index.group_of(row) == parse_dlq_headers(headers).fingerprint().id, headers
+
+
+def test_docs_list_every_convention_and_show_the_table() -> None:
+    from pathlib import Path
+
+    from dlq_tui.decode.dlq_headers import CONVENTIONS
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    text = (docs / "groups.md").read_text()
+    for convention in CONVENTIONS:
+        assert f"| `{convention}` — " in text, convention
+    assert (docs / "img" / "groups.svg").read_text().lstrip().startswith("<svg")
