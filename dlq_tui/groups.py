@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from dlq_tui.decode.dlq_headers import CONVENTIONS, FINGERPRINT_HEADERS, HEADERS, parse_dlq_headers
@@ -55,6 +56,34 @@ _FAST: dict[str, tuple[int, int, int]] = {
     for name, spec in HEADERS.items()
 }
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_NCONV = len(_CONVENTION_IDS) + 1  # the conventions, and "none"
+_first = itemgetter(0)
+
+# For one sequence of header names: (convention index, or _NCONV - 1 for none; the positions of the
+# headers that give the exception, cause, message and origin topic, -1 if none; whether the full
+# parse is needed (a Java-serialized exception)).
+_Plan = tuple[int, int, int, int, int, bool]
+
+
+def _plan(names: tuple[str, ...]) -> _Plan:
+    """Which header of a record with these header names gives each part of the fingerprint, by
+    the precedence of `parse_dlq_headers` (lowest rank wins; for equal names the last one)."""
+    best = [_NO_RANK] * 4
+    pos = [-1] * 4
+    conv = _NO_RANK
+    slow = False
+    for i, name in enumerate(names):
+        info = _FAST.get(name)
+        if info is None:
+            continue
+        rank, role, c = info
+        conv = min(conv, c)
+        if role == _JAVA:
+            slow = True
+        elif role >= 0 and rank <= best[role]:
+            best[role] = rank
+            pos[role] = i
+    return (_NCONV - 1 if conv == _NO_RANK else conv), pos[0], pos[1], pos[2], pos[3], slow
 
 
 def _text(value: bytes | None) -> str | None:
@@ -134,8 +163,9 @@ class GroupIndex:
         self._ids: list[str] = []
         self._by_fp: dict[Fingerprint, int] = {}
         self._by_id: dict[str, int] = {}
-        # per group number: conventions seen (bit mask) and rows per convention
-        self._conventions: list[dict[str, int]] = []
+        # rows per (group number, convention): index g * _NCONV + convention (the last: none)
+        self._conv_counts: list[int] = []
+        self._plans: dict[tuple[str, ...], _Plan] = {}
         self._cache: dict[tuple[bytes | None, ...], int] = {}
         self._messages: dict[bytes, str] = {}
         self._slow: dict[tuple[Header, ...], int] = {}
@@ -151,7 +181,7 @@ class GroupIndex:
             self._fps.append(fp)
             self._ids.append(fp.id)
             self._by_id[fp.id] = g
-            self._conventions.append({})
+            self._conv_counts.extend([0] * _NCONV)
         return g
 
     def update(self, upto: int | None = None) -> int:
@@ -166,67 +196,72 @@ class GroupIndex:
         if end <= start:
             return 0
         headers_at = store.headers_at
+        plans = self._plans
+        cache = self._cache
+        counts = self._conv_counts
+        ncv = _NCONV
         for lo in range(start, end, CHUNK):
-            hi = min(lo + CHUNK, end)
-            self._rows.extend(array("I", (self._group_number(headers_at(row)) for row in range(lo, hi))))
+            out = array("I")
+            append = out.append
+            for row in range(lo, min(lo + CHUNK, end)):
+                headers = headers_at(row)
+                names = tuple(map(_first, headers))
+                plan = plans.get(names)
+                if plan is None:
+                    plan = plans[names] = _plan(names)
+                conv, p_exc, p_cause, p_msg, p_topic, slow = plan
+                if slow:
+                    g = self._slow_group(headers)
+                else:
+                    exc = headers[p_exc][1] if p_exc >= 0 else None
+                    cause = headers[p_cause][1] if p_cause >= 0 else None
+                    msg = headers[p_msg][1] if p_msg >= 0 else None
+                    topic = headers[p_topic][1] if p_topic >= 0 else None
+                    if (
+                        (exc is None and p_exc >= 0)
+                        or (cause is None and p_cause >= 0)
+                        or (msg is None and p_msg >= 0)
+                        or (topic is None and p_topic >= 0)
+                    ):
+                        g = self._slow_group(headers)  # a null value: the full rules
+                    else:
+                        if msg is not None:
+                            # Digits never change what normalisation makes of a message (a property
+                            # test holds it to that): messages that differ in numbers share one entry.
+                            msg = msg.translate(_ZERO_DIGITS)
+                        key = (cause or exc, msg, topic)
+                        g = cache.get(key, -1)
+                        if g < 0:
+                            g = cache[key] = self._fast_group(exc, cause, msg, topic)
+                            if len(cache) >= _CACHE_LIMIT:
+                                cache.clear()
+                append(g)
+                counts[g * ncv + conv] += 1
+            self._rows.extend(out)
         return end - start
 
-    def _group_number(self, headers: Iterable[Header]) -> int:
-        """The group number of a record with these headers. The fast path picks the fingerprint's
-        headers by the same precedence as `parse_dlq_headers` and normalises each distinct message
-        shape once; Java-serialized exceptions and null values take the full parse."""
-        best = [_NO_RANK, _NO_RANK, _NO_RANK, _NO_RANK]
-        vals: list[bytes | None] = [None, None, None, None]
-        conv_rank = _NO_RANK
-        slow = False
-        table = _FAST
-        for name, value in headers:
-            info = table.get(name)
-            if info is None:
-                continue
-            rank, role, conv = info
-            if conv < conv_rank:
-                conv_rank = conv
-            if role < 0:
-                continue
-            if role == _JAVA or value is None:
-                slow = True
-            elif rank <= best[role]:
-                best[role] = rank
-                vals[role] = value
-        if slow:
-            relevant = tuple((n, v) for n, v in headers if n in FINGERPRINT_HEADERS)
-            g = self._slow.get(relevant, -1)
-            if g < 0:
-                g = self._intern(fingerprint_of_headers(relevant)[0])
-                if len(self._slow) >= _CACHE_LIMIT:
-                    self._slow.clear()
-                self._slow[relevant] = g
-        else:
-            exc_b, cause_b, msg_b, topic_b = vals
-            key = (cause_b or exc_b, msg_b, topic_b)
-            hit = self._cache.get(key)
-            if hit is None:
-                message = None
-                if msg_b is not None:
-                    # Digits never change what normalisation makes of a message: one entry per shape.
-                    shape = msg_b.translate(_ZERO_DIGITS)
-                    message = self._messages.get(shape)
-                    if message is None:
-                        message = normalize_message(msg_b.decode(errors="replace"))
-                        if len(self._messages) >= _CACHE_LIMIT:
-                            self._messages.clear()
-                        self._messages[shape] = message
-                fp = fingerprint(_text(exc_b), _text(cause_b), message, _text(topic_b), normalize=False)
-                hit = self._intern(fp)
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[key] = hit
-            g = hit
-        if conv_rank != _NO_RANK:
-            seen = self._conventions[g]
-            c = _CONVENTION_IDS[conv_rank]
-            seen[c] = seen.get(c, 0) + 1
+    def _fast_group(
+        self, exc: bytes | None, cause: bytes | None, msg: bytes | None, topic: bytes | None
+    ) -> int:
+        message = None
+        if msg is not None:  # digits zeroed already
+            message = self._messages.get(msg)
+            if message is None:
+                message = normalize_message(msg.decode(errors="replace"))
+                if len(self._messages) >= _CACHE_LIMIT:
+                    self._messages.clear()
+                self._messages[msg] = message
+        return self._intern(fingerprint(_text(exc), _text(cause), message, _text(topic), normalize=False))
+
+    def _slow_group(self, headers: Sequence[Header]) -> int:
+        """Java-serialized exceptions and null values: the full `parse_dlq_headers` rules."""
+        relevant = tuple((n, v) for n, v in headers if n in FINGERPRINT_HEADERS)
+        g = self._slow.get(relevant, -1)
+        if g < 0:
+            g = self._intern(fingerprint_of_headers(relevant)[0])
+            if len(self._slow) >= _CACHE_LIMIT:
+                self._slow.clear()
+            self._slow[relevant] = g
         return g
 
     # -- queries ----------------------------------------------------------------------------------
@@ -259,19 +294,23 @@ class GroupIndex:
         *,
         resolved: bytes | bytearray | None = None,
         decisions: DecisionsSnapshot | None = None,
+        index_all: bool = True,
     ) -> list[GroupSummary]:
         """Group summaries over `rows` (default: every stored row), sorted by count (largest first,
-        then by id). `resolved` holds one flag per row (1 = resolved); `decisions` the staged ones."""
+        then by id). `resolved` holds one flag per row (1 = resolved); `decisions` the staged ones.
+        With `index_all=False` only rows indexed so far count (for partial results while a worker
+        indexes a big DLQ with `update(upto)` in steps)."""
         if rows is not None and not isinstance(rows, (range, array, list, tuple)):
             rows = array("i", rows)  # read twice below
-        self.update()
+        if index_all:
+            self.update()
         store = self._store
         with self._lock:
             index = self._rows
             n = len(self._fps)
             ids = self._ids
             fps = list(self._fps)
-            conventions = [dict(c) for c in self._conventions]
+            conv_counts = list(self._conv_counts)
         count = [0] * n
         res = [0] * n
         first = [0] * n
@@ -320,7 +359,13 @@ class GroupIndex:
             fp = fps[g]
             m, pu, sk = per_decision[g]
             decided = m + pu + sk
-            seen = conventions[g]
+            seen = {
+                c: k
+                for c, k in zip(
+                    _CONVENTION_IDS, conv_counts[g * _NCONV : g * _NCONV + _NCONV - 1], strict=True
+                )
+                if k
+            }
             ordered = sorted(seen, key=lambda c: (-seen[c], _CONVENTION_IDS.index(c)))
             out.append(
                 GroupSummary(

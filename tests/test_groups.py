@@ -76,9 +76,11 @@ def test_index_grows_with_the_store() -> None:
     assert [g.count for g in index.summaries()] == [1]
     store.append(RawRecord(0, 99, 5, 0, None, None, (("source_topic", b"t"),)))
     store.append(RawRecord(0, 100, 6, 0, None, None, ()))
+    assert [g.count for g in index.summaries(index_all=False)] == [1], "only what is indexed"
     groups = index.summaries()
     assert sorted((g.kind, g.count) for g in groups) == [("none", 1), ("origin", 2)]
     assert len(index) == 3
+    assert index.update() == 0
 
 
 _VALUES = st.sampled_from([b"", b"x", b"Order 12 failed", b"Order 345 failed", b"\xff\xfe", b"a@b.cd", b"t1"])
