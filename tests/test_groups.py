@@ -111,3 +111,36 @@ def test_docs_list_every_convention_and_show_the_table() -> None:
     for convention in CONVENTIONS:
         assert f"| `{convention}` — " in text, convention
     assert (docs / "img" / "groups.svg").read_text().lstrip().startswith("<svg")
+
+
+async def test_engine_groups_on_the_memory_engine() -> None:
+    """Groups through the engine (the same code as on Kafka): decisions, the group filter, and
+    what a commit changes."""
+    from dlq_tui.memory_engine import MemoryEngine
+    from dlq_tui.triage.filter import parse
+
+    records = [
+        RawRecord(i % 2, i // 2, 5000 + i, 0, b"k%d" % i, b"v", tuple(r.headers))
+        for i, r in enumerate(convention_records(3, 5000))
+    ]
+    engine = MemoryEngine(records)
+    await engine.open()
+    await engine.load_all()
+    groups = await engine.groups_async()
+    assert len(groups) == len(FAILURE_KINDS) and all(g.count == 3 for g in groups)
+    streams = next(g for g in groups if g.convention == "streams")
+    rows = engine.group_rows(streams.id)
+    assert len(rows) == 3
+    assert list(engine.match(parse(f"group:{streams.id}"), engine.visible_rows())) == list(rows)
+    assert list(engine.match(parse("origin:shipments"), engine.visible_rows())) == list(rows)
+
+    engine.decide(rows[:2], Decision.PURGE)
+    after = {g.id: g for g in await engine.groups_async()}
+    assert (after[streams.id].decided, after[streams.id].purge, after[streams.id].undecided) == (2, 2, 1)
+
+    await engine.commit()
+    after = {g.id: g for g in await engine.groups_async()}
+    assert after[streams.id].count == 1, "resolved records leave the default view"
+    everything = {g.id: g for g in engine.groups(range(engine.row_count()))}
+    assert (everything[streams.id].count, everything[streams.id].resolved) == (3, 2)
+    await engine.close()
