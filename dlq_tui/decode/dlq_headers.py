@@ -256,8 +256,7 @@ class DlqInfo:
         """Labelled, present fields for a detail view (the stack trace excluded: it is long)."""
         out: list[tuple[str, str]] = []
         for label, value in (
-            ("source", self.source),
-            ("convention", self.convention_name or None),
+            ("source", self.source),  # the convention id; `convention_name` names it
             ("original topic", self.original_topic),
             ("original partition", self.original_partition),
             ("original offset", self.original_offset),
