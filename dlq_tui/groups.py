@@ -61,8 +61,8 @@ _first = itemgetter(0)
 
 # For one sequence of header names: (convention index, or _NCONV - 1 for none; the positions of the
 # headers that give the exception, cause, message and origin topic, -1 if none; whether the full
-# parse is needed (a Java-serialized exception)).
-_Plan = tuple[int, int, int, int, int, bool]
+# parse is needed (a Java-serialized exception); the first convention present, for the full parse).
+_Plan = tuple[int, int, int, int, int, bool, int]
 
 
 def _plan(names: tuple[str, ...]) -> _Plan:
@@ -83,7 +83,13 @@ def _plan(names: tuple[str, ...]) -> _Plan:
         elif role >= 0 and rank <= best[role]:
             best[role] = rank
             pos[role] = i
-    return (_NCONV - 1 if conv == _NO_RANK else conv), pos[0], pos[1], pos[2], pos[3], slow
+    first = _NCONV - 1 if conv == _NO_RANK else conv
+    # the convention that gives the exception class, else the origin topic (as parse_dlq_headers)
+    for role in (_EXC, _TOPIC):
+        if pos[role] >= 0:
+            conv = _FAST[names[pos[role]]][2]
+            break
+    return (_NCONV - 1 if conv == _NO_RANK else conv), pos[0], pos[1], pos[2], pos[3], slow, first
 
 
 def _text(value: bytes | None) -> str | None:
@@ -168,7 +174,7 @@ class GroupIndex:
         self._plans: dict[tuple[str, ...], _Plan] = {}
         self._cache: dict[tuple[bytes | None, ...], int] = {}
         self._messages: dict[bytes, str] = {}
-        self._slow: dict[tuple[Header, ...], int] = {}
+        self._slow: dict[tuple[Header, ...], tuple[int, int]] = {}
 
     def __len__(self) -> int:
         """Rows indexed so far."""
@@ -209,9 +215,9 @@ class GroupIndex:
                 plan = plans.get(names)
                 if plan is None:
                     plan = plans[names] = _plan(names)
-                conv, p_exc, p_cause, p_msg, p_topic, slow = plan
+                conv, p_exc, p_cause, p_msg, p_topic, slow, first = plan
                 if slow:
-                    g = self._slow_group(headers)
+                    g, conv = self._slow_group(headers, first)
                 else:
                     exc = headers[p_exc][1] if p_exc >= 0 else None
                     cause = headers[p_cause][1] if p_cause >= 0 else None
@@ -223,7 +229,7 @@ class GroupIndex:
                         or (msg is None and p_msg >= 0)
                         or (topic is None and p_topic >= 0)
                     ):
-                        g = self._slow_group(headers)  # a null value: the full rules
+                        g, conv = self._slow_group(headers, first)  # a null value: the full rules
                     else:
                         if msg is not None:
                             # Digits never change what normalisation makes of a message (a property
@@ -253,16 +259,23 @@ class GroupIndex:
                 self._messages[msg] = message
         return self._intern(fingerprint(_text(exc), _text(cause), message, _text(topic), normalize=False))
 
-    def _slow_group(self, headers: Sequence[Header]) -> int:
-        """Java-serialized exceptions and null values: the full `parse_dlq_headers` rules."""
+    def _slow_group(self, headers: Sequence[Header], conv: int) -> tuple[int, int]:
+        """Java-serialized exceptions and null values: the full `parse_dlq_headers` rules. Returns
+        the group number and the convention: the one of the exception class or else the origin
+        topic, if any, else `conv` (the first convention present)."""
         relevant = tuple((n, v) for n, v in headers if n in FINGERPRINT_HEADERS)
-        g = self._slow.get(relevant, -1)
-        if g < 0:
-            g = self._intern(fingerprint_of_headers(relevant)[0])
+        hit = self._slow.get(relevant)
+        if hit is None:
+            info = parse_dlq_headers(relevant)
+            named = (
+                info.source if info.exception_class is not None or info.original_topic is not None else None
+            )
+            hit = (self._intern(info.fingerprint()), -1 if named is None else _CONVENTION_IDS.index(named))
             if len(self._slow) >= _CACHE_LIMIT:
                 self._slow.clear()
-            self._slow[relevant] = g
-        return g
+            self._slow[relevant] = hit
+        g, named_conv = hit
+        return g, conv if named_conv < 0 else named_conv
 
     # -- queries ----------------------------------------------------------------------------------
 

@@ -164,6 +164,24 @@ def test_convention_precedence_when_headers_mix() -> None:
     assert info.attempts == 2  # only the retry topic headers have it
 
 
+def test_spring_cloud_stream_with_spring_dlt_cause_headers_is_scst() -> None:
+    # The binder's DeadLetterPublishingRecoverer mixes its x-* names with a few kafka_dlt-* ones.
+    info = parse_dlq_headers(
+        [
+            ("x-original-topic", b"payments"),
+            ("x-exception-fqcn", b"MessagingException"),
+            ("kafka_dlt-exception-cause-fqcn", b"java.lang.ArithmeticException"),
+            ("kafka_dlt-original-consumer-group", b"payments-app"),
+        ]
+    )
+    assert info.source == "scst"
+    assert (info.exception_class, info.root_cause_class, info.consumer_group) == (
+        "MessagingException",
+        "java.lang.ArithmeticException",
+        "payments-app",
+    )
+
+
 def test_a_null_last_header_clears_the_field() -> None:
     info = parse_dlq_headers([("dead-letter-topic", b"a"), ("dead-letter-topic", None)])
     assert info.original_topic is None and info.source == "smallrye"

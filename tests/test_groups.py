@@ -97,8 +97,12 @@ _VALUES = st.sampled_from([b"", b"x", b"Order 12 failed", b"Order 345 failed", b
 def test_fast_index_agrees_with_the_full_parse(records: list[list[tuple[str, bytes | None]]]) -> None:
     store = _store([tuple(h) for h in records])
     index = GroupIndex(store)
+    conventions: dict[str, set[str]] = {}
     for row, headers in enumerate(records):
-        assert index.group_of(row) == parse_dlq_headers(headers).fingerprint().id, headers
+        info = parse_dlq_headers(headers)
+        assert index.group_of(row) == info.fingerprint().id, headers
+        conventions.setdefault(info.fingerprint().id, set()).update([info.source] if info.source else [])
+    assert {g.id: set(g.conventions) for g in index.summaries()} == conventions
 
 
 def test_docs_list_every_convention_and_show_the_table() -> None:

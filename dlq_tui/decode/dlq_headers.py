@@ -18,8 +18,9 @@ convention         headers                                       numbers are
 =================  ============================================  ==========================================
 
 When a header repeats, the last one wins for the fields (as Kafka's ``lastHeader``); all are shown
-as headers. When a record carries headers of several conventions, the fields come from the first
-convention of the table that has them, and `DlqInfo.source` names that convention. Wrong-length or
+as headers. When a record carries headers of several conventions, each field comes from the first
+convention of the table that has it, and `DlqInfo.source` names the convention that gave the
+exception class (else the origin topic, else the first of the table present). Wrong-length or
 undecodable values are shown as hex with a note and left out of `DlqInfo`; nothing here raises.
 """
 
@@ -386,6 +387,7 @@ def parse_dlq_headers(headers: Iterable[tuple[str, bytes | None]]) -> DlqInfo:
     ordered = sorted(last.items(), key=lambda nv: (_PRIORITY[HEADERS[nv[0]].convention], HEADERS[nv[0]].rank))
     values: dict[str, Any] = {}
     extras: dict[str, str] = {}
+    named_by: dict[str, str] = {}  # field -> the convention that gave it
     for name, decoded in ordered:
         spec = HEADERS[name]
         if isinstance(decoded, ThrowableSummary):
@@ -395,17 +397,25 @@ def parse_dlq_headers(headers: Iterable[tuple[str, bytes | None]]) -> DlqInfo:
                 ("exception_cause_class", decoded.root_cause_class),
                 ("failed_data", decoded.data),
             ):
-                if v is not None:
-                    values.setdefault(target, v)
+                if v is not None and target not in values:
+                    values[target] = v
+                    named_by[target] = spec.convention
             for cls, msg in decoded.causes:
                 extras.setdefault(f"caused by {cls}", msg or "")
         elif spec.target.startswith("extra:"):
             label = spec.target[6:]
             shown = _format_ts(decoded) if spec.timestamp and isinstance(decoded, int) else str(decoded)
             extras.setdefault(label, shown or "")
-        else:
-            values.setdefault(spec.target, decoded)
-    source = min(seen, key=_PRIORITY.__getitem__)
+        elif spec.target not in values:
+            values[spec.target] = decoded
+            named_by[spec.target] = spec.convention
+    # The convention is the one that says what failed (or else where it came from): Spring Cloud
+    # Stream, for one, adds a few kafka_dlt-* headers to its own x-* ones.
+    source = (
+        named_by.get("exception_class")
+        or named_by.get("original_topic")
+        or min(seen, key=_PRIORITY.__getitem__)
+    )
     return DlqInfo(
         source=source,  # type: ignore[arg-type]
         notes=tuple(notes),
