@@ -67,7 +67,7 @@ def test_bad_terms_are_clear_errors() -> None:
         parse("origin.topic:x")
     with pytest.raises(FilterError, match="expected a value right after 'group:'"):
         parse("group:")
-    with pytest.raises(FilterError, match="known fields: .*exception, origin, group"):
+    with pytest.raises(FilterError, match=r"known fields: .*exception, origin, group"):
         parse("grp:abc")
 
 
