@@ -265,6 +265,14 @@ async def test_merge_all_where_group_writes_that_group_only(stack: Stack) -> Non
     after = {g["id"]: g["count"] for g in _groups(stack, group, source)}
     assert target not in after and len(after) == len(FAILURE_KINDS) - 1
 
+    karafka = groups["karafka"]["id"]
+    dry = run(
+        ["purge-all", "-b", stack.bootstrap, "-g", group, "--where", f"group:{karafka}", "--dry-run", source]
+    )
+    assert dry.returncode == 0, dry.stderr
+    planned = [line for line in dry.stdout.splitlines() if line.startswith("would purge")]
+    assert len(planned) == 3 and all(" key LEG-" in line for line in planned)
+
 
 async def test_engine_groups_and_group_filter(stack: Stack) -> None:
     source = await _mixed_dlq(stack, 2)
