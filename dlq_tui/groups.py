@@ -1,9 +1,11 @@
 """Failure groups over a record store: a compact per-row group index and group summaries.
 
 The index keeps one small int per row (an ``array('I')``) into a table of interned fingerprints. It is
-filled lazily, in chunks, from the headers the fingerprint depends on (`FINGERPRINT_HEADERS`); rows
-whose fingerprint headers are byte-identical share one cache entry, so the exception parsing and
-message normalisation run once per distinct failure text, not once per record.
+filled lazily, in chunks. Records with the same sequence of header names share a *plan* (which header
+gives the exception, root cause, message and origin topic, by the precedence of `parse_dlq_headers`);
+records whose exception, origin and message agree except for digits share one cache entry, so
+message normalisation runs once per failure shape, not once per record. Java-serialized exceptions
+and null header values take the full `parse_dlq_headers` (cached by their fingerprint headers).
 
 Thread-safety: `GroupIndex` takes its own lock, so the screen's worker and a filter's worker may both
 ask; it reads the store only below the row count it saw when it started (the store appends, never
@@ -31,7 +33,6 @@ __all__ = [
     "GroupIndex",
     "GroupSummary",
     "decisions_snapshot",
-    "fingerprint_of_headers",
 ]
 
 CHUNK = 65_536
@@ -103,12 +104,6 @@ DecisionsSnapshot = Mapping[int, Mapping[int, Decision]]
 def decisions_snapshot(buffer: StagedBuffer) -> dict[int, dict[int, Decision]]:
     """A copy of the staged decisions that a worker thread may read (take it on the event loop)."""
     return {p: dict(buffer.partition_items(p)) for p in buffer.partitions()}
-
-
-def fingerprint_of_headers(headers: Iterable[Header]) -> tuple[Fingerprint, str | None]:
-    """The fingerprint of a record with these headers, and its DLQ convention (None without one)."""
-    info = parse_dlq_headers(headers)
-    return info.fingerprint(), info.source
 
 
 @dataclass(frozen=True, slots=True)
