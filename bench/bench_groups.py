@@ -28,23 +28,24 @@ PARTITIONS = 6
 
 
 def make_store(n: int) -> RecordStore:
-    kinds = len(convention_records(1, 0))
+    """`n` records of every failure kind in turn, generated and stored in batches (as loading does)."""
     store = RecordStore()
     now = 1_767_225_600_000
-    per_kind = -(-n // kinds)
-    batch: list[RawRecord] = []
-    for row, rec in enumerate(convention_records(per_kind, now)):
-        if row == n:
-            break
-        batch.append(
-            RawRecord(
-                row % PARTITIONS, row // PARTITIONS, now + row, 0, rec.key, rec.value, tuple(rec.headers)
+    row = 0
+    first = 1
+    while row < n:
+        batch: list[RawRecord] = []
+        for rec in convention_records(1000, now, first=first):
+            if row == n:
+                break
+            batch.append(
+                RawRecord(
+                    row % PARTITIONS, row // PARTITIONS, now + row, 0, rec.key, rec.value, tuple(rec.headers)
+                )
             )
-        )
-        if len(batch) == 10_000:
-            store.extend(batch)
-            batch = []
-    store.extend(batch)
+            row += 1
+        store.extend(batch)
+        first += 1000
     return store
 
 
