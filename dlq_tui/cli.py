@@ -32,7 +32,7 @@ from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
-COMMANDS = ("ask", "merge-all", "purge-all", "print")
+COMMANDS = ("ask", "merge-all", "purge-all", "print", "groups")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -195,7 +195,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         default="",
         help="only records matching FILTER (syntax: dlq-tui help filters)",
     )
-    if command != "print":
+    if command not in ("print", "groups"):
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be written; write nothing"
         )
@@ -206,6 +206,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             metavar="N",
             default=0,
             help="commit after every N decisions (default: once at the end)",
+        )
+    if command == "groups":
+        parser.add_argument(
+            "--format", choices=["table", "jsonl"], default="table", help="one row or JSON object per group"
         )
     if command == "print":
         parser.add_argument("--format", choices=["text", "jsonl"], default="text")

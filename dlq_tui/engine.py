@@ -18,6 +18,7 @@ from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
 from dlq_tui.decode.wire import SchemaRef, schema_refs
 from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
+from dlq_tui.groups import DecisionsSnapshot, GroupIndex, GroupSummary, decisions_snapshot
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
     CommitReport,
@@ -134,6 +135,15 @@ class LazySubject:
     def full_text(self) -> str:
         return self._d().full_text()
 
+    def origin_text(self) -> str | None:
+        return self._d().origin_text()
+
+    def exception_text(self) -> str:
+        return self._d().exception_text()
+
+    def group_id(self) -> str:
+        return self._session.group_index.group_of(self._row)
+
 
 class TriageSession:
     """One DLQ opened for triage. Call `open()`, then iterate `load()`; decide; `commit()`; `close()`."""
@@ -141,6 +151,7 @@ class TriageSession:
     def __init__(self, config: SessionConfig, *, committer: Committer | None = None) -> None:
         self.config = config
         self.store = RecordStore()
+        self.group_index = GroupIndex(self.store)
         self.buffer = StagedBuffer()
         self._decision_listeners: list[DecisionsListener] = []
         self.buffer.add_listener(self._decisions_changed)
@@ -406,6 +417,39 @@ class TriageSession:
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
         return out
+
+    # -- failure groups -------------------------------------------------------------------------
+
+    def decisions_snapshot(self) -> dict[int, dict[int, Decision]]:
+        """The staged decisions as a copy a worker thread may read (call on the event loop)."""
+        return decisions_snapshot(self.buffer)
+
+    def groups(
+        self, rows: Iterable[int] | None = None, decisions: DecisionsSnapshot | None = None
+    ) -> list[GroupSummary]:
+        """Failure group summaries over `rows` (default: the rows shown, see `visible_rows`), sorted
+        by count. For a worker thread: pass `decisions` from `decisions_snapshot()` taken on the
+        event loop (without it, the buffer is read here, which is only safe on the event loop)."""
+        if decisions is None:
+            decisions = self.decisions_snapshot()
+        self.group_index.update()
+        return self.group_index.summaries(
+            self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
+        )
+
+    async def groups_async(self, rows: Iterable[int] | None = None) -> list[GroupSummary]:
+        """`groups` computed in a worker thread (the event loop stays free)."""
+        snapshot = self.decisions_snapshot()
+        return await asyncio.to_thread(self.groups, rows, snapshot)
+
+    def group_of(self, row: int) -> str:
+        """The failure group id of a row."""
+        return self.group_index.group_of(row)
+
+    def group_rows(self, group_id: str, rows: Iterable[int] | None = None) -> array[int]:
+        """The rows of `rows` (default: the rows shown) in the failure group `group_id`; decide on
+        them with `decide` (m/p/s on a group). For a worker thread on a big DLQ."""
+        return self.group_index.rows_of(group_id, self.visible_rows() if rows is None else rows)
 
     # -- decisions ------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from dlq_tui.decode.dlq_headers import is_dlq_header
 from dlq_tui.decode.formats import Decoded
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.decode.view import DecodedRecord
@@ -49,7 +50,9 @@ def describe(session: TriageSession, row: int, out: TextIO) -> None:
         out.write(
             f"  origin:  {safe_text(dlq.original_topic)} partition {dlq.original_partition} offset {dlq.original_offset}\n"
         )
-    other = [name for name, _ in raw.headers if not name.startswith(("kafka_dlt-", "__connect.errors."))]
+    if dlq.source is not None:
+        out.write(f"  group:   {session.group_of(row)} ({dlq.convention_name})\n")
+    other = [name for name, _ in raw.headers if not is_dlq_header(name)]
     if other:
         out.write(f"  headers: {', '.join(one_line(safe_text(n), 60) for n in other)}\n")
 
@@ -89,6 +92,7 @@ def as_json(d: DecodedRecord) -> dict[str, Any]:
         "decode_error": d.value.error or d.key.error,
         "error": d.error_text() or None,
         "dlq": dict(d.dlq.fields()),
+        "group": d.group_id(),
         "headers": {name: d.header_text(name) for name, _ in raw.headers},
     }
 
@@ -158,7 +162,7 @@ async def run(
     command: str, config: SessionConfig, args: argparse.Namespace, out: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
-    read_only = command == "print" or getattr(args, "dry_run", False)
+    read_only = command in ("print", "groups") or getattr(args, "dry_run", False)
     # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
     # batch commands decide and commit in one go.
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
@@ -174,6 +178,10 @@ async def run(
         print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
         rows = _selected(session, flt_text)
+        if command == "groups":
+            from dlq_tui.linemode_groups import run_groups
+
+            return await run_groups(session, rows, args.format, out)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
         if command == "print":
