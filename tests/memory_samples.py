@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-from dataclasses import dataclass
 from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
@@ -30,7 +29,6 @@ __all__ = [
     "NOW_MS",
     "SCHEMAS",
     "SCHEMA_ID",
-    "Sample",
     "compacted_records",
     "ordinary_records",
     "sample_records",
@@ -88,15 +86,6 @@ HOSTILE_TEXTS = {
 }
 
 
-@dataclass(frozen=True)
-class Sample:
-    """What a record in `sample_records()` is, for assertions (`kind`: avro, json, keyless, ...)."""
-
-    key: str | None
-    kind: str
-    partition: int
-
-
 def spring_headers(
     partition: int, offset: int, timestamp: int, failure: tuple[str, str, str]
 ) -> tuple[Header, ...]:
@@ -130,13 +119,11 @@ class _Builder:
 
     def __init__(self) -> None:
         self.records: list[RawRecord] = []
-        self.samples: list[Sample] = []
         self._next: dict[int, int] = {}
         self._ts = NOW_MS - 6 * 3600 * 1000
 
     def add(
         self,
-        kind: str,
         partition: int,
         key: bytes | None,
         value: bytes | None,
@@ -148,7 +135,6 @@ class _Builder:
         self._ts += 97_000
         headers = spring_headers(partition, 5_000 + offset * 3, self._ts - 60_000, failure)
         self.records.append(RawRecord(partition, offset, self._ts, 0, key, value, headers + extra_headers))
-        self.samples.append(Sample(None if key is None else key.decode("utf-8", "replace"), kind, partition))
 
 
 def ordinary_records(count: int, *, partitions: int = 3, avro: bool = True) -> list[RawRecord]:
@@ -159,7 +145,7 @@ def ordinary_records(count: int, *, partitions: int = 3, avro: bool = True) -> l
         failure = TIMEOUT if i % 3 == 0 else (NOT_FOUND if i % 2 else CONSTRAINT)
         datum = {"orderNumber": f"ORD{i:03d}", "reason": "Ordered the wrong product", "amountCents": i * 100}
         value = wire_avro(datum) if avro else json.dumps(datum).encode()
-        b.add("avro" if avro else "json", (i - 1) % partitions, f"ORD{i:03d}".encode(), value, failure)
+        b.add((i - 1) % partitions, f"ORD{i:03d}".encode(), value, failure)
     return b.records
 
 
@@ -170,24 +156,22 @@ def _build_samples() -> _Builder:
     # Six Avro orders and four JSON ones, interleaved over partitions 0, 1, 2.
     for i in range(1, 7):
         datum = {"orderNumber": f"ORD00{i}", "reason": reasons[i % 4], "amountCents": 1999 + i}
-        b.add("avro", (i - 1) % 3, f"ORD00{i}".encode(), wire_avro(datum), failures[i % 3])
+        b.add((i - 1) % 3, f"ORD00{i}".encode(), wire_avro(datum), failures[i % 3])
     for i in range(1, 5):
         value = json.dumps({"orderNumber": f"ORD-J{i}", "reason": reasons[i % 4], "items": [i, i + 1]})
-        b.add("json", i % 3, f"ORD-J{i}".encode(), value.encode(), failures[(i + 1) % 3])
+        b.add(i % 3, f"ORD-J{i}".encode(), value.encode(), failures[(i + 1) % 3])
     b.add(
-        "keyless",
         1,
         None,
         wire_avro({"orderNumber": "ORD-KEYLESS", "reason": "Produced without a key", "amountCents": 1}),
     )
-    b.add("tombstone", 2, b"ORD-TOMB", None, NOT_FOUND)
+    b.add(2, b"ORD-TOMB", None, NOT_FOUND)
     poison = b"\x00" + struct.pack(">i", SCHEMA_ID) + b"\xfe\xff\xff\xff\x0fnot avro at all"
-    b.add("poison", 0, b"ORD-POISON", poison, CONSTRAINT)
+    b.add(0, b"ORD-POISON", poison, CONSTRAINT)
     # Hostile JSON: the control characters arrive JSON-escaped, the markup and bidi as they are;
     # the key and a header carry raw escapes.
     hostile = {"orderNumber": "ORD-HOSTILE", "reason": " ".join(HOSTILE_TEXTS.values())}
     b.add(
-        "hostile",
         1,
         f"ORD-HOSTILE{ESC}[7m".encode(),
         json.dumps(hostile, ensure_ascii=False).encode(),
@@ -195,21 +179,24 @@ def _build_samples() -> _Builder:
         (("x-note", f"{HOSTILE_TEXTS['title']}{HOSTILE_TEXTS['markup']}".encode()),),
     )
     # A plain-text value with the raw escape sequences in it.
-    b.add("ansi", 1, b"ORD-ANSI", ("order canceled " + " ".join(HOSTILE_TEXTS.values())).encode(), NOT_FOUND)
-    b.add("bad-utf8", 2, b"ORD-BADUTF8", b"order \xff\xfe\xfd canceled: caf\xe9", TIMEOUT)
+    b.add(1, b"ORD-ANSI", ("order canceled " + " ".join(HOSTILE_TEXTS.values())).encode(), NOT_FOUND)
+    b.add(2, b"ORD-BADUTF8", b"order \xff\xfe\xfd canceled: caf\xe9", TIMEOUT)
     big = ("x" * (BIG_VALUE_BYTES - 40)).join(['{"orderNumber": "ORD-BIG", "blob": "', '"}'])
-    b.add("big", 0, b"ORD-BIG", big.encode(), NOT_FOUND)
+    b.add(0, b"ORD-BIG", big.encode(), NOT_FOUND)
     return b
 
 
 def sample_records() -> list[RawRecord]:
-    """The sample DLQ (17 records over partitions 0-2, in arrival order)."""
+    """The sample DLQ: 17 records over partitions 0-2, in arrival order (interleaved). By
+    partition and offset, as the table lists them:
+
+    - p0: 0 ORD001, 1 ORD004 (Avro), 2 ORD-J3 (JSON), 3 ORD-POISON, 4 ORD-BIG (1 MB JSON)
+    - p1: 0 ORD002, 1 ORD005, 2 ORD-J1, 3 ORD-J4, 4 keyless (Avro), 5 ORD-HOSTILE (JSON), 6 ORD-ANSI
+    - p2: 0 ORD003, 1 ORD006, 2 ORD-J2, 3 ORD-TOMB (null value), 4 ORD-BADUTF8
+
+    Six fail with a timeout (`error:*Timeout*`): ORD003, ORD006, ORD-KEYLESS, ORD-HOSTILE,
+    ORD-BADUTF8 and ORD-J2."""
     return _build_samples().records
-
-
-def sample_kinds() -> list[Sample]:
-    """What each record of `sample_records()` is, in the same order."""
-    return _build_samples().samples
 
 
 def compacted_records() -> list[RawRecord]:
@@ -217,8 +204,8 @@ def compacted_records() -> list[RawRecord]:
     keyless record. Purging `ORD-A`@0 alone must withhold its tombstone, or the tombstone would
     delete the newer `ORD-A`@2 that is still unresolved."""
     b = _Builder()
-    b.add("json", 0, b"ORD-A", b'{"orderNumber": "ORD-A", "v": 1}')
-    b.add("json", 0, b"ORD-B", b'{"orderNumber": "ORD-B", "v": 1}')
-    b.add("json", 0, b"ORD-A", b'{"orderNumber": "ORD-A", "v": 2}')
-    b.add("keyless", 0, None, b'{"orderNumber": "ORD-NOKEY"}')
+    b.add(0, b"ORD-A", b'{"orderNumber": "ORD-A", "v": 1}')
+    b.add(0, b"ORD-B", b'{"orderNumber": "ORD-B", "v": 1}')
+    b.add(0, b"ORD-A", b'{"orderNumber": "ORD-A", "v": 2}')
+    b.add(0, None, b'{"orderNumber": "ORD-NOKEY"}')
     return b.records
