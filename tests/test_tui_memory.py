@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
+from textual.pilot import Pilot
 
 from dlq_tui.memory_engine import MemoryCommitter, MemoryEngine
 from dlq_tui.triage.decisions import Decision
@@ -42,8 +46,6 @@ SIZE = (120, 40)
 @pytest.fixture(autouse=True)
 def _pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Timestamps shown in UTC; no journal or state outside the test's directory."""
-    import time
-
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
@@ -57,20 +59,20 @@ def counts(engine: MemoryEngine) -> tuple[int, int, int]:
     return staged[Decision.MERGE], staged[Decision.PURGE], staged[Decision.SKIP]
 
 
-def table_lines(app: object) -> list[str]:
+def table_lines(app: App[Any]) -> list[str]:
     """The table's record lines (the header line dropped)."""
-    lines = part(app, "#records").splitlines()  # type: ignore[arg-type]
+    lines = part(app, "#records").splitlines()
     return [line for line in lines[1:] if re.match(r"^.\s+\d+\s+\d+ ", line)]
 
 
-def line_of(app: object, key: str) -> str:
+def line_of(app: App[Any], key: str) -> str:
     """The table line showing `key` (exactly one)."""
     found = [line for line in table_lines(app) if f" {key} " in line]
     assert len(found) == 1, (key, table_lines(app))
     return found[0]
 
 
-def mark(app: object, key: str) -> str:
+def mark(app: App[Any], key: str) -> str:
     """The decision mark in the first column of `key`'s line ("M", "P", "S" or " ")."""
     return line_of(app, key)[0]
 
@@ -83,11 +85,8 @@ def row_of(engine: MemoryEngine, partition: int, offset: int) -> int:
     raise AssertionError(f"no row {partition}/{offset}")
 
 
-async def apply_filter(pilot: object, text: str, matches: int) -> None:
+async def apply_filter(pilot: Pilot[Any], text: str, matches: int) -> None:
     """Type `text` into the filter bar, wait for the live count, apply it."""
-    from textual.pilot import Pilot
-
-    assert isinstance(pilot, Pilot)
     await pilot.press("slash", *text)
     await shows(pilot, f"{matches} of ", "#filter")
     await pilot.press("enter")
