@@ -1,0 +1,447 @@
+"""Safe redrive (docs/redrive.md): `@origin` routing, the redrive part of the commit plan, the
+audit record of each decision, the rate cap, and the canary's watch on the DLQ.
+
+Engine-level: no Textual, no printing. The engine builds its commit request from these; line mode
+and the app render `RedrivePlan` and call `TriageSession.commit` (see `engine.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import hashlib
+import json
+import math
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypedDict
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dlq_tui import __version__
+from dlq_tui.decode.dlq_headers import DlqInfo, parse_dlq_headers
+from dlq_tui.kafka.admin import admin_client, topic_partitions
+from dlq_tui.kafka.committer import AuditSpec, Pacing, Route
+from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
+from dlq_tui.triage.decisions import Decision
+from dlq_tui.triage.records import Header, RecordId, RecordLike
+
+ORIGIN = "@origin"
+"""DESTINATION meaning: each merged record goes back to the topic its DLQ headers name."""
+TRANSACTIONS_PER_SECOND = 10
+"""A rate-capped commit writes about a tenth of a second's worth of records per transaction."""
+ORIGIN_WARNING = (
+    "records merged to @origin are delivered again to EVERY consumer group of their origin topic, "
+    "not only to the one that failed"
+)
+
+
+class RequestParts(TypedDict, total=False):
+    """The redrive fields of a `CommitRequest`."""
+
+    route: Route | None
+    audit: AuditSpec | None
+    pacing: Pacing | None
+
+
+def dlq_info(headers: Iterable[Header]) -> DlqInfo:
+    """What the DLQ headers say (every convention `decode.dlq_headers` knows)."""
+    return parse_dlq_headers(headers)
+
+
+def origin_of(headers: Iterable[Header]) -> str | None:
+    """The origin topic named by a record's DLQ headers, or None."""
+    return parse_dlq_headers(headers).original_topic or None
+
+
+def describe_rid(rid: RecordId) -> str:
+    return f"{rid.partition}:{rid.offset}"
+
+
+def missing_origin_message(source: str, rids: Sequence[RecordId], limit: int = 20) -> str:
+    """The refusal for records whose headers name no origin topic (names the records)."""
+    shown = ", ".join(describe_rid(r) for r in rids[:limit])
+    more = f" and {len(rids) - limit} more" if len(rids) > limit else ""
+    return (
+        f"{len(rids)} record(s) of '{source}' name no origin topic in their DLQ headers and cannot be "
+        f"merged to {ORIGIN}: partition:offset {shown}{more} (leave them out with --where, or merge "
+        "them to a named topic)"
+    )
+
+
+class OriginRouter:
+    """The `Route` of an `@origin` commit: the origin topic from the DLQ headers; the partition is
+    the default partitioner's on the key, or the origin partition when `use_partition`."""
+
+    def __init__(self, partition_counts: Mapping[str, int], *, use_partition: bool = False) -> None:
+        self._counts = partition_counts
+        self._use_partition = use_partition
+
+    def __call__(self, record: RecordLike) -> tuple[str, int | None]:
+        info = parse_dlq_headers(record.headers)
+        topic = info.original_topic
+        if not topic:  # checked before the transaction; this aborts it if it ever slips through
+            raise DlqError(missing_origin_message("the DLQ", [RecordId(record.partition, record.offset)]))
+        if not self._use_partition:
+            return topic, None
+        partition = info.original_partition
+        if partition is None or not 0 <= partition < self._counts.get(topic, 0):
+            raise DlqError(
+                f"record {record.partition}:{record.offset}: origin partition {partition} does not exist "
+                f"in '{topic}' (drop --origin-partition to use the default partitioner)"
+            )
+        return topic, partition
+
+
+async def origin_partition_counts(kafka: KafkaSettings, topics: Iterable[str]) -> dict[str, int]:
+    """Partition count of each origin topic; a clear error naming a topic that does not exist."""
+    counts: dict[str, int] = {}
+    async with admin_client(kafka) as admin:
+        for topic in sorted(set(topics)):
+            try:
+                counts[topic] = len(await topic_partitions(admin, topic))
+            except DlqError as exc:
+                raise DlqError(f"origin topic: {exc}") from exc
+            except Exception as exc:
+                raise DlqError(f"origin topic: {describe_error(exc, topic=topic)}") from exc
+    return counts
+
+
+# -- the plan --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedrivePlan:
+    """The redrive part of the commit plan: what goes where, in how many transactions, audited how."""
+
+    merges: int
+    purges: int
+    by_destination: dict[str, int]
+    missing_origin: list[RecordId]
+    edited: int = 0
+    transactions: int = 1
+    max_rate: float | None = None
+    audit_topic: str | None = None
+    canary: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The plan as text lines (for `--dry-run`, and what the review screen shows)."""
+        out = [f"would merge {n} record(s) to {topic}" for topic, n in sorted(self.by_destination.items())]
+        if self.edited:
+            out.append(f"  of which {self.edited} edited (new value bytes, same key, headers and timestamp)")
+        if self.purges:
+            out.append(f"would purge {self.purges} record(s)")
+        if self.canary:
+            out.append(
+                f"canary: the first {self.canary} merge(s) in their own transaction, then watch the DLQ"
+            )
+        if self.max_rate:
+            out.append(
+                f"rate cap {self.max_rate:g}/s: {self.transactions} transaction(s), each complete with "
+                "its offsets"
+            )
+        if self.audit_topic:
+            out.append(
+                f"audit: {self.merges + self.purges} record(s) to {self.audit_topic} in the same transaction(s)"
+            )
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+def transaction_size(max_rate: float | None) -> int | None:
+    """Merges and purges per transaction under a rate cap (None: no cap)."""
+    if not max_rate:
+        return None
+    return max(1, math.ceil(max_rate / TRANSACTIONS_PER_SECOND))
+
+
+def redrive_plan(
+    writes: Sequence[tuple[RecordLike, Decision]],
+    destination: str | None,
+    *,
+    edited: Iterable[RecordId] = (),
+    max_rate: float | None = None,
+    audit_topic: str | None = None,
+    canary: int = 0,
+) -> RedrivePlan:
+    """Count merges per destination topic (from the headers for `@origin`) and purges; list the
+    merges that have no origin. O(writes)."""
+    by_destination: dict[str, int] = {}
+    missing: list[RecordId] = []
+    merges = purges = 0
+    for record, decision in writes:
+        if decision is Decision.PURGE:
+            purges += 1
+            continue
+        if decision is not Decision.MERGE:
+            continue
+        merges += 1
+        topic = origin_of(record.headers) if destination == ORIGIN else destination
+        if topic is None:
+            missing.append(RecordId(record.partition, record.offset))
+        else:
+            by_destination[topic] = by_destination.get(topic, 0) + 1
+    size = transaction_size(max_rate)
+    total = merges + purges
+    rest = max(0, total - canary)
+    transactions = (1 if canary and total else 0) + ((math.ceil(rest / size) if size else 1) if rest else 0)
+    warnings = [ORIGIN_WARNING] if destination == ORIGIN and merges else []
+    edited_set = set(edited)
+    n_edited = sum(
+        1 for r, d in writes if d is Decision.MERGE and RecordId(r.partition, r.offset) in edited_set
+    )
+    return RedrivePlan(
+        merges=merges,
+        purges=purges,
+        by_destination=by_destination,
+        missing_origin=missing,
+        edited=n_edited,
+        transactions=max(transactions, 1 if total else 0),
+        max_rate=max_rate,
+        audit_topic=audit_topic,
+        canary=min(canary, merges),
+        warnings=warnings,
+    )
+
+
+# -- audit ------------------------------------------------------------------------------------------
+
+
+def default_operator() -> str:
+    """`user@host` of whoever runs dlq-tui."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (e.g. a container without passwd entry)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def sha256_hex(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+class AuditWriter:
+    """Builds the audit record of each decision of one commit (an `AuditEntry`). Key: the source
+    record's `topic/partition/offset`; value: one JSON object (never the payload, only digests)."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        group: str,
+        operator: str | None = None,
+        reason: str | None = None,
+        original_digests: Mapping[RecordId, str | None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.group = group
+        self.operator = operator or default_operator()
+        self.reason = reason or ""
+        self.commit_id = str(uuid.uuid4())
+        self._originals = original_digests or {}
+        self._clock = clock
+
+    def entry(self, record: RecordLike, decision: Decision, destination: str | None) -> tuple[bytes, bytes]:
+        rid = RecordId(record.partition, record.offset)
+        value_sha = sha256_hex(record.value)
+        obj = {
+            "decision": decision.value,
+            "source_topic": self.source,
+            "source_partition": record.partition,
+            "source_offset": record.offset,
+            "destination_topic": destination,
+            "group": self.group,
+            "key_sha256": sha256_hex(record.key),
+            "value_sha256": value_sha,
+            "edited": rid in self._originals,
+            "original_value_sha256": self._originals.get(rid, value_sha),
+            "operator": self.operator,
+            "reason": self.reason,
+            "dlq_tui_version": __version__,
+            "commit_id": self.commit_id,
+            "time": datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds"),
+        }
+        key = f"{self.source}/{record.partition}/{record.offset}".encode()
+        return key, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def spec(self, topic: str) -> AuditSpec:
+        return AuditSpec(topic, self.entry)
+
+
+# -- rate ---------------------------------------------------------------------------------------------
+
+
+class RatePacer:
+    """`Pacing.wait` for a rate cap: the transaction that brings the total to `done + n` starts no
+    earlier than `(done + n) / rate` seconds after the first began, so from the start of the commit
+    no more than `rate` records per second are written."""
+
+    def __init__(
+        self, rate: float, per_transaction: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("the rate cap must be positive")
+        self.rate = rate
+        self.per_transaction = per_transaction
+        self._clock = clock
+        self._start: float | None = None
+
+    async def __call__(self, done: int) -> None:
+        now = self._clock()
+        if self._start is None:
+            self._start = now
+        due = self._start + (done + self.per_transaction) / self.rate
+        if due > now:
+            await asyncio.sleep(due - now)  # the cap itself, not a synchronisation
+
+
+def rate_pacing(max_rate: float | None, stop: Callable[[], bool] | None = None) -> Pacing | None:
+    size = transaction_size(max_rate)
+    if size is None or max_rate is None:
+        return Pacing(stop=stop) if stop is not None else None
+    return Pacing(max_per_transaction=size, wait=RatePacer(max_rate, size), stop=stop)
+
+
+class RateProgress:
+    """A `ProgressHook` that reports records written, rate and ETA after each transaction (at most
+    about once a second) to `emit`."""
+
+    def __init__(self, emit: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self._emit = emit
+        self._clock = clock
+        self._start: float | None = None
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self._clock()
+        if self._start is None:
+            self._start = now
+        if stage != "committing" or (now - self._last < 1.0 and done < total):
+            return
+        self._last = now
+        elapsed = max(now - self._start, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else float("inf")
+        eta_text = f"{eta:.0f}s" if math.isfinite(eta) else "?"
+        self._emit(f"{done}/{total} written, {rate:.0f}/s, ETA {eta_text}")
+
+
+# -- canary --------------------------------------------------------------------------------------------
+
+_VARIABLE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|0x[0-9a-fA-F]+|\d+"
+)
+
+
+def fingerprint(info: DlqInfo) -> str:
+    """Root-cause exception and message with variable parts (numbers, ids) normalised.
+    Extension point: `wip/groups` brings the project's failure fingerprint; use it here."""
+    message = _VARIABLE.sub("#", info.exception_message or "")
+    return f"{info.exception_cause_class or info.exception_class or ''}|{message}"
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A DLQ record that looks like a canary coming back."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    why: str  # "same key" or "same fingerprint from the same origin"
+
+    def describe(self) -> str:
+        key = self.key.decode("utf-8", "replace") if self.key is not None else "(none)"
+        return f"{self.partition}:{self.offset} key {key!r} ({self.why})"
+
+
+@dataclass(frozen=True)
+class CanaryWatch:
+    """What identifies the canary's records if they come back to the DLQ."""
+
+    keys: frozenset[bytes]
+    fingerprints: frozenset[tuple[str, str]]  # (fingerprint, origin topic)
+
+    @classmethod
+    def of(cls, records: Iterable[RecordLike]) -> CanaryWatch:
+        keys: set[bytes] = set()
+        prints: set[tuple[str, str]] = set()
+        for r in records:
+            if r.key is not None:
+                keys.add(r.key)
+            info = parse_dlq_headers(r.headers)
+            if info.original_topic and (info.exception_class or info.exception_message):
+                prints.add((fingerprint(info), info.original_topic))
+        return cls(frozenset(keys), frozenset(prints))
+
+    def match(self, record: RecordLike) -> str | None:
+        if record.value is None:  # a tombstone (e.g. ours, on a compacted DLQ) is not a failure
+            return None
+        if record.key is not None and record.key in self.keys:
+            return "same key"
+        info = parse_dlq_headers(record.headers)
+        if info.original_topic and (fingerprint(info), info.original_topic) in self.fingerprints:
+            return "same fingerprint from the same origin"
+        return None
+
+
+async def dlq_end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    """The DLQ's last stable offsets now (taken before the canary's transaction)."""
+    consumer = AIOKafkaConsumer(**kafka.consumer_kwargs())
+    try:
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = await consumer.end_offsets(tps)
+    except Exception as exc:
+        raise DlqError(describe_error(exc, topic=topic)) from exc
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def watch_dlq(
+    kafka: KafkaSettings,
+    topic: str,
+    starts: Mapping[int, int],
+    watch: CanaryWatch,
+    seconds: float,
+) -> list[Returned]:
+    """Read the DLQ (read_committed) from `starts` for up to `seconds`; return as soon as records
+    that match the canary arrive (all of that fetch), or [] when the time is up."""
+    consumer = AIOKafkaConsumer(**kafka.consumer_kwargs())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    try:
+        await consumer.start()
+        tps = [TopicPartition(topic, p) for p in sorted(starts)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, starts[tp.partition])
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                return []
+            fetched = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000) or 1)
+            found = [
+                Returned(r.partition, r.offset, r.key, why)
+                for records in fetched.values()
+                for r in records
+                if (why := watch.match(r)) is not None
+            ]
+            if found:
+                return sorted(found, key=lambda x: (x.partition, x.offset))
+    except DlqError:
+        raise
+    except Exception as exc:
+        raise DlqError(describe_error(exc, topic=topic)) from exc
+    finally:
+        await consumer.stop()
