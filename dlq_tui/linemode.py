@@ -17,10 +17,12 @@ from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.redrive import missing_origin_message, origin_of
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
 ANSWERS = {"": Decision.MERGE, "m": Decision.MERGE, "p": Decision.PURGE, "s": Decision.SKIP}
+EDIT = "e"
 
 
 def describe(session: TriageSession, row: int, out: TextIO) -> None:
@@ -105,7 +107,7 @@ def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
     out.write(detail + "\n")
 
 
-def print_plan(session: TriageSession, out: TextIO) -> None:
+def print_plan(session: TriageSession, out: TextIO, canary: int = 0) -> None:
     writes, _ = session.staged_writes()
     dest = session.config.destination
     for record, decision in writes:
@@ -115,7 +117,8 @@ def print_plan(session: TriageSession, out: TextIO) -> None:
             else "(none)"
         )
         if decision is Decision.MERGE:
-            out.write(f"would merge     {record.partition}:{record.offset} key {key} -> {dest}\n")
+            to = origin_of(record.headers) if session.to_origin else dest
+            out.write(f"would merge     {record.partition}:{record.offset} key {key} -> {to}\n")
         else:
             out.write(f"would purge     {record.partition}:{record.offset} key {key}\n")
         if session.tombstones_on and record.key is not None:
@@ -127,18 +130,37 @@ def print_plan(session: TriageSession, out: TextIO) -> None:
         out.write(
             f"would commit    partition {p} offset {state.committed}{meta} for group {session.config.group}\n"
         )
+    from dlq_tui.redrive_line import plan_lines
+
+    for line in plan_lines(session, canary):
+        out.write(line + "\n")
     out.write(f"dry run: nothing written ({len(writes)} decisions)\n")
 
 
-async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
+async def commit(
+    session: TriageSession, skipped: int, out: TextIO, args: argparse.Namespace | None = None
+) -> int:
+    """Commit what is staged (canary, rate cap and audit as configured); returns the exit status."""
+    from dlq_tui.redrive_line import commit_redrive, report_lines
+
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
     if not session.has_writes():
         out.write(f"0 merged, 0 purged, {skipped} skipped\nnothing to commit\n")
-        return
-    report = await session.commit(on_fenced=fenced)
+        return 0
+    report, status = await commit_redrive(
+        session,
+        out=out,
+        err=sys.stderr,
+        canary=getattr(args, "canary", 0) or 0,
+        canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+        on_fenced=fenced,
+    )
     print_report(report, skipped, out)
+    for line in report_lines(report, session):
+        out.write(line + "\n")
+    return 1 if report.stopped else status
 
 
 async def run(
@@ -149,7 +171,14 @@ async def run(
     # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
     # batch commands decide and commit in one go.
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
-    config = SessionConfig(**{**config.__dict__, "use_journal": journal})
+    reason = getattr(args, "reason", None)
+    config = SessionConfig(
+        **{
+            **config.__dict__,
+            "use_journal": journal,
+            "reason": reason if reason is not None else config.reason,
+        }
+    )
     if not read_only and config.read_only:
         out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
         return 2
@@ -175,12 +204,15 @@ async def run(
             return 0
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
+            if decision is Decision.MERGE and session.to_origin:
+                missing = session.rows_without_origin(rows)
+                if missing:  # the whole run is refused before anything is written
+                    raise DlqError(missing_origin_message(config.source, [session.rid(r) for r in missing]))
             session.decide(rows, decision)
             if args.dry_run:
-                print_plan(session, out)
+                print_plan(session, out, getattr(args, "canary", 0) or 0)
                 return 0
-            await commit(session, 0, out)
-            return 0
+            return await commit(session, 0, out, args)
         return await _ask(session, rows, args, out)
     finally:
         await session.close()
@@ -202,10 +234,16 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
     rows = [r for r in rows if session.decision(r) is None]
     if not rows:
         out.write("no unresolved records\n")
+    can_edit = bool(session.config.destination)
+    prompt = (
+        "Merge, purge, skip or edit? [M/p/s/e, q to stop] "
+        if can_edit
+        else "Merge, purge or skip? [M/p/s, q to stop] "
+    )
     for row in rows:
         describe(session, row, out)
         while True:
-            out.write("Merge, purge or skip? [M/p/s, q to stop] ")
+            out.write(prompt)
             out.flush()
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:  # end of input: stop asking, commit what was decided
@@ -215,6 +253,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
                 answer = line.strip().lower()[:1]
             if answer == "q":
                 break
+            if answer == EDIT and can_edit:
+                from dlq_tui.redrive_line import ask_edit
+
+                if await ask_edit(session, row, out):
+                    answer = "m"
+                    break
+                continue
             if answer not in ANSWERS:
                 out.write("please answer m, p, s or q\n")
                 continue
@@ -233,12 +278,25 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             _add(total, await session.commit())
             since_commit = 0
     if args.dry_run:
-        print_plan(session, out)
+        print_plan(session, out, getattr(args, "canary", 0) or 0)
         return 0
-    if session.has_writes():
-        _add(total, await session.commit())
+    if not session.has_writes():
+        print_report(total, skipped, out)
+        return 0
+    from dlq_tui.redrive_line import add_report, commit_redrive, report_lines
+
+    report, status = await commit_redrive(
+        session,
+        out=out,
+        err=sys.stderr,
+        canary=getattr(args, "canary", 0) or 0,
+        canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+    )
+    add_report(total, report)
     print_report(total, skipped, out)
-    return 0
+    for line in report_lines(total, session):
+        out.write(line + "\n")
+    return 1 if total.stopped else status
 
 
 def _add(total: CommitReport, report: CommitReport) -> None:

@@ -1,0 +1,171 @@
+"""Line mode's side of safe redrive (docs/redrive.md): the commit with canary, rate progress and
+per-topic counts; the redrive lines of `--dry-run`; `ask`'s edit-then-merge (`e`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from dlq_tui.engine import TriageSession
+from dlq_tui.kafka.committer import CommitReport, ProgressHook
+from dlq_tui.kafka.connection import DlqError
+from dlq_tui.redrive import CanaryWatch, RateProgress, dlq_end_offsets, watch_dlq
+from dlq_tui.triage.decisions import Decision
+
+ReadLine = Callable[[], Awaitable[str]]
+
+
+async def stdin_line() -> str:
+    return await asyncio.to_thread(sys.stdin.readline)
+
+
+def plan_lines(session: TriageSession, canary: int = 0) -> list[str]:
+    """Per-destination counts, transactions, audit and warnings of what is staged."""
+    return session.redrive_plan(canary=canary).lines()
+
+
+def report_lines(report: CommitReport, session: TriageSession) -> list[str]:
+    """What the commit result adds for a redrive: merges per destination topic, audit, a stop."""
+    lines = []
+    if session.to_origin or len(report.by_destination) > 1:
+        lines += [f"merged to {topic}: {n}" for topic, n in sorted(report.by_destination.items())]
+    if report.audited:
+        lines.append(f"audit: {report.audited} record(s) to {session.config.audit_topic}")
+    if report.stopped:
+        lines.append(
+            f"stopped between transactions: {report.remaining} decision(s) not committed, still staged"
+        )
+    return lines
+
+
+def add_report(total: CommitReport, report: CommitReport) -> None:
+    total.merged += report.merged
+    total.purged += report.purged
+    total.tombstones += report.tombstones
+    total.tombstones_withheld += report.tombstones_withheld
+    total.transactions += report.transactions
+    total.committed.extend(report.committed)
+    total.dropped.extend(report.dropped)
+    total.audited += report.audited
+    total.stopped = total.stopped or report.stopped
+    total.remaining = report.remaining
+    for topic, n in report.by_destination.items():
+        total.by_destination[topic] = total.by_destination.get(topic, 0) + n
+
+
+def progress_hook(session: TriageSession, err: TextIO) -> ProgressHook | None:
+    """Rate and ETA on stderr for a rate-capped commit."""
+    if not session.config.max_rate:
+        return None
+
+    def emit(line: str) -> None:
+        err.write(f"dlq-tui: {line}\n")
+        err.flush()
+
+    return RateProgress(emit)
+
+
+async def commit_redrive(
+    session: TriageSession,
+    *,
+    out: TextIO,
+    err: TextIO,
+    canary: int = 0,
+    canary_wait: float = 60.0,
+    on_fenced: Callable[[str], None] | None = None,
+) -> tuple[CommitReport, int]:
+    """Commit what is staged: the canary first (if asked), then the rest, rate-capped if set.
+    Returns the combined report and the exit status (1 when the canary came back)."""
+    total = CommitReport()
+    if canary:
+        writes, _ = session.staged_writes()
+        first = [w for w in writes if w[1] is Decision.MERGE][:canary]
+        if first:
+            starts = await dlq_end_offsets(session.config.kafka, session.config.source)
+            watch = CanaryWatch.of(r for r, _ in first)
+            report = await session.commit(only={r.rid for r, _ in first}, on_fenced=on_fenced)
+            add_report(total, report)
+            out.write(
+                f"canary: {report.merged} merged in its own transaction; watching "
+                f"'{session.config.source}' for {canary_wait:g}s\n"
+            )
+            out.flush()
+            back = await watch_dlq(session.config.kafka, session.config.source, starts, watch, canary_wait)
+            if back:
+                left = sum(1 for _ in session.buffer.writes())
+                out.write(f"canary came back to the DLQ: {len(back)} record(s)\n")
+                for returned in back:
+                    out.write(f"  {returned.describe()}\n")
+                out.write(f"stopped: {left} staged decision(s) left unmerged\n")
+                return total, 1
+            out.write("canary: none came back; committing the rest\n")
+    if session.has_writes():
+        report = await session.commit(on_fenced=on_fenced, progress=progress_hook(session, err))
+        add_report(total, report)
+    return total, 0
+
+
+# -- ask: edit then merge ---------------------------------------------------------------------------
+
+
+def run_editor(text: str, suffix: str) -> str:
+    """Open $VISUAL / $EDITOR (else vi) on `text`; return what was saved."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    fd, path = tempfile.mkstemp(prefix="dlq-tui-edit-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        try:
+            status = subprocess.run([*shlex.split(editor), path], check=False).returncode
+        except OSError as exc:
+            raise DlqError(f"cannot run the editor {editor!r}: {exc}") from exc
+        if status != 0:
+            raise DlqError(f"the editor {editor!r} exited with status {status}; edit discarded")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    finally:
+        os.unlink(path)
+
+
+async def ask_edit(session: TriageSession, row: int, out: TextIO, read_line: ReadLine = stdin_line) -> bool:
+    """`e` in `ask`: edit the value, show the field diff and new size, confirm; True when an edited
+    merge was staged. An invalid edit gives the error and a chance to edit again; nothing is staged."""
+    try:
+        text = session.edit_text(row)
+    except DlqError as exc:
+        out.write(f"cannot edit: {exc}\n")
+        return False
+    suffix = ".json" if session.decoded(row).value.structured else ".txt"
+    while True:
+        try:
+            text = await asyncio.to_thread(run_editor, text, suffix)
+            edited = await asyncio.to_thread(session.prepare_edit, row, text)
+        except DlqError as exc:
+            out.write(f"{exc}\nedit again? [Y/n] ")
+            out.flush()
+            again = (await read_line()).strip().lower()
+            if again.startswith("n"):
+                out.write("nothing staged\n")
+                return False
+            continue
+        break
+    for line in edited.diff or ["(no field changed)"]:
+        out.write(f"  {line}\n")
+    out.write(f"  new size: {edited.new_size} bytes (was {edited.old_size})\n")
+    out.write("merge edited? [y/N] ")
+    out.flush()
+    if not (await read_line()).strip().lower().startswith("y"):
+        out.write("not staged\n")
+        return False
+    try:
+        session.stage_edit(row, edited)
+    except DlqError as exc:
+        out.write(f"cannot do that: {exc}\n")
+        return False
+    return True
