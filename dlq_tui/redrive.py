@@ -390,15 +390,11 @@ class CanaryWatch:
         return None
 
 
-async def dlq_end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+async def dlq_end_offsets(kafka: KafkaSettings, topic: str, partitions: Iterable[int]) -> dict[int, int]:
     """The DLQ's last stable offsets now (taken before the canary's transaction)."""
     consumer = AIOKafkaConsumer(**kafka.consumer_kwargs())
     try:
         await consumer.start()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         ends = await consumer.end_offsets(tps)
     except Exception as exc:

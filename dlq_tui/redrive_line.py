@@ -87,7 +87,7 @@ async def commit_redrive(
         writes, _ = session.staged_writes()
         first = [w for w in writes if w[1] is Decision.MERGE][:canary]
         if first:
-            starts = await dlq_end_offsets(session.config.kafka, session.config.source)
+            starts = await dlq_end_offsets(session.config.kafka, session.config.source, session.partitions)
             watch = CanaryWatch.of(r for r, _ in first)
             report = await session.commit(only={r.rid for r, _ in first}, on_fenced=on_fenced)
             add_report(total, report)

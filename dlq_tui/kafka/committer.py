@@ -484,7 +484,10 @@ async def _send_audit(
 ) -> asyncio.Future[Any]:
     """Queue the audit record of one decision in the open transaction."""
     key, value = audit.entry(record, decision, destination)
-    future: asyncio.Future[Any] = await producer.send(audit.topic, value, key=key)
+    try:
+        future: asyncio.Future[Any] = await producer.send(audit.topic, value, key=key)
+    except Exception as exc:  # name the audit topic, not the destination
+        raise DlqError(f"audit topic: {describe_error(exc, topic=audit.topic)}") from exc
     return future
 
 
