@@ -377,9 +377,7 @@ async def test_audit_records_are_visible_exactly_when_the_merges_are(stack: Stac
         with pytest.raises(DlqError, match="commit aborted"):
             await session.commit(fault=abort_after_offsets, reason="first try")
         assert kcat_read(stack.bootstrap, audit) == [], "absent after an abort"
-        assert uncommitted_count(stack.bootstrap, audit) == 3, (
-            "they were in the transaction"
-        )
+        assert uncommitted_count(stack.bootstrap, audit) == 3, "they were in the transaction"
 
         seen: dict[str, int] = {}
 
