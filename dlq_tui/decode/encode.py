@@ -117,11 +117,15 @@ def _from_json(value: Any, schema: Any, named: dict[str, Any]) -> Any:
         kind = schema.get("type")
         logical = schema.get("logicalType")
         if kind in ("record", "error") and isinstance(value, dict):
+            fields = schema.get("fields", [])
+            unknown = sorted(set(value) - {f["name"] for f in fields})
+            if unknown:  # a typo would otherwise be dropped silently
+                raise ValueError(f"unknown field(s) {', '.join(unknown)} in record {schema.get('name')}")
             return {
                 f["name"]: _from_json(value[f["name"]], f["type"], named)
-                for f in schema.get("fields", [])
+                for f in fields
                 if f["name"] in value
-            } | {k: v for k, v in value.items() if k not in {f["name"] for f in schema.get("fields", [])}}
+            }
         if kind == "array" and isinstance(value, list):
             return [_from_json(v, schema["items"], named) for v in value]
         if kind == "map" and isinstance(value, dict):
