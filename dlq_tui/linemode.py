@@ -236,7 +236,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         out.write("no unresolved records\n")
     can_edit = bool(session.config.destination)
     prompt = (
-        "Merge, purge, skip or edit? [M/p/s/e, q to stop] "
+        "Merge, purge or skip? [M/p/s, e to edit, q to stop] "
         if can_edit
         else "Merge, purge or skip? [M/p/s, q to stop] "
     )

@@ -131,11 +131,11 @@ class RedrivePlan:
 
     def lines(self) -> list[str]:
         """The plan as text lines (for `--dry-run`, and what the review screen shows)."""
-        out = [f"would merge {n} record(s) to {topic}" for topic, n in sorted(self.by_destination.items())]
+        out = [f"destination {topic}: {n} merge(s)" for topic, n in sorted(self.by_destination.items())]
         if self.edited:
             out.append(f"  of which {self.edited} edited (new value bytes, same key, headers and timestamp)")
         if self.purges:
-            out.append(f"would purge {self.purges} record(s)")
+            out.append(f"purges: {self.purges}")
         if self.canary:
             out.append(
                 f"canary: the first {self.canary} merge(s) in their own transaction, then watch the DLQ"

@@ -109,8 +109,8 @@ async def test_origin_across_topics_and_conventions_byte_exact_in_one_transactio
 
     dry = run(["merge-all", *base(stack, group), "--dry-run", dlq, ORIGIN])
     assert dry.returncode == 0, dry.stderr
-    assert f"would merge 2 record(s) to {orders}" in dry.stdout
-    assert f"would merge 2 record(s) to {payments}" in dry.stdout
+    assert f"destination {orders}: 2 merge(s)" in dry.stdout
+    assert f"destination {payments}: 2 merge(s)" in dry.stdout
     assert "EVERY consumer group" in dry.stdout
     assert kcat_read(stack.bootstrap, orders) == [] and kcat_read(stack.bootstrap, payments) == []
 
