@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypedDict
 
@@ -114,43 +114,15 @@ async def origin_partition_counts(kafka: KafkaSettings, topics: Iterable[str]) -
 # -- the plan --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RedrivePlan:
-    """The redrive part of the commit plan: what goes where, in how many transactions, audited how."""
+class PlanFields(TypedDict, total=False):
+    """The redrive fields of the commit plan (`plan.CommitPlan`), as the engine fills them."""
 
-    merges: int
-    purges: int
     by_destination: dict[str, int]
-    missing_origin: list[RecordId]
-    edited: int = 0
-    transactions: int = 1
-    max_rate: float | None = None
-    audit_topic: str | None = None
-    canary: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        """The plan as text lines (for `--dry-run`, and what the review screen shows)."""
-        out = [f"destination {topic}: {n} merge(s)" for topic, n in sorted(self.by_destination.items())]
-        if self.edited:
-            out.append(f"  of which {self.edited} edited (new value bytes, same key, headers and timestamp)")
-        if self.purges:
-            out.append(f"purges: {self.purges}")
-        if self.canary:
-            out.append(
-                f"canary: the first {self.canary} merge(s) in their own transaction, then watch the DLQ"
-            )
-        if self.max_rate:
-            out.append(
-                f"rate cap {self.max_rate:g}/s: {self.transactions} transaction(s), each complete with "
-                "its offsets"
-            )
-        if self.audit_topic:
-            out.append(
-                f"audit: {self.merges + self.purges} record(s) to {self.audit_topic} in the same transaction(s)"
-            )
-        out += [f"warning: {w}" for w in self.warnings]
-        return out
+    edited: int
+    max_rate: float | None
+    audit_topic: str | None
+    warnings: tuple[str, ...]
+    error: str | None
 
 
 def transaction_size(max_rate: float | None) -> int | None:
@@ -158,55 +130,6 @@ def transaction_size(max_rate: float | None) -> int | None:
     if not max_rate:
         return None
     return max(1, math.ceil(max_rate / TRANSACTIONS_PER_SECOND))
-
-
-def redrive_plan(
-    writes: Sequence[tuple[RecordLike, Decision]],
-    destination: str | None,
-    *,
-    edited: Iterable[RecordId] = (),
-    max_rate: float | None = None,
-    audit_topic: str | None = None,
-    canary: int = 0,
-) -> RedrivePlan:
-    """Count merges per destination topic (from the headers for `@origin`) and purges; list the
-    merges that have no origin. O(writes)."""
-    by_destination: dict[str, int] = {}
-    missing: list[RecordId] = []
-    merges = purges = 0
-    for record, decision in writes:
-        if decision is Decision.PURGE:
-            purges += 1
-            continue
-        if decision is not Decision.MERGE:
-            continue
-        merges += 1
-        topic = origin_of(record.headers) if destination == ORIGIN else destination
-        if topic is None:
-            missing.append(RecordId(record.partition, record.offset))
-        else:
-            by_destination[topic] = by_destination.get(topic, 0) + 1
-    size = transaction_size(max_rate)
-    total = merges + purges
-    rest = max(0, total - canary)
-    transactions = (1 if canary and total else 0) + ((math.ceil(rest / size) if size else 1) if rest else 0)
-    warnings = [ORIGIN_WARNING] if destination == ORIGIN and merges else []
-    edited_set = set(edited)
-    n_edited = sum(
-        1 for r, d in writes if d is Decision.MERGE and RecordId(r.partition, r.offset) in edited_set
-    )
-    return RedrivePlan(
-        merges=merges,
-        purges=purges,
-        by_destination=by_destination,
-        missing_origin=missing,
-        edited=n_edited,
-        transactions=max(transactions, 1 if total else 0),
-        max_rate=max_rate,
-        audit_topic=audit_topic,
-        canary=min(canary, merges),
-        warnings=warnings,
-    )
 
 
 # -- audit ------------------------------------------------------------------------------------------

@@ -25,40 +25,6 @@ async def stdin_line() -> str:
     return await asyncio.to_thread(sys.stdin.readline)
 
 
-def plan_lines(session: TriageSession, canary: int = 0) -> list[str]:
-    """Per-destination counts, transactions, audit and warnings of what is staged."""
-    return session.redrive_plan(canary=canary).lines()
-
-
-def report_lines(report: CommitReport, session: TriageSession) -> list[str]:
-    """What the commit result adds for a redrive: merges per destination topic, audit, a stop."""
-    lines = []
-    if session.to_origin or len(report.by_destination) > 1:
-        lines += [f"merged to {topic}: {n}" for topic, n in sorted(report.by_destination.items())]
-    if report.audited:
-        lines.append(f"audit: {report.audited} record(s) to {session.config.audit_topic}")
-    if report.stopped:
-        lines.append(
-            f"stopped between transactions: {report.remaining} decision(s) not committed, still staged"
-        )
-    return lines
-
-
-def add_report(total: CommitReport, report: CommitReport) -> None:
-    total.merged += report.merged
-    total.purged += report.purged
-    total.tombstones += report.tombstones
-    total.tombstones_withheld += report.tombstones_withheld
-    total.transactions += report.transactions
-    total.committed.extend(report.committed)
-    total.dropped.extend(report.dropped)
-    total.audited += report.audited
-    total.stopped = total.stopped or report.stopped
-    total.remaining = report.remaining
-    for topic, n in report.by_destination.items():
-        total.by_destination[topic] = total.by_destination.get(topic, 0) + n
-
-
 def progress_hook(session: TriageSession, err: TextIO) -> ProgressHook | None:
     """Rate and ETA on stderr for a rate-capped commit."""
     if not session.config.max_rate:
@@ -90,7 +56,7 @@ async def commit_redrive(
             starts = await dlq_end_offsets(session.config.kafka, session.config.source, session.partitions)
             watch = CanaryWatch.of(r for r, _ in first)
             report = await session.commit(only={r.rid for r, _ in first}, on_fenced=on_fenced)
-            add_report(total, report)
+            total.add(report)
             out.write(
                 f"canary: {report.merged} merged in its own transaction; watching "
                 f"'{session.config.source}' for {canary_wait:g}s\n"
@@ -107,7 +73,7 @@ async def commit_redrive(
             out.write("canary: none came back; committing the rest\n")
     if session.has_writes():
         report = await session.commit(on_fenced=on_fenced, progress=progress_hook(session, err))
-        add_report(total, report)
+        total.add(report)
     return total, 0
 
 

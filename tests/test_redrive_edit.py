@@ -283,7 +283,7 @@ async def test_journal_keeps_edits_across_a_dropped_session(stack: Stack) -> Non
     assert not first.buffer, "an invalid edit stages nothing"
     text = first.edit_text(row).replace("teh", "the")
     first.stage_edit(row, first.prepare_edit(row, text))
-    assert first.edited(row) and first.redrive_plan().edited == 1
+    assert first.edited(row) and first.commit_plan().edited == 1
     await first.close()  # the SSH session drops: nothing committed
 
     second = TriageSession(config)
