@@ -818,19 +818,20 @@ class TriageSession:
         cfg = self.config
         extra: redrive.RequestParts = {}
         if self.to_origin:
-            origins: set[str] = set()
+            routes: dict[RecordId, tuple[str, int | None]] = {}
             missing = []
             for view, decision in writes:
                 if decision is Decision.MERGE:
-                    topic = redrive.origin_of(view.headers)
-                    if topic is None:
-                        missing.append(view.rid)
+                    info = redrive.dlq_info(view.headers)
+                    if info.original_topic:
+                        routes[view.rid] = (info.original_topic, info.original_partition)
                     else:
-                        origins.add(topic)
+                        missing.append(view.rid)
             if missing:
                 raise DlqError(redrive.missing_origin_message(cfg.source, missing))
+            origins = {topic for topic, _ in routes.values()}
             counts = await redrive.origin_partition_counts(cfg.kafka, origins) if origins else {}
-            extra["route"] = redrive.OriginRouter(counts, use_partition=cfg.origin_partition)
+            extra["route"] = redrive.OriginRouter(counts, use_partition=cfg.origin_partition, origins=routes)
         if cfg.audit_topic:
             writer = redrive.AuditWriter(
                 source=cfg.source,

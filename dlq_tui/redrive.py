@@ -75,20 +75,32 @@ def missing_origin_message(source: str, rids: Sequence[RecordId], limit: int = 2
 
 class OriginRouter:
     """The `Route` of an `@origin` commit: the origin topic from the DLQ headers; the partition is
-    the default partitioner's on the key, or the origin partition when `use_partition`."""
+    the default partitioner's on the key (None), or the origin partition when `use_partition`.
+    `origins` are the (topic, partition) the headers name, by record id, read once before the
+    transaction; a record missing there has its headers read now."""
 
-    def __init__(self, partition_counts: Mapping[str, int], *, use_partition: bool = False) -> None:
+    def __init__(
+        self,
+        partition_counts: Mapping[str, int],
+        *,
+        use_partition: bool = False,
+        origins: Mapping[RecordId, tuple[str, int | None]] | None = None,
+    ) -> None:
         self._counts = partition_counts
         self._use_partition = use_partition
+        self._origins = origins or {}
 
     def __call__(self, record: RecordLike) -> tuple[str, int | None]:
-        info = parse_dlq_headers(record.headers)
-        topic = info.original_topic
+        rid = RecordId(record.partition, record.offset)
+        known = self._origins.get(rid)
+        if known is None:
+            info = parse_dlq_headers(record.headers)
+            known = (info.original_topic or "", info.original_partition)
+        topic, partition = known
         if not topic:  # checked before the transaction; this aborts it if it ever slips through
-            raise DlqError(missing_origin_message("the DLQ", [RecordId(record.partition, record.offset)]))
+            raise DlqError(missing_origin_message("the DLQ", [rid]))
         if not self._use_partition:
             return topic, None
-        partition = info.original_partition
         if partition is None or not 0 <= partition < self._counts.get(topic, 0):
             raise DlqError(
                 f"record {record.partition}:{record.offset}: origin partition {partition} does not exist "
