@@ -5,6 +5,8 @@
 
 - @origin: the engine commits N merges to `@origin` (two origin topics named by Spring DLT
   headers) versus the same N merges to one plain DESTINATION, on two copies of the same DLQ.
+- baseline for both: aiokafka alone producing the same records in one transaction, to one topic and
+  to the two origin topics.
 - rate: a commit of M merges with `max_rate=R`: the measured rate (records / commit time).
 """
 
@@ -80,6 +82,44 @@ async def timed_commit(source: str, dest: str, max_rate: float | None = None) ->
         await session.close()
 
 
+async def bare(source: str, dests: list[str]) -> float:
+    """aiokafka alone: read the DLQ, then produce every record (key, value, headers, timestamp) in one
+    transaction, to `dests[0]`, or to its origin topic (a header lookup, no parsing) when given two."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, isolation_level="read_committed")
+    await consumer.start()
+    records = []
+    try:
+        tps = [TopicPartition(source, p) for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+            for batch in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    producer = AIOKafkaProducer(**KafkaSettings(bootstrap_servers=BOOTSTRAP).producer_kwargs(name("bare")))
+    t0 = time.perf_counter()
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        futures = []
+        for r in records:
+            topic = dests[0] if len(dests) == 1 else dict(r.headers)["kafka_dlt-original-topic"].decode()
+            futures.append(
+                await producer.send(
+                    topic, r.value, key=r.key, headers=list(r.headers), timestamp_ms=r.timestamp
+                )
+            )
+        await asyncio.gather(*futures)
+        await producer.commit_transaction()
+    finally:
+        await producer.stop()
+    return time.perf_counter() - t0
+
+
 async def main(records: int, rate: float, rate_records: int) -> None:
     origins = [name("origin-a"), name("origin-b")]
     dlq_plain, dlq_origin, retry = name("dlq-plain"), name("dlq-origin"), name("retry")
@@ -95,6 +135,13 @@ async def main(records: int, rate: float, rate_records: int) -> None:
     print(
         f"commit {records:,} merges, @origin (2 topics):  {origin_s:.2f}s ({origin_n / origin_s:,.0f}/s)  "
         f"ratio {origin_s / plain_s:.2f}x the baseline's time"
+    )
+    bare_plain = await bare(dlq_plain, [retry])
+    bare_origin = await bare(dlq_origin, origins)
+    print(
+        f"aiokafka alone, same records in one transaction: to one topic {bare_plain:.2f}s, "
+        f"to the two origin topics {bare_origin:.2f}s (ratio {bare_origin / bare_plain:.2f}x); "
+        f"dlq-tui / aiokafka: plain {plain_s / bare_plain:.2f}x, @origin {origin_s / bare_origin:.2f}x"
     )
 
     dlq_rate, retry_rate = name("dlq-rate"), name("retry-rate")

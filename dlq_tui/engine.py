@@ -818,15 +818,7 @@ class TriageSession:
         cfg = self.config
         extra: redrive.RequestParts = {}
         if self.to_origin:
-            routes: dict[RecordId, tuple[str, int | None]] = {}
-            missing = []
-            for view, decision in writes:
-                if decision is Decision.MERGE:
-                    info = redrive.dlq_info(view.headers)
-                    if info.original_topic:
-                        routes[view.rid] = (info.original_topic, info.original_partition)
-                    else:
-                        missing.append(view.rid)
+            routes, missing = await asyncio.to_thread(redrive.origin_routes, writes)
             if missing:
                 raise DlqError(redrive.missing_origin_message(cfg.source, missing))
             origins = {topic for topic, _ in routes.values()}

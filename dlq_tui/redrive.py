@@ -109,6 +109,25 @@ class OriginRouter:
         return topic, partition
 
 
+def origin_routes(
+    writes: Iterable[tuple[RecordLike, Decision]],
+) -> tuple[dict[RecordId, tuple[str, int | None]], list[RecordId]]:
+    """The origin (topic, partition) of each merge, and the merges whose headers name no origin.
+    Reads headers only: for a worker thread."""
+    routes: dict[RecordId, tuple[str, int | None]] = {}
+    missing: list[RecordId] = []
+    for record, decision in writes:
+        if decision is not Decision.MERGE:
+            continue
+        rid = RecordId(record.partition, record.offset)
+        info = parse_dlq_headers(record.headers)
+        if info.original_topic:
+            routes[rid] = (info.original_topic, info.original_partition)
+        else:
+            missing.append(rid)
+    return routes, missing
+
+
 async def origin_partition_counts(kafka: KafkaSettings, topics: Iterable[str]) -> dict[str, int]:
     """Partition count of each origin topic; a clear error naming a topic that does not exist."""
     counts: dict[str, int] = {}
