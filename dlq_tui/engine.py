@@ -300,7 +300,7 @@ class TriageSession:
         result = self.journal.restore_into(self.buffer, self.is_resolved_rid)
         self._offered = {}
         self.journal.attach(self.buffer)
-        self.edits.prune()
+        self.edits.adopt()
         return result
 
     def discard_journal(self) -> None:
@@ -946,6 +946,9 @@ class TriageSession:
                 new.buffer.set(
                     (rid for rid, d in staged if d is decision and not new.is_resolved_rid(rid)), decision
                 )
+        for rid, edit in self.edits.items():  # edits go with their staged merges
+            if new.buffer.get(rid) is Decision.MERGE and rid not in new.edits:
+                new.edits.set(rid, edit)
         self.journal = None
         with contextlib.suppress(Exception):
             await self.close()

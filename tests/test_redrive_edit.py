@@ -140,9 +140,16 @@ def test_edit_store_follows_the_buffer_and_survives_a_restart(tmp_path: Path) ->
     buffer.set([b], Decision.PURGE)  # an edit belongs to a merge
     assert b not in store
 
-    again = EditStore(path, fsync=False)  # a dropped session: the file has the edit
-    assert again.load() == 1 and again.get(a) == Edit(b"new-a", "sha-a")
+    # A dropped session: the file has the edit; it applies only once its merge is restored.
+    new_buffer = StagedBuffer()
+    again = EditStore(path, fsync=False)
+    again.attach(new_buffer)
+    assert again.load() == 1 and again.get(a) is None
     record = RawRecord(0, 1, 5, 0, b"k", b"old", (("h", b"1"),))
+    [(untouched, _)] = again.apply([(record, Decision.MERGE)])
+    assert untouched.value == b"old", "a merge staged anew does not pick up an offered edit"
+    new_buffer.set([a], Decision.MERGE)  # the journal's decisions restored
+    assert again.adopt() == 1 and again.get(a) == Edit(b"new-a", "sha-a")
     [(written, _)] = again.apply([(record, Decision.MERGE)])
     assert (written.key, written.value, written.headers, written.timestamp) == (
         b"k",
@@ -151,7 +158,7 @@ def test_edit_store_follows_the_buffer_and_survives_a_restart(tmp_path: Path) ->
         5,
     )
 
-    buffer.clear_committed([a])
+    new_buffer.clear_committed([a])
     assert not path.exists(), "no edit left, no file"
 
 

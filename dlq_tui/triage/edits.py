@@ -79,6 +79,8 @@ class EditStore:
         self.path = path
         self.fsync = fsync
         self._edits: dict[RecordId, Edit] = {}
+        self._offered: dict[RecordId, Edit] = {}
+        """Edits of an earlier session (loaded), applied only once its decisions are restored."""
         self._buffer: StagedBuffer | None = None
 
     # -- in memory ------------------------------------------------------------------------------
@@ -111,12 +113,19 @@ class EditStore:
         for rid in rids:
             if self._edits.pop(RecordId(*rid), None) is not None:
                 self._append({"op": "forget", "p": rid[0], "o": rid[1]})
-        if not self._edits:
+        if not self._edits and not self._offered:
             self._remove_file()
 
     def clear(self) -> None:
+        """Forget every edit (also those offered by an earlier session) and remove the file."""
         self._edits.clear()
+        self._offered.clear()
         self._remove_file()
+
+    @property
+    def offered(self) -> int:
+        """Edits of an earlier session waiting for its decisions to be restored."""
+        return len(self._offered)
 
     def apply(self, writes: Sequence[tuple[RecordLike, Decision]]) -> list[tuple[RecordLike, Decision]]:
         """`writes` with each edited merge's record replaced by its `EditedRecord`."""
@@ -143,11 +152,18 @@ class EditStore:
         self._buffer = buffer
         buffer.add_listener(self._on_change)
 
-    def prune(self) -> None:
-        """Forget edits whose records have no staged merge (after a journal restore)."""
-        if self._buffer is not None:
-            buffer = self._buffer
-            self.forget([rid for rid in self._edits if buffer.get(rid) is not Decision.MERGE])
+    def adopt(self) -> int:
+        """After the journal's decisions were restored into the buffer: take over the offered
+        edits of the restored merges, forget the others. Returns how many were taken over."""
+        buffer = self._buffer
+        taken = 0
+        for rid, edit in self._offered.items():
+            if buffer is not None and buffer.get(rid) is Decision.MERGE:
+                self._edits[rid] = edit
+                taken += 1
+        self._offered.clear()
+        self._rewrite()
+        return taken
 
     def _on_change(self, change: Change) -> None:
         if change.kind is ChangeKind.SET and change.decision is Decision.MERGE:
@@ -158,8 +174,8 @@ class EditStore:
     # -- the file -------------------------------------------------------------------------------
 
     def load(self) -> int:
-        """Read the edits a previous session journaled (unreadable lines are skipped); returns
-        how many. The file is rewritten compactly."""
+        """Read the edits a previous session journaled (unreadable lines are skipped) as offered
+        edits (`adopt` takes them over); returns how many. The file is rewritten compactly."""
         if self.path is None:
             return 0
         try:
@@ -173,11 +189,11 @@ class EditStore:
                 if obj["op"] == "edit":
                     value = base64.b64decode(obj["v"], validate=True)
                     orig = obj.get("orig")
-                    self._edits[rid] = Edit(value, orig if isinstance(orig, str) else None)
+                    self._offered[rid] = Edit(value, orig if isinstance(orig, str) else None)
                 elif obj["op"] == "forget":
-                    self._edits.pop(rid, None)
+                    self._offered.pop(rid, None)
         self._rewrite()
-        return len(self._edits)
+        return len(self._offered)
 
     def _append(self, obj: dict[str, Any]) -> None:
         if self.path is None:
@@ -194,7 +210,8 @@ class EditStore:
     def _rewrite(self) -> None:
         if self.path is None:
             return
-        if not self._edits:
+        kept = {**self._offered, **self._edits}
+        if not kept:
             self._remove_file()
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -210,7 +227,7 @@ class EditStore:
                 separators=(",", ":"),
             )
             + "\n"
-            for rid, e in sorted(self._edits.items())
+            for rid, e in sorted(kept.items())
         ]
         tmp.write_text("".join(lines))
         os.chmod(tmp, 0o600)
