@@ -12,11 +12,11 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
+from dlq_tui.canary import commit_canary
 from dlq_tui.engine import TriageSession
 from dlq_tui.kafka.committer import CommitReport, ProgressHook
 from dlq_tui.kafka.connection import DlqError
-from dlq_tui.redrive import CanaryWatch, RateProgress, dlq_end_offsets, watch_dlq
-from dlq_tui.triage.decisions import Decision
+from dlq_tui.redrive import RateProgress
 
 ReadLine = Callable[[], Awaitable[str]]
 
@@ -50,26 +50,25 @@ async def commit_redrive(
     Returns the combined report and the exit status (1 when the canary came back)."""
     total = CommitReport()
     if canary:
-        writes, _ = session.staged_writes()
-        first = [w for w in writes if w[1] is Decision.MERGE][:canary]
-        if first:
-            starts = await dlq_end_offsets(session.config.kafka, session.config.source, session.partitions)
-            watch = CanaryWatch.of(r for r, _ in first)
-            report = await session.commit(only={r.rid for r, _ in first}, on_fenced=on_fenced)
-            total.add(report)
+
+        def watching(report: CommitReport) -> None:
             out.write(
                 f"canary: {report.merged} merged in its own transaction; watching "
                 f"'{session.config.source}' for {canary_wait:g}s\n"
             )
             out.flush()
-            back = await watch_dlq(session.config.kafka, session.config.source, starts, watch, canary_wait)
-            if back:
-                left = sum(1 for _ in session.buffer.writes())
-                out.write(f"canary came back to the DLQ: {len(back)} record(s)\n")
-                for returned in back:
-                    out.write(f"  {returned.describe()}\n")
-                out.write(f"stopped: {left} staged decision(s) left unmerged\n")
-                return total, 1
+
+        outcome = await commit_canary(
+            session, canary, canary_wait, on_fenced=on_fenced, on_committed=watching
+        )
+        total.add(outcome.report)
+        if outcome.returned:
+            out.write(f"canary came back to the DLQ: {len(outcome.returned)} record(s)\n")
+            for returned in outcome.returned:
+                out.write(f"  {returned.describe()}\n")
+            out.write(f"stopped: {outcome.left} staged decision(s) left unmerged\n")
+            return total, 1
+        if outcome.report.merged:
             out.write("canary: none came back; committing the rest\n")
     if session.has_writes():
         report = await session.commit(on_fenced=on_fenced, progress=progress_hook(session, err))

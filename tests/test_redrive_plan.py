@@ -111,3 +111,23 @@ def test_usage_errors(args: list[str], tmp_path: Path) -> None:
     result = subprocess.run([DLQ_TUI, *args], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2, result.stderr
     assert "dlq-tui" in result.stderr
+
+
+def test_redrive_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from dlq_tui.settings import Settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("DLQ_TUI_MAX_RATE", "250")
+    monkeypatch.setenv("DLQ_TUI_AUDIT_TOPIC", "dlq-audit")
+    monkeypatch.setenv("DLQ_TUI_OPERATOR", "oncall@bastion")
+    settings = Settings()
+    assert (settings.max_rate, settings.audit_topic, settings.operator) == (
+        250,
+        "dlq-audit",
+        "oncall@bastion",
+    )
+    monkeypatch.setenv("DLQ_TUI_MAX_RATE", "-1")
+    with pytest.raises(ValidationError):
+        Settings()
