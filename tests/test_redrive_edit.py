@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from dlq_tui.triage.records import RawRecord, RecordId
 from tests.stack import Rec, Stack, create_topic, kcat_read, produce, unique_name
 
 DLQ_TUI = str(Path(sys.executable).with_name("dlq-tui"))
+STAMP = int(time.time() * 1000) - 12_345  # an original timestamp, recent enough for retention
 
 RICH_SCHEMA = {
     "type": "record",
@@ -200,7 +202,7 @@ async def _avro_dlq(stack: Stack, topic_name: str) -> tuple[str, str, int, bytes
         schema_id = registry.register(f"{dlq}-value", order_canceled_schema())
     value = wire_avro(schema_id, {"orderNumber": "ORD001", "reason": "Ordered teh wrong product"})
     headers = [("kafka_dlt-exception-fqcn", b"com.example.ValidationException"), ("trace", b"\x00\x01")]
-    await produce(stack.bootstrap, dlq, [Rec(b"ORD001", value, headers=headers, timestamp=1_700_000_000_123)])
+    await produce(stack.bootstrap, dlq, [Rec(b"ORD001", value, headers=headers, timestamp=STAMP)])
     return dlq, retry, schema_id, value, headers
 
 
@@ -237,7 +239,7 @@ async def test_ask_edit_then_merge_of_an_avro_record(stack: Stack, tmp_path: Pat
     assert copy.value is not None and copy.value[:5] == original[:5], "same wire format and schema id"
     decoded = _read_avro(order_canceled_schema(), copy.value)
     assert decoded == {"orderNumber": "ORD001", "reason": "Ordered the wrong product"}
-    assert (copy.key, copy.headers, copy.timestamp) == (b"ORD001", headers, 1_700_000_000_123)
+    assert (copy.key, copy.headers, copy.timestamp) == (b"ORD001", headers, STAMP)
 
     [entry] = [json.loads(r.value or b"") for r in kcat_read(stack.bootstrap, audit)]
     assert entry["edited"] is True and entry["reason"] == "typo fixed"
