@@ -735,7 +735,8 @@ class TriageSession:
         staged, _missing = self.staged_writes()
         if only is not None:
             staged = [w for w in staged if w[0].rid in only]
-        redrive_request = await self._redrive_request(staged, reason)
+        # A subset (the canary) is one transaction of its own, whatever the rate cap.
+        redrive_request = await self._redrive_request(staged, reason, paced=only is None)
         writes = self.edits.apply(staged)
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
         attempt = 0
@@ -810,7 +811,7 @@ class TriageSession:
         self._stop_requested = True
 
     async def _redrive_request(
-        self, writes: Sequence[tuple[RowView, Decision]], reason: str | None
+        self, writes: Sequence[tuple[RowView, Decision]], reason: str | None, *, paced: bool = True
     ) -> redrive.RequestParts:
         """The commit request's route, audit and pacing; refuses `@origin` merges without origin
         and origin topics that do not exist before anything is written."""
@@ -833,7 +834,9 @@ class TriageSession:
                 original_digests=self.edits.original_digests(),
             )
             extra["audit"] = writer.spec(cfg.audit_topic)
-        extra["pacing"] = redrive.rate_pacing(cfg.max_rate, stop=lambda: self._stop_requested)
+        extra["pacing"] = redrive.rate_pacing(
+            cfg.max_rate if paced else None, stop=lambda: self._stop_requested
+        )
         return extra
 
     # -- edit then merge --------------------------------------------------------------------------

@@ -289,7 +289,7 @@ async def test_canary_that_comes_back_stops_the_redrive(stack: Stack, topic_name
 async def test_canary_that_does_not_come_back_lets_the_rest_go(stack: Stack, topic_name: str) -> None:
     dlq, orders, _ = await _canary_dlq(stack, topic_name)
     group = unique_name("g")
-    # Another failure arrives meanwhile, unrelated to the canary: different key and fingerprint.
+    # An unrelated failure (other key, fingerprint and origin) is in the DLQ too, left out by --where.
     await produce(
         stack.bootstrap,
         dlq,
@@ -308,16 +308,21 @@ async def test_canary_that_does_not_come_back_lets_the_rest_go(stack: Stack, top
             "--where",
             "key:ord-*",
             "--canary",
-            "1",
+            "3",
             "--canary-wait",
             "2",
+            "--max-rate",
+            "10",
             dlq,
             ORIGIN,
         ]
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "canary: 3 merged in its own transaction" in result.stdout, "the rate cap does not split it"
     assert "none came back" in result.stdout
-    assert "6 merged" in result.stdout and "in 2 transactions" in result.stdout
+    assert "6 merged" in result.stdout and "in 4 transactions" in result.stdout, (
+        "1 canary + 3 at one per 0.1 s"
+    )
     assert len(kcat_read(stack.bootstrap, orders)) == 6
 
 
