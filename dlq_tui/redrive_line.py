@@ -16,7 +16,8 @@ from dlq_tui.canary import commit_canary
 from dlq_tui.engine import TriageSession
 from dlq_tui.kafka.committer import CommitReport, ProgressHook
 from dlq_tui.kafka.connection import DlqError
-from dlq_tui.redrive import RateProgress
+from dlq_tui.redrive import ORIGIN_WARNING, RateProgress
+from dlq_tui.triage.decisions import Decision
 
 ReadLine = Callable[[], Awaitable[str]]
 
@@ -49,6 +50,8 @@ async def commit_redrive(
     """Commit what is staged: the canary first (if asked), then the rest, rate-capped if set.
     Returns the combined report and the exit status (1 when the canary came back)."""
     total = CommitReport()
+    if session.to_origin and session.buffer.count(Decision.MERGE):
+        err.write(f"dlq-tui: warning: {ORIGIN_WARNING}\n")
     if canary:
 
         def watching(report: CommitReport) -> None:

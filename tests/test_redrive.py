@@ -120,6 +120,7 @@ async def test_origin_across_topics_and_conventions_byte_exact_in_one_transactio
     assert "4 merged, 0 purged" in result.stdout
     assert "in 1 transaction" in result.stdout
     assert f"merged to {orders}: 2" in result.stdout and f"merged to {payments}: 2" in result.stdout
+    assert "EVERY consumer group" in result.stderr, "the warning on a real run too"
 
     landed = {r.key: r for r in kcat_read(stack.bootstrap, orders) + kcat_read(stack.bootstrap, payments)}
     for rec in records:
