@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any, TextIO
 
@@ -18,6 +17,7 @@ from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, plan_lines, result_lines
+from dlq_tui.record_json import dumps, record_json
 from dlq_tui.redrive import missing_origin_message
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
@@ -60,6 +60,7 @@ def _text(text: str, error: str | None) -> str:
 
 
 def as_json(d: DecodedRecord) -> dict[str, Any]:
+    """The JSON of print before format v1 (kept for callers; `record_json` is the format now)."""
     raw = d.raw
 
     def part(decoded: Any, present: bool) -> Any:
@@ -185,6 +186,8 @@ async def run(
     if flt_text:
         parse(flt_text)  # a syntax error is a usage error before anything connects
     session = await _open(config)
+    if session.start_note:  # stderr: `print --format jsonl` output stays pure JSON
+        print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
         rows = _selected(session, flt_text)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
@@ -193,7 +196,7 @@ async def run(
             limit = args.limit or len(rows)
             for row in rows[:limit]:
                 if args.format == "jsonl":
-                    out.write(json.dumps(as_json(session.decoded(row)), ensure_ascii=False) + "\n")
+                    out.write(dumps(record_json(session.decoded(row), config.source)) + "\n")
                 else:
                     describe(session, row, out)
             if args.format == "text":
