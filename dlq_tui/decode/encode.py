@@ -206,6 +206,8 @@ def reencode(decoded: Decoded, text: str, registry: SchemaSource | None) -> Edit
     if decoded.kind == "text":
         if decoded.error is not None:
             raise EditError(f"this value cannot be edited: {decoded.error}")
+        if text.endswith("\n") and not old.endswith(b"\n"):
+            text = text[:-1]  # the newline an editor adds at the end of the file
         new = text.encode()
         diff = [] if new == old else [f"~ (text) {len(old)} -> {len(new)} bytes"]
         return Edited(new, diff, len(old), len(new))
