@@ -841,31 +841,23 @@ class TriageSession:
     async def _redrive_request(
         self, writes: Sequence[tuple[RowView, Decision]], reason: str | None, *, paced: bool = True
     ) -> redrive.RequestParts:
-        """The commit request's route, audit and pacing; refuses `@origin` merges without origin
-        and origin topics that do not exist before anything is written."""
+        """The commit request's route, audit and pacing (`redrive.request_parts`)."""
         self._stop_requested = False
         cfg = self.config
-        extra: redrive.RequestParts = {}
-        if self.to_origin:
-            routes, missing = await asyncio.to_thread(redrive.origin_routes, writes)
-            if missing:
-                raise DlqError(redrive.missing_origin_message(cfg.source, missing))
-            origins = {topic for topic, _ in routes.values()}
-            counts = await redrive.origin_partition_counts(cfg.kafka, origins) if origins else {}
-            extra["route"] = redrive.OriginRouter(counts, use_partition=cfg.origin_partition, origins=routes)
-        if cfg.audit_topic:
-            writer = redrive.AuditWriter(
-                source=cfg.source,
-                group=cfg.group,
-                operator=cfg.operator,
-                reason=reason if reason is not None else cfg.reason,
-                original_digests=self.edits.original_digests(),
-            )
-            extra["audit"] = writer.spec(cfg.audit_topic)
-        extra["pacing"] = redrive.rate_pacing(
-            cfg.max_rate if paced else None, stop=lambda: self._stop_requested
+        return await redrive.request_parts(
+            cfg.kafka,
+            writes,
+            source=cfg.source,
+            group=cfg.group,
+            to_origin=self.to_origin,
+            origin_partition=cfg.origin_partition,
+            audit_topic=cfg.audit_topic,
+            operator=cfg.operator,
+            reason=reason if reason is not None else cfg.reason,
+            original_digests=self.edits.original_digests(),
+            max_rate=cfg.max_rate if paced else None,
+            stop=lambda: self._stop_requested,
         )
-        return extra
 
     # -- edit then merge --------------------------------------------------------------------------
 

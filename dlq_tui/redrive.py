@@ -142,6 +142,41 @@ async def origin_partition_counts(kafka: KafkaSettings, topics: Iterable[str]) -
     return counts
 
 
+async def request_parts(
+    kafka: KafkaSettings,
+    writes: Sequence[tuple[RecordLike, Decision]],
+    *,
+    source: str,
+    group: str,
+    to_origin: bool,
+    origin_partition: bool,
+    audit_topic: str | None,
+    operator: str | None,
+    reason: str | None,
+    original_digests: Mapping[RecordId, str | None],
+    max_rate: float | None,
+    stop: Callable[[], bool],
+) -> RequestParts:
+    """The redrive fields of a commit request: the `@origin` route (refusing, before anything is
+    written, merges that name no origin and origin topics that do not exist), the audit records,
+    and the pacing (rate cap, stop between transactions)."""
+    parts: RequestParts = {}
+    if to_origin:
+        routes, missing = await asyncio.to_thread(origin_routes, writes)
+        if missing:
+            raise DlqError(missing_origin_message(source, missing))
+        origins = {topic for topic, _ in routes.values()}
+        counts = await origin_partition_counts(kafka, origins) if origins else {}
+        parts["route"] = OriginRouter(counts, use_partition=origin_partition, origins=routes)
+    if audit_topic:
+        writer = AuditWriter(
+            source=source, group=group, operator=operator, reason=reason, original_digests=original_digests
+        )
+        parts["audit"] = writer.spec(audit_topic)
+    parts["pacing"] = rate_pacing(max_rate, stop=stop)
+    return parts
+
+
 # -- the plan --------------------------------------------------------------------------------------
 
 
