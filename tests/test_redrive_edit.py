@@ -308,3 +308,52 @@ async def test_journal_keeps_edits_across_a_dropped_session(stack: Stack) -> Non
     [copy] = kcat_read(stack.bootstrap, retry)
     assert copy.value is not None
     assert _read_avro(order_canceled_schema(), copy.value)["reason"] == "Ordered the wrong product"
+
+
+def test_protobuf_edit_keeps_the_message_index_and_schema_id() -> None:
+    import struct
+
+    from dlq_tui.decode.protobuf import ProtoSchema
+    from dlq_tui.decode.wire import encode_message_indexes
+    from tests.proto_fixtures import MONEY_PROTO, MONEY_REF_NAME, ORDER_PROTO, order_classes, sample_order
+
+    compiled = ProtoSchema.compile(ORDER_PROTO, {MONEY_REF_NAME: MONEY_PROTO})
+
+    class Source:
+        def get_schema(self, schema_id: int) -> RegisteredSchema:
+            return RegisteredSchema(21, "PROTOBUF", ORDER_PROTO, compiled, "orders-value")
+
+    classes = order_classes()
+    header = b"\x00" + struct.pack(">I", 21) + encode_message_indexes((1,))  # shop.Order
+    raw = header + sample_order(classes).SerializeToString()
+    decoded = decode_bytes(raw, Format.AUTO, Source())
+    assert decoded.kind == "protobuf"
+    data = json.loads(json.dumps(decoded.data))
+    data["customer"]["name"] = "Alice"
+    edited = reencode(decoded, json.dumps(data), Source())
+    assert edited.value.startswith(header), "same schema id and message index"
+    order = classes["shop.Order"].FromString(edited.value[len(header) :])  # an independent reader
+    assert order.customer.name == "Alice" and order.id == "ORD-P1" and len(order.lines) == 2
+    assert edited.diff == ['~ customer.name: "Bob" -> "Alice"']
+    data["no_such_field"] = 1
+    with pytest.raises(EditError, match="not valid for schema 21"):
+        reencode(decoded, json.dumps(data), Source())
+
+
+def test_json_schema_edit_is_validated() -> None:
+    import struct
+
+    from dlq_tui.decode.json_schema import JsonSchema
+
+    text = json.dumps({"type": "object", "properties": {"qty": {"type": "integer", "minimum": 1}}})
+
+    class Source:
+        def get_schema(self, schema_id: int) -> RegisteredSchema:
+            return RegisteredSchema(9, "JSON", text, JsonSchema.compile(text), "x-value")
+
+    raw = b"\x00" + struct.pack(">I", 9) + b'{"qty": 2}'
+    decoded = decode_bytes(raw, Format.AUTO, Source())
+    edited = reencode(decoded, '{"qty": 3}', Source())
+    assert edited.value == raw[:5] + b'{"qty":3}'
+    with pytest.raises(EditError, match="minimum"):
+        reencode(decoded, '{"qty": 0}', Source())

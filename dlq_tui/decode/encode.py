@@ -1,10 +1,9 @@
 """Re-encoding an edited value with the record's own format and schema (edit-then-merge).
 
 The engineer edits the decoded value (pretty JSON, or text); `reencode` turns the edited text back
-into bytes in the original's wire format: Avro with the same registry schema id (Confluent wire
-format), JSON (with the same framing and schema id when it had one), or UTF-8 text. Formats that
-are not decoded cannot be edited. Protobuf and JSON Schema validation plug in through `ENCODERS`
-(keyed by the registry's schema type) once `decode/` supports them.
+into bytes framed like the original: Avro, Protobuf (the same message-index array) or JSON Schema
+(validated) with the same registry schema id, plain JSON, or UTF-8 text. Values that were not
+decoded cannot be edited. `ENCODERS` maps the registry's schema type to its encoder.
 """
 
 from __future__ import annotations
@@ -20,11 +19,14 @@ from typing import Any
 
 from fastavro import schemaless_writer
 from fastavro.validation import ValidationError, validate
+from google.protobuf import json_format, message_factory
 
 from .avro import BYTES_PREFIX
 from .formats import Decoded
-from .registry import RegisteredSchema, RegistryError, SchemaSource
-from .wire import MAGIC_BYTE
+from .json_schema import JsonSchema
+from .protobuf import ProtoSchema
+from .registry import GuidSchemaSource, RegisteredSchema, RegistryError, SchemaSource
+from .wire import HEADER_SIZE, SchemaRef, WireError, read_message_indexes, wire_schema_id
 
 __all__ = ["ENCODERS", "EditError", "Edited", "editable_text", "field_diff", "reencode"]
 
@@ -47,17 +49,13 @@ class Edited:
 
 
 def editable_text(decoded: Decoded) -> str:
-    """What the editor opens: pretty JSON for Avro/JSON values, the text for text values."""
-    if decoded.kind in ("avro", "json"):
+    """What the editor opens: pretty JSON for Avro/Protobuf/JSON values, the text for text values."""
+    if decoded.structured:
         return json.dumps(decoded.data, indent=2, ensure_ascii=False) + "\n"
     if decoded.kind == "text" and decoded.error is None:
         return decoded.text
     reason = decoded.error or f"it is shown as {decoded.kind}"
     raise EditError(f"this value cannot be edited: it was not decoded ({reason})")
-
-
-def _wire(schema_id: int, payload: bytes) -> bytes:
-    return bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big") + payload
 
 
 def _parse_json(text: str) -> Any:
@@ -169,34 +167,86 @@ def _bytes_of(value: Any) -> Any:
     return value
 
 
-def _encode_avro(data: Any, schema: RegisteredSchema, schema_id: int) -> bytes:
+def _prefix(decoded: Decoded) -> bytes:
+    """The framing before the payload in the original bytes: the Confluent wire-format header when
+    the value carries its schema id, nothing when the id came in a header (``__value_schema_id``)."""
+    raw = decoded.raw or b""
+    return raw[:HEADER_SIZE] if wire_schema_id(raw) == decoded.schema_id else b""
+
+
+def _encode_avro(data: Any, schema: RegisteredSchema, decoded: Decoded) -> bytes:
+    what = f"schema {decoded.schema_id}"
     parsed = schema.parsed
     named = _named(parsed)
     try:
         datum = _from_json(data, parsed, named)
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise EditError(f"not valid for schema {schema_id}: {exc}") from None
+        raise EditError(f"not valid for {what}: {exc}") from None
     try:
         validate(datum, parsed, raise_errors=True, strict=True)
     except ValidationError as exc:
         reasons = "; ".join(" ".join(str(e).split()) for e in exc.errors)[:300]
-        raise EditError(f"not valid for schema {schema_id}: {reasons}") from None
+        raise EditError(f"not valid for {what}: {reasons}") from None
     out = io.BytesIO()
     try:
         schemaless_writer(out, parsed, datum)
     except Exception as exc:  # fastavro's writer errors are plain exceptions
-        raise EditError(f"cannot encode for schema {schema_id}: {type(exc).__name__}: {exc}") from None
-    return _wire(schema_id, out.getvalue())
+        raise EditError(f"cannot encode for {what}: {type(exc).__name__}: {exc}") from None
+    return _prefix(decoded) + out.getvalue()
 
 
-def _encode_json_schema(data: Any, schema: RegisteredSchema, schema_id: int) -> bytes:
-    # Validation against the JSON Schema comes with wip/decode; the framing stays the same.
-    return _wire(schema_id, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+def _encode_json_schema(data: Any, schema: RegisteredSchema, decoded: Decoded) -> bytes:
+    if isinstance(schema.parsed, JsonSchema):
+        problem = schema.parsed.problem(data)
+        if problem is not None:
+            raise EditError(f"not valid for schema {decoded.schema_id}: {problem}")
+    return _prefix(decoded) + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-Encoder = Callable[[Any, RegisteredSchema, int], bytes]
-ENCODERS: dict[str, Encoder] = {"AVRO": _encode_avro, "JSON": _encode_json_schema}
-"""Registry schema type -> encoder of edited (JSON-parsed) data. PROTOBUF registers here."""
+def _encode_protobuf(data: Any, schema: RegisteredSchema, decoded: Decoded) -> bytes:
+    """The same message type (the original's message-index array, kept byte for byte) from the
+    edited JSON (protobuf's JSON mapping, field names as shown)."""
+    proto = schema.parsed
+    if not isinstance(proto, ProtoSchema):
+        raise EditError(f"schema {decoded.schema_id}: the Protobuf schema did not compile")
+    raw = decoded.raw or b""
+    if not _prefix(decoded):  # the schema id and message index came in a record header
+        raise EditError("a Protobuf value whose schema id is in a header cannot be edited yet")
+    try:
+        indexes, start = read_message_indexes(raw, HEADER_SIZE)
+    except WireError as exc:
+        raise EditError(f"the original's message index: {exc}") from None
+    try:
+        descriptor = proto.message_type(indexes)
+        message = message_factory.GetMessageClass(descriptor)()
+        json_format.ParseDict(data, message, descriptor_pool=proto.pool)
+        payload: bytes = message.SerializeToString()
+    except Exception as exc:  # ParseError, ProtobufDecodeError, ...
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise EditError(f"not valid for schema {decoded.schema_id}: {reason}"[:300]) from None
+    return raw[:start] + payload
+
+
+Encoder = Callable[[Any, RegisteredSchema, Decoded], bytes]
+ENCODERS: dict[str, Encoder] = {
+    "AVRO": _encode_avro,
+    "JSON": _encode_json_schema,
+    "PROTOBUF": _encode_protobuf,
+}
+"""Registry schema type -> encoder of edited (JSON-parsed) data, framed like the original."""
+
+
+def _schema(schema_id: SchemaRef, registry: SchemaSource | None) -> RegisteredSchema:
+    if registry is None:
+        raise EditError(f"schema id {schema_id}: no schema registry configured")
+    try:
+        if isinstance(schema_id, int):
+            return registry.get_schema(schema_id)
+        if isinstance(registry, GuidSchemaSource):
+            return registry.get_schema_by_guid(schema_id)
+    except RegistryError as exc:
+        raise EditError(f"schema id {schema_id}: {exc.message}") from None
+    raise EditError(f"schema {schema_id}: this schema source does not resolve schema GUIDs")
 
 
 def reencode(decoded: Decoded, text: str, registry: SchemaSource | None) -> Edited:
@@ -211,23 +261,18 @@ def reencode(decoded: Decoded, text: str, registry: SchemaSource | None) -> Edit
         new = text.encode()
         diff = [] if new == old else [f"~ (text) {len(old)} -> {len(new)} bytes"]
         return Edited(new, diff, len(old), len(new))
-    if decoded.kind not in ("avro", "json"):
+    if not decoded.structured:
         editable_text(decoded)  # raises with the reason
     data = _parse_json(text)
     schema_id = decoded.schema_id
     if schema_id is None:
         new = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     else:
-        if registry is None:
-            raise EditError(f"schema id {schema_id}: no schema registry configured")
-        try:
-            schema = registry.get_schema(schema_id)
-        except RegistryError as exc:
-            raise EditError(f"schema id {schema_id}: {exc.message}") from None
+        schema = _schema(schema_id, registry)
         encoder = ENCODERS.get(schema.schema_type)
         if encoder is None:
-            raise EditError(f"schema {schema_id} is {schema.schema_type}: editing it is not supported yet")
-        new = encoder(data, schema, schema_id)
+            raise EditError(f"schema {schema_id} is {schema.schema_type}: editing it is not supported")
+        new = encoder(data, schema, decoded)
     return Edited(new, field_diff(decoded.data, data), len(old), len(new))
 
 
