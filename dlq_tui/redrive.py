@@ -322,6 +322,7 @@ class RateProgress:
 
 # -- canary --------------------------------------------------------------------------------------------
 
+
 def fingerprint(info: DlqInfo) -> str:
     """The record's failure group id (`triage.fingerprint`: root cause, normalised message, origin)."""
     return info.fingerprint().id
