@@ -20,10 +20,12 @@ from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, plan_lines, result_lines
 from dlq_tui.record_json import dumps, record_json
+from dlq_tui.redrive import missing_origin_message
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
 ANSWERS = {"": Decision.MERGE, "m": Decision.MERGE, "p": Decision.PURGE, "s": Decision.SKIP}
+EDIT = "e"
 
 
 def describe(session: TriageSession, row: int, out: TextIO) -> None:
@@ -121,14 +123,14 @@ def _key_text(key: bytes | None) -> str:
     return one_line(safe_text(key.decode("utf-8", "replace")), 60) if key is not None else "(none)"
 
 
-def print_plan(plan: CommitPlan, out: TextIO) -> None:
+def print_plan(plan: CommitPlan, out: TextIO, canary: int = 0) -> None:
     """`--dry-run`: each write the commit would make, then the plan's summary (the same object and
     words as the app's review screen)."""
     for w in plan.writes:
         key = _key_text(w.key)
         where = f"{w.partition}:{w.offset}"
         if w.decision is Decision.MERGE:
-            out.write(f"would merge     {where} key {key} -> {plan.destination}\n")
+            out.write(f"would merge     {where} key {key} -> {w.destination or plan.destination}\n")
         else:
             out.write(f"would purge     {where} key {key}\n")
         if w.tombstone == "write":
@@ -144,18 +146,35 @@ def print_plan(plan: CommitPlan, out: TextIO) -> None:
         out.write(
             f"would commit    partition {p.partition} offset {p.committed}{meta} for group {plan.group}\n"
         )
+    if canary and plan.merges:
+        out.write(
+            f"canary: the first {min(canary, plan.merges)} merge(s) in their own transaction, then watch the DLQ\n"
+        )
     out.write(f"dry run: nothing written ({plan.decisions} decisions)\n")
 
 
-async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
+async def commit(
+    session: TriageSession, skipped: int, out: TextIO, args: argparse.Namespace | None = None
+) -> int:
+    """Commit what is staged (canary, rate cap and audit as configured); returns the exit status."""
+    from dlq_tui.redrive_line import commit_redrive
+
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
     if not session.has_writes():
         out.write(f"0 merged, 0 purged, {skipped} skipped\nnothing to commit\n")
-        return
-    report = await session.commit(on_fenced=fenced)
+        return 0
+    report, status = await commit_redrive(
+        session,
+        out=out,
+        err=sys.stderr,
+        canary=getattr(args, "canary", 0) or 0,
+        canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+        on_fenced=fenced,
+    )
     print_report(report, skipped, out)
+    return 1 if report.stopped else status
 
 
 async def run(
@@ -166,7 +185,14 @@ async def run(
     # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
     # batch commands decide and commit in one go.
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
-    config = SessionConfig(**{**config.__dict__, "use_journal": journal})
+    reason = getattr(args, "reason", None)
+    config = SessionConfig(
+        **{
+            **config.__dict__,
+            "use_journal": journal,
+            "reason": reason if reason is not None else config.reason,
+        }
+    )
     if not read_only and config.read_only:
         out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
         return 2
@@ -198,12 +224,15 @@ async def run(
             return 0
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
+            if decision is Decision.MERGE and session.to_origin:
+                missing = session.rows_without_origin(rows)
+                if missing:  # the whole run is refused before anything is written
+                    raise DlqError(missing_origin_message(config.source, [session.rid(r) for r in missing]))
             session.decide(rows, decision)
             if args.dry_run:
-                print_plan(await asyncio.to_thread(session.commit_plan), out)
+                print_plan(await asyncio.to_thread(session.commit_plan), out, getattr(args, "canary", 0) or 0)
                 return 0
-            await commit(session, 0, out)
-            return 0
+            return await commit(session, 0, out, args)
         return await _ask(session, rows, args, out)
     finally:
         await session.close()
@@ -226,10 +255,16 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
     rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
     if not rows:
         out.write("no unresolved records\n")
+    can_edit = bool(session.config.destination)
+    prompt = (
+        "Merge, purge or skip? [M/p/s, e to edit, q to stop] "
+        if can_edit
+        else "Merge, purge or skip? [M/p/s, q to stop] "
+    )
     for row in rows:
         describe(session, row, out)
         while True:
-            out.write("Merge, purge or skip? [M/p/s, q to stop] ")
+            out.write(prompt)
             out.flush()
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:  # end of input: stop asking, commit what was decided
@@ -239,6 +274,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
                 answer = line.strip().lower()[:1]
             if answer == "q":
                 break
+            if answer == EDIT and can_edit:
+                from dlq_tui.redrive_line import ask_edit
+
+                if await ask_edit(session, row, out):
+                    answer = "m"
+                    break
+                continue
             if answer not in ANSWERS:
                 out.write("please answer m, p, s or q\n")
                 continue
@@ -257,12 +299,22 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             total.add(await session.commit())
             since_commit = 0
     if args.dry_run:
-        print_plan(await asyncio.to_thread(session.commit_plan), out)
+        print_plan(await asyncio.to_thread(session.commit_plan), out, getattr(args, "canary", 0) or 0)
         return 0
+    status = 0
     if session.has_writes():
-        total.add(await session.commit())
+        from dlq_tui.redrive_line import commit_redrive
+
+        report, status = await commit_redrive(
+            session,
+            out=out,
+            err=sys.stderr,
+            canary=getattr(args, "canary", 0) or 0,
+            canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+        )
+        total.add(report)
     # The run ended normally: its skips are done with (the journal keeps nothing of them), so the
     # next run asks about those records again. A run cut off keeps them all in the journal.
     session.forget_skips()
     print_report(total, skipped, out)
-    return 0
+    return 1 if total.stopped else status
