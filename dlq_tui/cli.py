@@ -26,6 +26,7 @@ from dlq_tui.settings import (
     read_properties_file,
     resolve_connection,
 )
+from dlq_tui.signals import Interrupted, interrupt_on_terminating_signals, run_until_signal
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -309,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_tui(config, settings)
         from dlq_tui import linemode
 
-        return asyncio.run(linemode.run(command, config, args))
+        return asyncio.run(run_until_signal(linemode.run(command, config, args)))
     except FilterError as exc:
         print(f"dlq-tui: invalid --where filter: {exc}", file=sys.stderr)
         for line in exc.render(exc.text if exc.text is not None else getattr(args, "where", "")).splitlines():
@@ -329,8 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.exception("failed")
         print(f"dlq-tui: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("dlq-tui: interrupted; nothing was committed that was not reported", file=sys.stderr)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        quiet_asyncio_teardown()
+        cause = f" by {exc.signame}" if isinstance(exc, Interrupted) else ""
+        print(
+            f"dlq-tui: interrupted{cause}; a running commit was aborted, nothing was committed that "
+            "was not reported",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except Exception as exc:
         if args.verbose:
@@ -356,10 +363,17 @@ def _log_to_file() -> Path:
     return path
 
 
+def quiet_asyncio_teardown() -> None:
+    """After an interruption, asyncio may still report the tasks it had to drop ("Task was
+    destroyed but it is pending!") as the interpreter exits: that is noise, the message said it."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
 def _run_tui(config: SessionConfig, settings: Settings) -> int:
     from dlq_tui.tui.app import run_app
 
     _log_to_file()
+    interrupt_on_terminating_signals()
     return run_app(config, settings)
 
 

@@ -25,6 +25,7 @@ from dlq_tui.kafka.committer import (
     FencedCommitError,
     KnownStretch,
     ProgressHook,
+    WaitHook,
     transactional_id_for,
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
@@ -507,10 +508,12 @@ class TriageSession:
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        waiting: WaitHook | None = None,
     ) -> CommitReport:
         """Commit the staged merges and purges in one transaction (several if the resolved-set
         metadata would not fit one). On fencing by another session it re-reads and tries again,
-        committing only what is still unresolved. Raises `CommitError` with the buffer intact."""
+        committing only what is still unresolved. Raises `CommitError` with the buffer intact.
+        Every wait on Kafka is bounded; `waiting` hears "broker unreachable, retrying…" messages."""
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
         writes, _missing = self.staged_writes()
@@ -532,7 +535,9 @@ class TriageSession:
             )
             partial = CommitReport()
             try:
-                report = await self.committer.commit(request, progress=progress, fault=fault, report=partial)
+                report = await self.committer.commit(
+                    request, progress=progress, fault=fault, report=partial, waiting=waiting
+                )
             except asyncio.CancelledError:
                 self._apply(partial)  # complete transactions of a split commit stay committed
                 raise
@@ -560,8 +565,8 @@ class TriageSession:
         if self._reader is None:
             return None
         try:
-            return await self._reader.end_offsets()
-        except Exception:  # the committer then reads past the position itself
+            return await asyncio.wait_for(self._reader.end_offsets(), self.committer.bounds.request)
+        except Exception:  # the committer then reads past the position itself (bounded)
             log.debug("end offsets unavailable", exc_info=True)
             return None
 
