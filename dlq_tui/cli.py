@@ -16,12 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as SourceError
 
-from dlq_tui import __version__
+from dlq_tui import __version__, redact
 from dlq_tui.engine import SessionConfig
+from dlq_tui.files import private_file
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
     Settings,
     SettingsError,
+    mask_property,
     parse_property,
     read_properties_file,
     resolve_connection,
@@ -255,6 +257,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
+def register_secrets(settings: Settings) -> None:
+    """Every secret-looking property value is masked wherever it would appear in a log record; of
+    the JAAS config and the registry's user info, the password alone too."""
+    for props in (settings.properties, settings.consumer_properties, settings.producer_properties):
+        for name, value in props.items():
+            if mask_property(name, value) != value:
+                redact.register_secret(value)
+                for part in re.findall(r'password\s*=\s*"([^"]*)"', value):
+                    redact.register_secret(part)
+                if name == "basic.auth.user.info" and ":" in value:
+                    redact.register_secret(value.split(":", 1)[1])
+
+
 def session_config(
     settings: Settings, source: str, destination: str | None, warnings: list[str]
 ) -> SessionConfig:
@@ -294,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    redact.install()  # no log record, at any level, from any logger, carries a credential
     # aiokafka logs every failed connect; without -v the one-line error says it all. Its records
     # still reach dlq_tui.kafka.connection, which takes the reason (e.g. SASL refused) from them.
     logging.getLogger("aiokafka").propagate = bool(args.verbose)
@@ -303,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if where:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
+        register_secrets(settings)
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
@@ -351,8 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _log_to_file() -> Path:
     """While the full-screen app runs, nothing may write to the terminal: logs go to a file."""
-    path = journal_dir().parent / "dlq-tui.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(journal_dir().parent / "dlq-tui.log")
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
