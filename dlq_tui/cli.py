@@ -187,6 +187,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be written; write nothing"
         )
+    parser.add_argument(
+        "--allow-undecoded",
+        action="store_true",
+        help="also take records whose key or value could not be decoded, where the filter cannot "
+        "tell whether they match (default: said and left out; merge-all/purge-all refuse)",
+    )
     if command == "ask":
         parser.add_argument(
             "--commit-every",

@@ -76,6 +76,17 @@ class PartitionStats:
     done: bool
 
 
+@dataclass(frozen=True)
+class MatchResult:
+    """What a filter made of some rows: the matches, and the rows it could not judge."""
+
+    matched: array[int]
+    unknown: array[int]
+    """Rows whose match depends on a key or value that could not be decoded."""
+    reason: str | None = None
+    """Why the first of them could not be decoded (e.g. the registry is unreachable)."""
+
+
 class LazySubject:
     """A row as a `FilterSubject`: partition, offset and timestamp come from the store's columns;
     the record is decoded only when a text test asks (and not cached, so a scan over a million
@@ -122,6 +133,12 @@ class LazySubject:
 
     def full_text(self) -> str:
         return self._d().full_text()
+
+    def is_undecoded(self, part: str) -> bool:
+        return self._d().is_undecoded(part)
+
+    def undecoded_reason(self) -> str | None:
+        return self._d().undecoded_reason()
 
 
 class TriageSession:
@@ -320,6 +337,27 @@ class TriageSession:
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
         return out
+
+    def match_with_unknown(
+        self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
+    ) -> MatchResult:
+        """As `match`, and the rows the filter could not judge because it looks at a key or value
+        that could not be decoded (registry down, poison): neither matched nor excluded. The app
+        shows their count and asks before a bulk decision includes them (for a worker thread)."""
+        matched, unknown = array("i"), array("i")
+        reason: str | None = None
+        for n, row in enumerate(rows):
+            if cancelled is not None and n % 4096 == 0 and cancelled():
+                break
+            subject = LazySubject(self, row)
+            result = flt.evaluate(subject)
+            if result is True:
+                matched.append(row)
+            elif result is None:
+                unknown.append(row)
+                if reason is None:
+                    reason = subject.undecoded_reason()
+        return MatchResult(matched, unknown, reason)
 
     # -- decisions ------------------------------------------------------------------------------
 

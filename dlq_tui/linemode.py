@@ -98,6 +98,39 @@ def _selected(session: TriageSession, where: str) -> list[int]:
     return list(session.match(parse(where), rows))
 
 
+class UndecodedRefused(DlqError):
+    """A bulk command's filter met records it could not judge, and --allow-undecoded was not given."""
+
+
+def select(session: TriageSession, where: str, command: str, allow_undecoded: bool) -> list[int]:
+    """The rows a command works on. Records whose match depends on a key or value that could not
+    be decoded are said (stderr) and left out; a bulk command refuses to run on such a selection
+    (nothing decided) unless `allow_undecoded`, which takes them in."""
+    rows = session.visible_rows()
+    if not where:
+        return list(rows)
+    result = session.match_with_unknown(parse(where), rows)
+    if not result.unknown:
+        return list(result.matched)
+    n = len(result.unknown)
+    why = f" ({one_line(safe_text(result.reason), 160)})" if result.reason else ""
+    what = (
+        f"{n} record(s) could not be decoded{why}: the filter cannot tell whether they match "
+        "(a negation does not take them either)"
+    )
+    if allow_undecoded:
+        print(f"dlq-tui: {what}; included (--allow-undecoded)", file=sys.stderr)
+        return sorted([*result.matched, *result.unknown])
+    if command in ("merge-all", "purge-all"):
+        raise UndecodedRefused(
+            f"{what}; nothing was decided. Make them decodable (is the schema registry reachable?), "
+            "narrow the filter with partition/offset/key terms, or pass --allow-undecoded to decide "
+            "on them too"
+        )
+    print(f"dlq-tui: {what}; left out (--allow-undecoded takes them in)", file=sys.stderr)
+    return list(result.matched)
+
+
 def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
     out.write(f"{report.merged} merged, {report.purged} purged, {skipped} skipped\n")
     detail = f"{report.tombstones} tombstones, {report.transactions} transaction(s)"
@@ -198,7 +231,7 @@ async def run(
         parse(flt_text)  # a syntax error is a usage error before anything connects
     session = await _open(config)
     try:
-        rows = _selected(session, flt_text)
+        rows = select(session, flt_text, command, getattr(args, "allow_undecoded", False))
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
         if command == "print":
