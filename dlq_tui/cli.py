@@ -263,6 +263,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
+def check_topics(source: str, destination: str | None) -> None:
+    """A destination equal to the source would copy every merged record back into the DLQ and
+    then tombstone it: the copies are unresolved again (a loop) and compaction deletes the data."""
+    if destination is not None and destination == source:
+        raise UsageError(
+            f"the destination is the DLQ itself ('{source}'): merges would loop back into it; "
+            "give the retry topic as DESTINATION"
+        )
+
+
 def register_secrets(settings: Settings) -> None:
     """Every secret-looking property value is masked wherever it would appear in a log record; of
     the JAAS config and the registry's user info, the password alone too."""
@@ -326,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
         register_secrets(settings)
+        check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)

@@ -181,6 +181,10 @@ class TriageSession:
         """Check the topics, read the group's resolution state, take the snapshot, open the journal."""
         quiet_unretrieved_kafka_errors(asyncio.get_running_loop())
         cfg = self.config
+        if cfg.destination is not None and cfg.destination == cfg.source:
+            raise DlqError(
+                f"the destination is the DLQ itself ('{cfg.source}'): merges would loop back into it"
+            )
         async with admin_client(cfg.kafka) as admin:
             try:
                 self.cluster_id = await cluster_id(admin)

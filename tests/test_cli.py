@@ -507,3 +507,19 @@ def test_print_on_an_empty_topic(stack: Stack, capsys: pytest.CaptureFixture[str
     out, err = capsys.readouterr()
     assert out == "0 of 0 unresolved records shown\n"
     assert err == ""
+
+
+def test_destination_equal_to_source_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["merge-all"], ["ask"], []):
+        assert main([*command, "-b", "127.0.0.1:1", "-g", "g", "the-dlq", "the-dlq"]) == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert err.startswith("dlq-tui: the destination is the DLQ itself ('the-dlq')"), err
+
+
+def test_engine_refuses_destination_equal_to_source() -> None:
+    from dlq_tui.engine import SessionConfig, TriageSession
+    from dlq_tui.kafka.connection import DlqError, KafkaSettings
+
+    cfg = SessionConfig(KafkaSettings("127.0.0.1:1"), source="d", destination="d", group="g")
+    with pytest.raises(DlqError, match="destination is the DLQ itself"):
+        asyncio.run(TriageSession(cfg).open())
