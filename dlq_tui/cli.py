@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from dlq_tui.settings import (
     read_properties_file,
     resolve_connection,
 )
-from dlq_tui.signals import Interrupted, interrupt_on_terminating_signals, run_until_signal
+from dlq_tui.signals import Interrupted, exit_on_terminating_signals, run_until_signal
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -406,8 +407,28 @@ def _run_tui(config: SessionConfig, settings: Settings) -> int:
     from dlq_tui.tui.app import run_app
 
     _log_to_file()
-    interrupt_on_terminating_signals()
+    exit_on_terminating_signals(terminal_restorer())
     return run_app(config, settings)
+
+
+def terminal_restorer() -> Callable[[], None] | None:
+    """What puts the terminal back as it was when the app is ended by a signal (SIGTERM leaves the
+    terminal there): its saved tty modes, the main screen, the cursor, no mouse reporting."""
+    if not sys.stdin.isatty():
+        return None
+    import termios
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def restore() -> None:
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(Exception):
+            sys.__stdout__.write("\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1049l\x1b[?25h")  # type: ignore[union-attr]
+            sys.__stdout__.flush()  # type: ignore[union-attr]
+
+    return restore
 
 
 def _validation_summary(exc: ValidationError) -> str:

@@ -30,6 +30,7 @@ from dlq_tui.kafka.committer import (
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 Tombstones = Literal["auto", "always", "never"]
 FENCED_RETRIES = 3
+CANCEL_CHECK_ROWS = 16
+"""A filter scan asks whether it was cancelled (Esc) this often: one record may be 5 MB."""
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ class TriageSession:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
         out = array("i")
         for n, row in enumerate(rows):
-            if cancelled is not None and n % 4096 == 0 and cancelled():
+            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
                 break
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
@@ -351,7 +354,7 @@ class TriageSession:
         matched, unknown = array("i"), array("i")
         reason: str | None = None
         for n, row in enumerate(rows):
-            if cancelled is not None and n % 4096 == 0 and cancelled():
+            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
                 break
             subject = LazySubject(self, row)
             result = flt.evaluate(subject)
@@ -558,6 +561,16 @@ class TriageSession:
         Every wait on Kafka is bounded; `waiting` hears "broker unreachable, retrying…" messages."""
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
+        with commit_running():  # a SIGHUP/SIGTERM aborts it before the process exits
+            return await self._commit(progress, fault, on_fenced, waiting)
+
+    async def _commit(
+        self,
+        progress: ProgressHook | None,
+        fault: FaultHook | None,
+        on_fenced: Callable[[str], None] | None,
+        waiting: WaitHook | None,
+    ) -> CommitReport:
         writes, _missing = self.staged_writes()
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
         attempt = 0
@@ -578,7 +591,11 @@ class TriageSession:
             partial = CommitReport()
             try:
                 report = await self.committer.commit(
-                    request, progress=progress, fault=fault, report=partial, waiting=waiting
+                    request,
+                    progress=progress,
+                    fault=fault if fault is not None else pause_hook(),
+                    report=partial,
+                    waiting=waiting,
                 )
             except asyncio.CancelledError:
                 self._apply(partial)  # complete transactions of a split commit stay committed

@@ -19,7 +19,6 @@ from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
-from dlq_tui.signals import pause_hook
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -177,7 +176,7 @@ async def commit_session(session: TriageSession, out: TextIO) -> CommitReport:
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
-    return await session.commit(on_fenced=fenced, waiting=waiting, fault=pause_hook())
+    return await session.commit(on_fenced=fenced, waiting=waiting)
 
 
 async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:

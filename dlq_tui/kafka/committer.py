@@ -500,9 +500,31 @@ class Committer:
         report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
 
     async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
-        """Abort now. If the producer cannot (its sender died on the error), a new producer with the
-        same transactional id makes the coordinator abort the open transaction at once; otherwise
-        it would block read_committed readers of both topics until the transaction times out."""
+        """Abort now, bounded, and see it through even if this task is cancelled again meanwhile
+        (a second Ctrl-C, or the event loop cancelling every task on SIGHUP/SIGTERM): a cancelled
+        abort would leave the transaction open until it times out. The cancellation is delivered
+        once the abort is done."""
+        loop = asyncio.get_running_loop()
+        steps = asyncio.ensure_future(self._abort_steps(producer, transactional_id))
+        deadline = loop.time() + 2 * self.bounds.abort + 5
+        cancelled = False
+        while not steps.done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                steps.cancel()
+                break
+            try:
+                await asyncio.wait({steps}, timeout=remaining)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _abort_steps(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
+        """If the producer cannot abort (its sender died on the error, or the broker does not
+        answer it), a new producer with the same transactional id makes the coordinator abort the
+        open transaction at once; otherwise it would block read_committed readers of both topics
+        until the transaction times out."""
         waits = self._waits
         try:
             await waits.run(asyncio.shield(producer.abort_transaction()), self.bounds.abort, "aborting")
