@@ -8,18 +8,33 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.stack import Rec, Stack, create_topic, kcat_read, produce, unique_name
 from tests.test_signals import open_transaction
-from tests.test_tui_tmux import Tmux, command, env_for, tmux  # noqa: F401 (the fixture)
+from tests.test_tui_tmux import Tmux, command, env_for
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def app_pid(tmux: Tmux) -> int:
+@pytest.fixture
+def term(tmp_path: Path) -> Iterator[Tmux]:
+    session = Tmux(tmp_path)
+    try:
+        yield session
+    finally:
+        session.kill()
+
+
+def app_pid(term: Tmux) -> int:
     """The dlq-tui process: the child of the pane's shell."""
-    shell = int(tmux._tmux("list-panes", "-t", "t", "-F", "#{pane_pid}").strip())
+    shell = int(term._tmux("list-panes", "-t", "t", "-F", "#{pane_pid}").strip())
     children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
@@ -32,26 +47,26 @@ def wait_for_line(path: Path, text: str, timeout: float = 40.0) -> None:
         time.sleep(0.2)
 
 
-async def test_sighup_mid_commit_in_the_app(stack: Stack, tmux: Tmux, tmp_path: Path) -> None:
+async def test_sighup_mid_commit_in_the_app(stack: Stack, term: Tmux, tmp_path: Path) -> None:
     name = unique_name("hup-app")
     dlq, retry, group = f"{name}-dlq", f"{name}-retry", unique_name("g")
     await create_topic(stack.bootstrap, dlq, config={"cleanup.policy": "compact"})
     await create_topic(stack.bootstrap, retry)
     await produce(stack.bootstrap, dlq, [Rec(f"k{i}".encode(), f"v{i}".encode()) for i in range(3)])
-    tmux.start(command(stack, dlq, retry, group), env_for(tmp_path, DLQ_TUI_PAUSE_AT="produced"))
-    tmux.wait_for("Snapshot loaded 3 records")
-    tmux.keys("m", "m", "m")
-    tmux.wait_for("3 merge · 0 purge · 0 skip")
-    tmux.keys("c")
-    tmux.wait_for("Commit 3 staged decisions in one transaction")
-    tmux.keys("Enter")
+    term.start(command(stack, dlq, retry, group), env_for(tmp_path, DLQ_TUI_PAUSE_AT="produced"))
+    term.wait_for("Snapshot loaded 3 records")
+    term.keys("m", "m", "m")
+    term.wait_for("3 merge · 0 purge · 0 skip")
+    term.keys("c")
+    term.wait_for("Commit 3 staged decisions in one transaction")
+    term.keys("Enter")
     state = tmp_path / "state" / "dlq-tui"
     wait_for_line(state / "dlq-tui.log", "paused at produced")
     assert await open_transaction(stack.bootstrap, retry)
 
     sent = time.monotonic()
-    os.kill(app_pid(tmux), signal.SIGHUP)
-    tmux.wait_for("EXIT=1")
+    os.kill(app_pid(term), signal.SIGHUP)
+    term.wait_for("EXIT=1")
     while await open_transaction(stack.bootstrap, retry) or await open_transaction(stack.bootstrap, dlq):
         assert time.monotonic() < sent + 15, "a transaction stayed open after SIGHUP"
         await asyncio.sleep(0.2)
