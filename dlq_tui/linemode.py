@@ -19,6 +19,7 @@ from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.plan import CommitPlan, plan_lines, result_lines
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -131,38 +132,39 @@ def select(session: TriageSession, where: str, command: str, allow_undecoded: bo
 
 
 def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
-    out.write(f"{report.merged} merged, {report.purged} purged, {skipped} skipped\n")
-    detail = f"{report.tombstones} tombstones, {report.transactions} transaction(s)"
-    if report.tombstones_withheld:
-        detail += f"; {report.tombstones_withheld} tombstones withheld: a newer record with the same key is undecided"
-    if report.dropped:
-        detail += f"; {len(report.dropped)} decisions dropped: already resolved by someone else"
-    out.write(detail + "\n")
+    """What a commit wrote, in the words the app uses too (`plan.result_lines`)."""
+    for line, _tone in result_lines(report.result(skipped)):
+        out.write(line + "\n")
 
 
-def print_plan(session: TriageSession, out: TextIO) -> None:
-    writes, _ = session.staged_writes()
-    dest = session.config.destination
-    for record, decision in writes:
-        key = (
-            one_line(safe_text(record.key.decode("utf-8", "replace")), 60)
-            if record.key is not None
-            else "(none)"
-        )
-        if decision is Decision.MERGE:
-            out.write(f"would merge     {record.partition}:{record.offset} key {key} -> {dest}\n")
+def _key_text(key: bytes | None) -> str:
+    return one_line(safe_text(key.decode("utf-8", "replace")), 60) if key is not None else "(none)"
+
+
+def print_plan(plan: CommitPlan, out: TextIO) -> None:
+    """`--dry-run`: each write the commit would make, then the plan's summary (the same object and
+    words as the app's review screen)."""
+    for w in plan.writes:
+        key = _key_text(w.key)
+        where = f"{w.partition}:{w.offset}"
+        if w.decision is Decision.MERGE:
+            out.write(f"would merge     {where} key {key} -> {plan.destination}\n")
         else:
-            out.write(f"would purge     {record.partition}:{record.offset} key {key}\n")
-        if session.tombstones_on and record.key is not None:
+            out.write(f"would purge     {where} key {key}\n")
+        if w.tombstone == "write":
+            out.write(f"would tombstone {where} key {key} -> {plan.source}\n")
+        elif w.tombstone == "withheld":
             out.write(
-                f"would tombstone {record.partition}:{record.offset} key {key} -> {session.config.source}\n"
+                f"tombstone withheld {where} key {key}: a newer record with the same key is undecided\n"
             )
-    for p, state in sorted(session.plan().items()):
-        meta = f" metadata {state.metadata}" if state.metadata else ""
+    for line, _tone in plan_lines(plan):
+        out.write(line + "\n")
+    for p in plan.partitions:
+        meta = f" metadata {p.metadata}" if p.metadata else ""
         out.write(
-            f"would commit    partition {p} offset {state.committed}{meta} for group {session.config.group}\n"
+            f"would commit    partition {p.partition} offset {p.committed}{meta} for group {plan.group}\n"
         )
-    out.write(f"dry run: nothing written ({len(writes)} decisions)\n")
+    out.write(f"dry run: nothing written ({plan.decisions} decisions)\n")
 
 
 def waiting(message: str) -> None:
@@ -249,7 +251,7 @@ async def run(
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
             session.decide(rows, decision)
             if args.dry_run:
-                print_plan(session, out)
+                print_plan(await asyncio.to_thread(session.commit_plan), out)
                 return 0
             await commit(session, 0, out)
             return 0
@@ -267,11 +269,12 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         out.write(
             f"restored {restored.restored} staged decision(s) of an earlier session on this DLQ "
             f"from the journal ({restored.dropped_as_resolved} dropped: resolved meanwhile); "
-            "their records are not asked again\n"
+            "records restored as merge or purge are not asked again, skipped ones are\n"
         )
     elif session.journal_note:
         out.write(f"note: {session.journal_note}\n")
-    rows = [r for r in rows if session.decision(r) is None]
+    # A skip never hides a record from a later run: only restored merges and purges are not asked.
+    rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
     if not rows:
         out.write("no unresolved records\n")
     for row in rows:
@@ -302,22 +305,15 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         skipped += decision is Decision.SKIP
         since_commit += decision is not Decision.SKIP
         if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
-            _add(total, await commit_session(session, out))
+            total.add(await commit_session(session, out))
             since_commit = 0
     if args.dry_run:
-        print_plan(session, out)
+        print_plan(await asyncio.to_thread(session.commit_plan), out)
         return 0
     if session.has_writes():
-        _add(total, await commit_session(session, out))
+        total.add(await commit_session(session, out))
+    # The run ended normally: its skips are done with (the journal keeps nothing of them), so the
+    # next run asks about those records again. A run cut off keeps them all in the journal.
+    session.forget_skips()
     print_report(total, skipped, out)
     return 0
-
-
-def _add(total: CommitReport, report: CommitReport) -> None:
-    total.merged += report.merged
-    total.purged += report.purged
-    total.tombstones += report.tombstones
-    total.tombstones_withheld += report.tombstones_withheld
-    total.transactions += report.transactions
-    total.committed.extend(report.committed)
-    total.dropped.extend(report.dropped)

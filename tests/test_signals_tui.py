@@ -58,7 +58,7 @@ async def test_sighup_mid_commit_in_the_app(stack: Stack, term: Tmux, tmp_path: 
     term.keys("m", "m", "m")
     term.wait_for("3 merge · 0 purge · 0 skip")
     term.keys("c")
-    term.wait_for("Commit 3 staged decisions in one transaction")
+    term.wait_for("Commit 3 staged decisions in 1 transaction")
     term.keys("Enter")
     state = tmp_path / "state" / "dlq-tui"
     wait_for_line(state / "dlq-tui.log", "paused at produced")

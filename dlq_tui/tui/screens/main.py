@@ -9,14 +9,11 @@ Long work runs in workers of named exclusive groups and posts messages back:
 - the detail pane's ``detail`` group lays out big records in a thread; the review screen's
   ``commit`` group runs the transaction.
 
-The screen talks to the `TriageSession` only; it has no Kafka logic of its own.
+The screen talks to the `Engine` only; it has no Kafka logic of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 import time
 from array import array
 from typing import TYPE_CHECKING, ClassVar
@@ -30,14 +27,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from dlq_tui.decode.sanitize import one_line
-from dlq_tui.engine import TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
-from dlq_tui.triage.filter import Filter, FilterError, parse
+from dlq_tui.triage.filter import Filter
 from dlq_tui.tui import keys
+from dlq_tui.tui.loader import Loader, describe_error
 from dlq_tui.tui.rows import Selection, ViewRows
 from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen, HelpScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["MainScreen"]
 
 PROGRESS_INTERVAL_S = 0.25
-COUNT_DEBOUNCE_S = 0.15
 AUTO_COLLAPSE_HEIGHT = 18
 DETAIL_SIZES = ("normal", "large", "hidden")
 STATUS_S = 6.0
@@ -63,55 +61,6 @@ SCAN_ROWS = 5_000
 THREAD_DECIDE_ROWS = 100_000
 """Bulk decisions (and undo) over more rows than this run in a thread worker."""
 WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
-
-
-class Opened(Message):
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__()
-        self.session = session
-
-
-class OpenFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class ReopenFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class RowsLoaded(Message):
-    def __init__(self, session: TriageSession, rows: range) -> None:
-        super().__init__()
-        self.session = session
-        self.rows = rows
-
-
-class SchemasFetched(Message):
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__()
-        self.session = session
-
-
-class LoadFinished(Message):
-    def __init__(self, session: TriageSession, error: str | None = None) -> None:
-        super().__init__()
-        self.session = session
-        self.error = error
-
-
-class FilterCounted(Message):
-    """`matches` among `total` rows: those loaded before store row `covered`."""
-
-    def __init__(
-        self, token: int, text: str, flt: Filter, matches: array[int], total: int, covered: int
-    ) -> None:
-        super().__init__()
-        self.token, self.text, self.flt, self.matches = token, text, flt, matches
-        self.total, self.covered = total, covered
 
 
 class MoreMatched(Message):
@@ -129,14 +78,14 @@ class SeekDone(Message):
 
 
 class Decided(Message):
-    """A bulk decision (or undo, `decision` None) that ran in a thread is done."""
+    """A bulk decision (or undo, `decision` None) that ran in a worker is done."""
 
     def __init__(
-        self, session: TriageSession, decision: Decision | None, changed: int, total: int, error: str | None
+        self, engine: Engine, decision: Decision | None, changed: int, total: int, error: str | None
     ) -> None:
         super().__init__()
-        self.session, self.decision, self.changed, self.total, self.error = (
-            session,
+        self.engine, self.decision, self.changed, self.total, self.error = (
+            engine,
             decision,
             changed,
             total,
@@ -150,16 +99,14 @@ class MainScreen(Screen[None]):
         Binding("escape", "escape", "Back", show=False),
     ]
 
-    def __init__(self, session: TriageSession) -> None:
+    def __init__(self, engine: Engine) -> None:
         super().__init__()
-        self.session = session
+        self.engine = engine
         self.selection = Selection()
-        self._all = ViewRows(session, self.selection)
+        self._all = ViewRows(engine, self.selection)
         self._view = self._all
         self.state = "connecting"  # connecting | loading | loaded | following | failed
-        self.following = False
-        self._opened = False
-        self._loader: Worker[None] | None = None
+        self.loader = Loader(engine)
         # filter: applied, and being typed
         self.filter_text = ""
         self._flt: Filter | None = None
@@ -167,11 +114,6 @@ class MainScreen(Screen[None]):
         self._covered = 0  # the applied filter has looked at the rows below this store row
         self._loaded_upto = 0  # store rows below this one are in the views
         self._more_running = False
-        self._count_token = 0
-        self._counted: FilterCounted | None = None
-        self._apply_when_counted: str | None = None
-        self._count_timer: Timer | None = None
-        self._counting: tuple[int, str] | None = None  # (token, text) of the count running
         # layout
         self._detail_size = "normal"
         self._detail_auto = True
@@ -191,11 +133,12 @@ class MainScreen(Screen[None]):
         yield TitleBar(id="title")
         with Vertical(id="main-body"):
             yield RecordTable(self._all, id="records")
-            yield DetailPane(self.session, id="detail")
-        yield FilterBar(id="filter")
+            yield DetailPane(self.engine, id="detail")
+        yield FilterBar(self.engine, self._rows_now, id="filter")
         yield ProgressPane(id="progress")
         yield StagedBar(id="staged")
         yield Footer(compact=True)
+        yield self.loader
 
     @property
     def table(self) -> RecordTable:
@@ -226,8 +169,17 @@ class MainScreen(Screen[None]):
         self._apply_detail_size()
         self._update_title()
         self._update_status(progress_now=True)
-        self.session.buffer.add_listener(self._on_buffer_change)
-        self._loader = self._run_loader()
+        self.engine.add_decisions_listener(self._on_buffer_change)
+        self.loader.start()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's unexpected error is shown (workers report expected failures
+        as messages of their own)."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self._deciding = False
+            self.notify(
+                f"unexpected error: {describe_error(event.worker.error)}", severity="error", timeout=15
+            )
 
     def on_resize(self, event: Resize) -> None:
         if self._detail_auto:
@@ -238,116 +190,63 @@ class MainScreen(Screen[None]):
 
     # -- loading --------------------------------------------------------------------------------
 
-    @work(exclusive=True, group="load", exit_on_error=False)
-    async def _run_loader(self, reopen: bool = False) -> None:
-        session = self.session
-        if reopen:
-            try:
-                session = await self._reopen()
-            except Exception as exc:
-                self.post_message(ReopenFailed(_describe(exc)))
-                return
-            self.post_message(Opened(session))
-        elif not self._opened:
-            try:
-                await session.open()
-            except Exception as exc:
-                self.post_message(OpenFailed(_describe(exc)))
-                return
-            self.post_message(Opened(session))
-        try:
-            while True:
-                follow = self.following
-                async for rows in session.load(follow=follow):
-                    self.post_message(RowsLoaded(session, rows))
-                    if len(rows):
-                        # The rows show at once; their Avro values say "not fetched yet" until the
-                        # schemas are here, then repaint.
-                        fetched = await asyncio.to_thread(session.prefetch_schemas, rows)
-                        if fetched:
-                            self.post_message(SchemasFetched(session))
-                    if follow and not self.following:
-                        break
-                if not follow and self.following:
-                    continue  # the snapshot is read; now follow
-                break
-        except Exception as exc:
-            self.post_message(LoadFinished(session, _describe(exc)))
-            return
-        self.post_message(LoadFinished(session))
-
-    async def _reopen(self) -> TriageSession:
-        """A new session on the same DLQ (new snapshot, fresh group offsets), keeping the staged
-        decisions that are still unresolved. If it cannot be opened, the old session is left as
-        it was (its journal re-attached) and the error raised."""
-        old = self.session
-        previous = self._loader
-        if previous is not None and previous is not get_current_worker():
-            with contextlib.suppress(Exception):
-                await previous.wait()
-        new = await old.reopen()  # raises with `old` left usable if the new one cannot open
-        old.buffer.remove_listener(self._on_buffer_change)
-        return new
-
-    @on(Opened)
-    def _opened_session(self, message: Opened) -> None:
-        session = message.session
-        reopened = session is not self.session
+    @on(Loader.Opened)
+    def _opened_session(self, message: Loader.Opened) -> None:
+        engine = message.engine
+        reopened = engine is not self.engine
         if reopened:
-            self._adopt(session)
-        self._opened = True
-        self.state = "following" if self.following else "loading"
+            self._adopt(engine)
+        self.state = "following" if self.loader.following else "loading"
         table = self.table
         table.loading = False
         table.empty_text = "loading…"
         self.detail.show_message("loading…")
-        for notice in session.notices:
+        for notice in engine.take_notices():
             self.notify(one_line(notice, 300), severity="warning")
-        if session.journal_note:
-            self.notify(one_line(session.journal_note, 300), severity="warning", timeout=10)
-        cfg = session.config
+        if engine.journal_note:
+            self.notify(one_line(engine.journal_note, 300), severity="warning", timeout=10)
+        cfg = engine.info
         if not reopened and not cfg.destination and not cfg.read_only:
             self.notify(
                 "merge is off: no DESTINATION topic given (dlq-tui SOURCE DESTINATION)", severity="warning"
             )
-        if session.journal_offer:
-            self._offer_journal(session)
+        if engine.journal_offer:
+            self._offer_journal(engine)
         self._update_title()
         self._update_status(progress_now=True)
 
-    def _adopt(self, session: TriageSession) -> None:
-        """Switch the screen over to a reopened session (the store rows are numbered anew)."""
-        self.session = session
-        self.dlq_app.session = session
-        session.buffer.add_listener(self._on_buffer_change)
+    def _adopt(self, engine: Engine) -> None:
+        """Switch the screen over to a reopened engine (its rows are numbered anew)."""
+        self.engine.remove_decisions_listener(self._on_buffer_change)
+        self.engine = engine
+        self.dlq_app.engine = engine
+        engine.add_decisions_listener(self._on_buffer_change)
         self.selection = Selection()
-        self._all = ViewRows(session, self.selection)
+        self._all = ViewRows(engine, self.selection)
         self._view = self._all
         self._loaded_upto = 0
-        self._count_token += 1  # counts over the old session's rows are void
-        self._counted = None
+        self.filter_bar.reset(engine)
         if self._flt is not None:
             self._filter_gen += 1
-            self._view = ViewRows(session, self.selection)
+            self._view = ViewRows(engine, self.selection)
             self._covered = 0
-        self.detail.session = session
+        self.detail.engine = engine
         self.table.set_source(self._view, cursor=0)
 
-    def _offer_journal(self, session: TriageSession) -> None:
-        offer = session.journal_offer
-        counts = {d: sum(1 for v in offer.values() if v is d) for d in Decision}
+    def _offer_journal(self, engine: Engine) -> None:
+        offer = engine.journal_offer
+        assert offer is not None
         body = (
-            f"A dlq-tui session on this DLQ that ended without committing staged {len(offer):,} decisions "
-            f"({counts[Decision.MERGE]:,} merge, {counts[Decision.PURGE]:,} purge, "
-            f"{counts[Decision.SKIP]:,} skip; those resolved since are left out).\n"
-            "Restore them into the staged buffer, or discard them?"
+            f"A dlq-tui session on this DLQ that ended without committing staged {offer.total:,} decisions "
+            f"({offer.merges:,} merge, {offer.purges:,} purge, {offer.skips:,} skip; those resolved since "
+            "are left out).\nRestore them into the staged buffer, or discard them?"
         )
 
         def answered(answer: str | None) -> None:
-            if session is not self.session:
+            if engine is not self.engine:
                 return
             if answer == "restore":
-                result = session.restore_journal()
+                result = engine.restore_journal()
                 note = f"restored {result.restored:,} staged decisions"
                 if result.dropped_as_resolved:
                     note += f" ({result.dropped_as_resolved:,} left out: resolved meanwhile)"
@@ -355,7 +254,7 @@ class MainScreen(Screen[None]):
                 self.table.rows_changed()
                 self.detail.refresh_state()
             elif answer == "discard":
-                session.discard_journal()
+                engine.discard_journal()
                 self.say("discarded the journaled decisions")
             self._update_status(progress_now=True)
 
@@ -369,43 +268,42 @@ class MainScreen(Screen[None]):
             answered,
         )
 
-    @on(OpenFailed)
-    def _open_failed(self, message: OpenFailed) -> None:
+    @on(Loader.OpenFailed)
+    def _open_failed(self, message: Loader.OpenFailed) -> None:
         self.state = "failed"
         self.table.loading = False
-        cfg = self.session.config
+        cfg = self.engine.info
         self.app.push_screen(
             ErrorScreen(
                 f"Cannot open {one_line(cfg.source, 80)} (group {one_line(cfg.group, 60)})", message.message
             )
         )
 
-    @on(ReopenFailed)
-    def _reopen_failed(self, message: ReopenFailed) -> None:
-        self._opened = True
+    @on(Loader.ReopenFailed)
+    def _reopen_failed(self, message: Loader.ReopenFailed) -> None:
         self.table.loading = False
-        self.state = "loaded" if self.session.loading_done else "loading"
+        self.state = "loaded" if self.engine.loading_done else "loading"
         self.notify(
             f"reload failed: {one_line(message.message, 300)}. Still showing the previous snapshot; "
             "r: try again",
             severity="error",
             timeout=15,
         )
-        self._loader = self._run_loader()  # the rest of the old snapshot, if any; follow if on
+        self.loader.start()  # the rest of the old snapshot, if any; follow if on
         self._update_status(progress_now=True)
 
-    @on(RowsLoaded)
-    def _rows_loaded(self, message: RowsLoaded) -> None:
-        if message.session is self.session:
+    @on(Loader.RowsLoaded)
+    def _rows_loaded(self, message: Loader.RowsLoaded) -> None:
+        if message.engine is self.engine:
             self._take_rows(message.rows.stop)
-            if self.session.loading_done:
+            if self.engine.loading_done:
                 self._set_empty_text()
             self._update_status()
 
-    @on(SchemasFetched)
-    def _schemas_fetched(self, message: SchemasFetched) -> None:
+    @on(Loader.SchemasFetched)
+    def _schemas_fetched(self, message: Loader.SchemasFetched) -> None:
         """The engine cleared its decode cache: repaint the rows and the detail."""
-        if message.session is self.session:
+        if message.engine is self.engine:
             self.table.rows_changed()
             self.detail.refresh_state()
 
@@ -414,10 +312,10 @@ class MainScreen(Screen[None]):
         was lost to a cancelled loader is taken in with the next one)."""
         if stop <= self._loaded_upto:
             return
-        session = self.session
+        engine = self.engine
         rows = range(self._loaded_upto, stop)
         current = self._cursor_row()
-        first = self._all.extend(session.visible_rows(rows))
+        first = self._all.extend(engine.visible_rows(rows))
         self._loaded_upto = stop
         if self._view is self._all:
             self._view_grew(first, current)
@@ -435,14 +333,14 @@ class MainScreen(Screen[None]):
             if index is not None and index != table.cursor:
                 table.cursor = index
 
-    @on(LoadFinished)
-    def _load_finished(self, message: LoadFinished) -> None:
-        if message.session is not self.session:
+    @on(Loader.Finished)
+    def _load_finished(self, message: Loader.Finished) -> None:
+        if message.engine is not self.engine:
             return
-        self._take_rows(len(self.session.store))
+        self._take_rows(self.engine.row_count())
         if message.error:
             self.state = "failed"
-            self.following = False
+            self.loader.following = False
             self.notify(f"reading stopped: {one_line(message.error, 300)}", severity="error", timeout=15)
         else:
             self.state = "loaded"
@@ -452,7 +350,7 @@ class MainScreen(Screen[None]):
 
     def _set_empty_text(self) -> None:
         """The snapshot is read: say what an empty table means (not "loading…")."""
-        cfg = self.session.config
+        cfg = self.engine.info
         what = "records" if cfg.from_beginning else "unresolved records"
         self.table.empty_text = (
             f"no {what} in {one_line(cfg.source, 60)} for group {one_line(cfg.group, 40)}"
@@ -464,13 +362,11 @@ class MainScreen(Screen[None]):
 
     # -- status ---------------------------------------------------------------------------------
 
-    def _on_buffer_change(self, _change: object) -> None:
-        if threading.get_ident() != self.app._thread_id:
-            return  # a bulk decision in a worker: its Decided message refreshes
+    def _on_buffer_change(self) -> None:
         self.call_after_refresh(self._update_status)
 
     def _update_title(self) -> None:
-        cfg = self.session.config
+        cfg = self.engine.info
         self.query_one("#title", TitleBar).show(
             TitleInfo(
                 source=cfg.source,
@@ -478,7 +374,7 @@ class MainScreen(Screen[None]):
                 group=cfg.group,
                 filter_text=self.filter_text,
                 matches=len(self._view) if self._flt is not None else None,
-                following=self.following,
+                following=self.loader.following,
                 read_only=cfg.read_only,
             )
         )
@@ -497,11 +393,11 @@ class MainScreen(Screen[None]):
         self._update_status()
 
     def _update_status(self, *, progress_now: bool = False) -> None:
-        session = self.session
+        engine = self.engine
         self.query_one("#staged", StagedBar).show(
-            session.buffer.counts(),
+            engine.staged_counts(),
             len(self.selection),
-            read_only=session.config.read_only,
+            read_only=engine.info.read_only,
             status=self._status,
         )
         now = time.monotonic()
@@ -515,17 +411,17 @@ class MainScreen(Screen[None]):
             self._progress_timer.stop()
             self._progress_timer = None
         self._progress_at = time.monotonic()
-        session = self.session
-        stats = session.progress_stats() if self._opened else []
+        engine = self.engine
+        stats = engine.progress_stats() if self.loader.opened else []
         state = self.state
-        if state == "loading" and self.following and session.loading_done:
+        if state == "loading" and self.loader.following and engine.loading_done:
             state = "following"
         self.query_one("#progress", ProgressPane).show(
             stats,
             state=state,
-            loaded=len(session.store),
-            unresolved=session.unresolved_count(),
-            decided=len(session.buffer),
+            loaded=engine.row_count(),
+            unresolved=engine.unresolved_count(),
+            decided=sum(engine.staged_counts().values()),
         )
 
     # -- the cursor and the detail ----------------------------------------------------------------
@@ -554,7 +450,7 @@ class MainScreen(Screen[None]):
     # -- decisions ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        cfg = self.session.config
+        cfg = self.engine.info
         if action in WRITE_ACTIONS and cfg.read_only:
             return False
         if action == "merge" and not cfg.destination:
@@ -562,7 +458,7 @@ class MainScreen(Screen[None]):
         return True
 
     def unavailable(self) -> dict[str, str]:
-        cfg = self.session.config
+        cfg = self.engine.info
         out: dict[str, str] = {}
         if cfg.read_only:
             out.update(dict.fromkeys(WRITE_ACTIONS, "--read-only"))
@@ -571,7 +467,7 @@ class MainScreen(Screen[None]):
         return out
 
     def on_key(self, event: Key) -> None:
-        cfg = self.session.config
+        cfg = self.engine.info
         if cfg.destination or cfg.read_only or isinstance(self.focused, Input):
             return
         if event.key in self.dlq_app.keys_for("merge"):
@@ -598,10 +494,10 @@ class MainScreen(Screen[None]):
         if bulk and len(rows) > THREAD_DECIDE_ROWS:
             self._deciding = True
             self.say(f"staging {decision.value} on {len(rows):,} selected records…")
-            self._decide_in_thread(self.session, rows, decision)
+            self._decide_many(self.engine, rows, decision)
             return
         try:
-            changed = self.session.decide(rows, decision)
+            changed = self.engine.decide(rows, decision)
         except DlqError as exc:
             self._show_notices()
             self.notify(str(exc), severity="error")
@@ -611,7 +507,7 @@ class MainScreen(Screen[None]):
             self._bulk_done(decision, changed, len(rows))
             return
         index = self.table.cursor
-        if self.session.is_resolved(rows[0]):
+        if self.engine.is_resolved(rows[0]):
             self.notify("this record is already resolved", severity="warning")
             return
         self.table.rows_changed(index, index + 1)
@@ -625,30 +521,24 @@ class MainScreen(Screen[None]):
         return self._deciding
 
     def _show_notices(self) -> None:
-        take = getattr(self.session, "take_notices", None)
-        if take is not None:
-            notices = take()
-        else:  # an engine without take_notices
-            notices, self.session.notices = self.session.notices, []
-        for notice in notices:
+        for notice in self.engine.take_notices():
             self.notify(one_line(notice, 300), severity="warning", timeout=10)
 
-    @work(thread=True, exclusive=True, group="decide")
-    def _decide_in_thread(self, session: TriageSession, rows: array[int], decision: Decision | None) -> None:
-        error = None
-        changed = 0
+    @work(exclusive=True, group="decide", exit_on_error=False)
+    async def _decide_many(self, engine: Engine, rows: array[int], decision: Decision | None) -> None:
+        """A bulk decision over many rows: the engine checks them in a thread and applies them on
+        the loop in slices (the screen keeps drawing)."""
         try:
-            changed = session.undo(rows) if decision is None else session.decide(rows, decision)
+            result = await engine.decide_many(rows, decision)
         except DlqError as exc:
-            error = str(exc)
-        except Exception as exc:
-            error = _describe(exc)
-        self.post_message(Decided(session, decision, changed, len(rows), error))
+            self.post_message(Decided(engine, decision, 0, len(rows), str(exc)))
+        else:
+            self.post_message(Decided(engine, decision, result.changed, len(rows), None))
 
     @on(Decided)
     def _decided(self, message: Decided) -> None:
         self._deciding = False
-        if message.session is not self.session:
+        if message.engine is not self.engine:
             return
         self._show_notices()
         if message.error is not None:
@@ -740,9 +630,9 @@ class MainScreen(Screen[None]):
         if bulk and len(rows) > THREAD_DECIDE_ROWS:
             self._deciding = True
             self.say(f"undoing on {len(rows):,} selected records…")
-            self._decide_in_thread(self.session, rows, None)
+            self._decide_many(self.engine, rows, None)
             return
-        changed = self.session.undo(rows)
+        changed = self.engine.undo(rows)
         if bulk:
             self._undo_done(changed)
         else:
@@ -760,7 +650,7 @@ class MainScreen(Screen[None]):
         if index is None:
             return
         row = self._view.row_at(index)
-        if self.session.is_resolved(row) and row not in self.selection:
+        if self.engine.is_resolved(row) and row not in self.selection:
             self.notify("resolved records cannot be selected", severity="warning")
             return
         self.selection.toggle(row)
@@ -769,8 +659,8 @@ class MainScreen(Screen[None]):
         self._update_status()
 
     def action_select_all(self) -> None:
-        session = self.session
-        added = self.selection.add_all(r for r in self._view if not session.is_resolved(r))
+        engine = self.engine
+        added = self.selection.add_all(r for r in self._view if not engine.is_resolved(r))
         self.table.rows_changed()
         what = "matching the filter" if self._flt is not None else "shown"
         self.say(f"selected {added:,} more records {what}")
@@ -823,7 +713,7 @@ class MainScreen(Screen[None]):
     def action_escape(self) -> None:
         bar = self.filter_bar
         if bar.is_open:
-            self._close_filter_bar()
+            bar.close()
         elif self.focused is not self.table:
             self.table.focus()
         elif self.selection:
@@ -844,97 +734,24 @@ class MainScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.filter_bar.open(self.filter_text)
-        if self.filter_text:
-            self._filter_typed(self.filter_text)
 
-    def _close_filter_bar(self) -> None:
-        self.filter_bar.close()
-        self.workers.cancel_group(self, "filter-count")
-        self._apply_when_counted = None
+    def _rows_now(self) -> tuple[array[int], int]:
+        return self._all.to_array(), self._loaded_upto
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
         self.table.focus()
 
-    @on(Input.Changed, "#filter-input")
-    def _filter_input_changed(self, event: Input.Changed) -> None:
-        self._filter_typed(event.value)
+    @on(FilterBar.Pending)
+    def _filter_pending(self) -> None:
+        self.say("filtering…")
 
-    def _filter_typed(self, text: str, *, now: bool = False) -> None:
-        """Parse at once (errors show as you type); count the matches in a worker once typing
-        pauses for `COUNT_DEBOUNCE_S` (or `now`), so a fast typist does not start a scan of a
-        million records per keystroke."""
-        bar = self.filter_bar
-        self._count_token += 1
-        self._counted = None
-        if self._count_timer is not None:
-            self._count_timer.stop()
-            self._count_timer = None
-        if not text.strip():
-            self.workers.cancel_group(self, "filter-count")
-            bar.show_hint()
-            return
-        try:
-            flt = parse(text)
-        except FilterError as exc:
-            self.workers.cancel_group(self, "filter-count")
-            bar.show_error(exc, text)
-            return
-        token = self._count_token
-        bar.show_counting(len(self._all))
+    @on(FilterBar.Cleared)
+    def _filter_cleared(self) -> None:
+        self._clear_filter()
 
-        def start() -> None:
-            self._count_timer = None
-            if token == self._count_token:
-                self._counting = (token, text)
-                self._count(token, text, flt, self._all.to_array(), self._loaded_upto)
-
-        if now:
-            start()
-        else:
-            self._count_timer = self.set_timer(COUNT_DEBOUNCE_S, start)
-
-    @work(thread=True, exclusive=True, group="filter-count")
-    def _count(self, token: int, text: str, flt: Filter, rows: array[int], covered: int) -> None:
-        worker = get_current_worker()
-        matches = self.session.match(flt, rows, cancelled=lambda: worker.is_cancelled)
-        if not worker.is_cancelled:
-            self.post_message(FilterCounted(token, text, flt, matches, len(rows), covered))
-
-    @on(FilterCounted)
-    def _filter_counted(self, message: FilterCounted) -> None:
-        if message.token != self._count_token:
-            return
-        self._counted = message
-        if self._apply_when_counted == message.text:
-            self._apply_when_counted = None
-            self._apply_filter(message)
-        elif self.filter_bar.is_open:
-            self.filter_bar.show_count(len(message.matches), message.total)
-
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        text = event.value
-        if not text.strip():
-            self._close_filter_bar()
-            self._clear_filter()
-            return
-        try:
-            parse(text)
-        except FilterError as exc:
-            self.filter_bar.show_error(exc, text)
-            self.app.bell()
-            return
-        counted = self._counted
-        if counted is not None and counted.text == text:
-            self._close_filter_bar()
-            self._apply_filter(counted)
-        else:
-            if self._counting != (self._count_token, text):  # not already being counted
-                self._filter_typed(text, now=True)
-            self._apply_when_counted = text
-            self.filter_bar.close()
-            self.table.focus()
-            self.say("filtering…")
-
-    def _apply_filter(self, counted: FilterCounted) -> None:
+    @on(FilterBar.Applied)
+    def _apply_filter(self, counted: FilterBar.Applied) -> None:
         current = self._cursor_row()
         if self._status == "filtering…":
             self.say("")
@@ -942,7 +759,7 @@ class MainScreen(Screen[None]):
         self.filter_text = counted.text
         self._flt = counted.flt
         self._filter_gen += 1
-        self._view = ViewRows(self.session, self.selection, counted.matches)
+        self._view = ViewRows(self.engine, self.selection, counted.matches)
         self._covered = counted.covered
         self.table.empty_text = "no record matches the filter (/: change it; an empty filter clears it)"
         cursor = 0 if current is None else self._view.index_at_or_after(current)
@@ -968,7 +785,7 @@ class MainScreen(Screen[None]):
         self._flt = None
         self._filter_gen += 1
         self._view = self._all
-        cfg = self.session.config
+        cfg = self.engine.info
         what = "records" if cfg.from_beginning else "unresolved records"
         self.table.empty_text = f"no {what}" if self.state != "loading" else "loading…"
         cursor = 0 if current is None else self._all.index_at_or_after(current)
@@ -980,12 +797,12 @@ class MainScreen(Screen[None]):
         if self._more_running or self._flt is None or self._covered >= self._loaded_upto:
             return
         self._more_running = True
-        rows = self.session.visible_rows(range(self._covered, self._loaded_upto))
+        rows = self.engine.visible_rows(range(self._covered, self._loaded_upto))
         self._match_rows(self._filter_gen, self._flt, rows, self._loaded_upto)
 
     @work(thread=True, group="filter-more")
     def _match_rows(self, generation: int, flt: Filter, rows: array[int], covered: int) -> None:
-        self.post_message(MoreMatched(generation, self.session.match(flt, rows), covered))
+        self.post_message(MoreMatched(generation, self.engine.match(flt, rows), covered))
 
     @on(MoreMatched)
     def _more_matched(self, message: MoreMatched) -> None:
@@ -1003,14 +820,14 @@ class MainScreen(Screen[None]):
     # -- follow, reload -------------------------------------------------------------------------
 
     def action_follow(self) -> None:
-        if not self._opened:
+        if not self.loader.opened:
             return
-        self.following = not self.following
-        if self.following:
+        self.loader.following = not self.loader.following
+        if self.loader.following:
             self.say("following: new records are added as they arrive")
             if self.state in ("loaded", "failed"):
                 self.state = "loading"
-                self._loader = self._run_loader()
+                self.loader.start()
         else:
             self.say("stopped following")
             if self.state == "following":
@@ -1019,15 +836,14 @@ class MainScreen(Screen[None]):
         self._update_status(progress_now=True)
 
     def action_reload(self) -> None:
-        if not self._opened:
+        if not self.loader.opened:
             return
         if self._busy():
             return
         self.say("reloading: new snapshot, fresh group offsets; staged decisions are kept")
         self.state = "connecting"
-        self._opened = False
         self.table.loading = True
-        self._loader = self._run_loader(reopen=True)
+        self.loader.reload()
         self._update_status(progress_now=True)
 
     # -- commit and quit --------------------------------------------------------------------------
@@ -1035,17 +851,17 @@ class MainScreen(Screen[None]):
     def action_commit(self) -> None:
         if self._busy():
             return
-        if not self.session.has_writes():
+        if not self.engine.has_writes():
             self.say("nothing to commit: stage merge or purge first (skip is never committed)")
             return
-        self.app.push_screen(ReviewScreen(self.session), self._committed)
+        self.app.push_screen(ReviewScreen(self.engine), self._committed)
 
     def _committed(self, outcome: CommitOutcome | None) -> None:
         if outcome is None:
             return
         self._rederive()
         if outcome.report is not None:
-            self.say("committed: " + outcome.report.summary())
+            self.say("committed: " + result_lines(outcome.report.result())[0][0])
         elif outcome.error:
             self.notify(
                 f"commit failed; decisions kept: {one_line(outcome.error, 300)}", severity="error", timeout=15
@@ -1054,12 +870,12 @@ class MainScreen(Screen[None]):
     def _rederive(self) -> None:
         """After a commit: committed rows leave the views (or show as resolved with
         --from-beginning)."""
-        session = self.session
+        engine = self.engine
         current = self._cursor_row()
-        self._all.keep(session.visible)
+        self._all.keep(engine.is_visible)
         if self._view is not self._all:
-            self._view.keep(session.visible)
-        self.selection.discard_all([r for r in self.selection.rows() if session.is_resolved(r)])
+            self._view.keep(engine.is_visible)
+        self.selection.discard_all([r for r in self.selection.rows() if engine.is_resolved(r)])
         cursor = 0 if current is None else self._view.index_at_or_after(current)
         self.table.set_source(self._view, cursor=cursor)
         if not len(self._view):
@@ -1070,13 +886,13 @@ class MainScreen(Screen[None]):
         self._update_status(progress_now=True)
 
     def action_quit(self) -> None:
-        if not self.session.has_writes():
+        if not self.engine.has_writes():
             self.dlq_app.request_exit(0)
             return
-        counts = self.session.buffer.counts()
+        counts = self.engine.staged_counts()
         kept = (
             "They stay in the local journal, and reopening this DLQ offers to restore them."
-            if self.session.journal is not None
+            if self.engine.journal_active
             else "There is no journal for this session: they will be lost."
         )
         body = (
@@ -1108,9 +924,3 @@ class MainScreen(Screen[None]):
             if self.check_action(a.name, ()) is not False
         }
         self.app.push_screen(HelpScreen(shown, self.unavailable()))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DlqError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

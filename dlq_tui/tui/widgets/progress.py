@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widget import Widget
 
-from dlq_tui.engine import PartitionStats
+from dlq_tui.engine_api import PartitionStats
 
 __all__ = ["ProgressPane", "progress_lines"]
 
