@@ -155,6 +155,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="do not keep the local journal of staged decisions",
     )
+    beh.add_argument(
+        "--show-tombstones",
+        action="store_true",
+        default=None,
+        help="show the DLQ's tombstones (null values) too; hidden by default, never merged by merge-all",
+    )
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--profile", metavar="NAME", help="named cluster profile from the config file")
     cfg.add_argument(
@@ -244,6 +250,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "keep_timestamp": args.keep_timestamp,
         "read_only": args.read_only,
         "journal": args.journal,
+        "show_tombstones": args.show_tombstones,
         "key_format": "avro" if args.avro_key else args.key_format,
         "value_format": "avro" if args.avro else args.value_format,
     }
@@ -310,6 +317,7 @@ def session_config(
         registry_user_info=conn.registry_user_info.get_secret_value() if conn.registry_user_info else None,
         use_journal=settings.journal,
         read_only=settings.read_only,
+        show_tombstones=settings.show_tombstones,
     )
 
 

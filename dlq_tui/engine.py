@@ -76,6 +76,9 @@ class SessionConfig:
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     """The broker's `offset.metadata.max.bytes` (Kafka's default 4096)."""
+    show_tombstones: bool = False
+    """Show the DLQ's tombstones (null values) as rows; hidden by default: they are not failed
+    records but deletions (e.g. of purged records in a compacted DLQ)."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ class TriageSession:
         self.notices: list[str] = []
         self._reader: SnapshotReader | None = None
         self._unresolved_count: dict[int, int] = {}
+        self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
+        self._tombstone_rows = array("i")
+        self._tombstone_merges_allowed: set[RecordId] = set()
 
     # -- the app's interface (engine_api.Engine) ----------------------------------------------------
 
@@ -345,7 +351,17 @@ class TriageSession:
                 self.resolved[first:] = flags
             for partition, n in counts.items():
                 self._unresolved_count[partition] += n
+            self._flag_tombstones(first, len(self.store))
             yield range(first, len(self.store))
+
+    def _flag_tombstones(self, first: int, end: int) -> None:
+        value_len = self.store.value_len_at
+        flags = bytearray(end - first)
+        for row in range(first, end):
+            if value_len(row) < 0:
+                flags[row - first] = 1
+                self._tombstone_rows.append(row)
+        self.tombstone_flags.extend(flags)
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
         """The resolved flag of each record of a batch, and the unresolved ones per partition."""
@@ -379,15 +395,35 @@ class TriageSession:
         return bool(self.resolved[row])
 
     def visible(self, row: int) -> bool:
+        if self.tombstone_flags[row] and not self.config.show_tombstones:
+            return False
         return self.config.from_beginning or not self.resolved[row]
 
     def visible_rows(self, rows: Iterable[int] | None = None) -> array[int]:
-        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order."""
+        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order;
+        tombstones only with `show_tombstones`."""
         source = range(len(self.store)) if rows is None else rows
+        hide = self._tombstone_rows and not self.config.show_tombstones
+        tomb = self.tombstone_flags
         if self.config.from_beginning:
-            return array("i", source)
+            return array("i", (r for r in source if not tomb[r]) if hide else source)
         flags = self.resolved
+        if hide:
+            return array("i", (r for r in source if not flags[r] and not tomb[r]))
         return array("i", (r for r in source if not flags[r]))
+
+    def is_tombstone(self, row: int) -> bool:
+        return bool(self.tombstone_flags[row])
+
+    def tombstone_count(self) -> int:
+        """Unresolved tombstones (null values) loaded: hidden from triage unless `show_tombstones`;
+        the app shows this count in its status line."""
+        flags = self.resolved
+        return sum(1 for r in self._tombstone_rows if not flags[r])
+
+    def hidden_tombstones(self) -> int:
+        """How many unresolved tombstones are hidden from triage (0 with `show_tombstones`)."""
+        return 0 if self.config.show_tombstones else self.tombstone_count()
 
     def record(self, row: int) -> RawRecord:
         return self.store.get(row)
@@ -442,36 +478,61 @@ class TriageSession:
         if decision is Decision.MERGE and not self.config.destination:
             raise DlqError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)")
 
-    def _candidates(self, rows: Iterable[int], decision: Decision) -> tuple[list[RecordId], int, str | None]:
+    def _candidates(
+        self, rows: Iterable[int], decision: Decision, allow_tombstones: bool = False
+    ) -> tuple[list[RecordId], int, str | None]:
         """The record ids of `rows` that can take `decision` (unresolved, not refused), how many
         were looked at, and why some were refused. Reads only: safe in a thread."""
         candidates = [r for r in rows if not self.resolved[r]]
         looked = len(candidates)
         reason = None
+        if decision is Decision.MERGE and not allow_tombstones and self._tombstone_rows:
+            tomb = self.tombstone_flags
+            tombstones = [r for r in candidates if tomb[r]]
+            if tombstones:
+                reason = (
+                    f"{len(tombstones)} tombstone(s) (null value) not merged: a tombstone is a deletion, "
+                    "not a failed record, and merged it would delete its key from a compacted "
+                    "destination (merging one takes an explicit, separate confirmation)"
+                )
+                candidates = [r for r in candidates if not tomb[r]]
         if decision is Decision.MERGE and self.destination_compacted:
             keyless = [r for r in candidates if self.store.key_len_at(r) < 0]
             if keyless:
-                reason = (
+                keyless_reason = (
                     f"{len(keyless)} keyless record(s) cannot be merged: the destination "
                     f"'{self.config.destination}' is compacted and Kafka refuses records without a key there "
                     "(purge them, or merge to a topic that is not compacted)"
                 )
+                reason = keyless_reason if reason is None else f"{reason}; {keyless_reason}"
                 refused = set(keyless)
                 candidates = [r for r in candidates if r not in refused]
         rid_at = self.store.rid_at
         return [rid_at(r) for r in candidates], looked, reason
 
-    def decide(self, rows: Iterable[int], decision: Decision) -> int:
-        """Stage `decision` on the unresolved rows among `rows`; returns how many changed."""
+    def decide(self, rows: Iterable[int], decision: Decision, *, allow_tombstones: bool = False) -> int:
+        """Stage `decision` on the unresolved rows among `rows`; returns how many changed. A merge
+        leaves tombstones out (with a notice) unless `allow_tombstones`: the caller's explicit,
+        separate confirmation that a deletion is to be replayed."""
         self._check_decision(decision)
-        rids, looked, reason = self._candidates(rows, decision)
+        rids, looked, reason = self._candidates(rows, decision, allow_tombstones)
+        if allow_tombstones and decision is Decision.MERGE:
+            self._allow_tombstone_merges(rids)
         if reason is not None:
             if looked and not rids:
                 raise DlqError(reason)
             self.notices.append(reason)
         return self.buffer.set(rids, decision)
 
-    async def decide_many(self, rows: array[int], decision: Decision | None) -> DecideResult:
+    def _allow_tombstone_merges(self, rids: Iterable[RecordId]) -> None:
+        for rid in rids:
+            row = self.store.row_of(rid)
+            if row is not None and self.tombstone_flags[row]:
+                self._tombstone_merges_allowed.add(rid)
+
+    async def decide_many(
+        self, rows: array[int], decision: Decision | None, *, allow_tombstones: bool = False
+    ) -> DecideResult:
         if decision is not None:
             self._check_decision(decision)
         changed = looked_all = staged_all = 0
@@ -481,7 +542,11 @@ class TriageSession:
             if decision is None:
                 changed += self.undo(part)
             else:
-                rids, looked, reason = await asyncio.to_thread(self._candidates, part, decision)
+                rids, looked, reason = await asyncio.to_thread(
+                    self._candidates, part, decision, allow_tombstones
+                )
+                if allow_tombstones and decision is Decision.MERGE:
+                    self._allow_tombstone_merges(rids)
                 looked_all += looked
                 staged_all += len(rids)
                 if reason is not None:
@@ -583,13 +648,36 @@ class TriageSession:
         a million merges does not copy a million records), and the staged ones not loaded (yet)."""
         writes: list[tuple[RowView, Decision]] = []
         missing: list[RecordId] = []
+        tomb = self.tombstone_flags
         for rid, decision in self.buffer.writes():
             row = self.store.row_of(rid)
             if row is None:
                 missing.append(rid)
-            elif not self.resolved[row]:
+            elif self.resolved[row]:
+                continue
+            elif decision is Decision.MERGE and tomb[row] and rid not in self._tombstone_merges_allowed:
+                continue  # staged without the explicit confirmation (e.g. from an old journal)
+            else:
                 writes.append((self.store.view(row), decision))
         return writes, missing
+
+    def silently_resolvable(self, writes: Sequence[tuple[RecordLike, Decision]]) -> dict[int, list[int]]:
+        """Per partition written to: the unresolved, undecided tombstones below the highest offset
+        decided there. A commit resolves them along with its decisions (writing nothing for them),
+        as it does its own tombstones: they are not triage material."""
+        if not self._tombstone_rows:
+            return {}
+        top: dict[int, int] = {}
+        for record, _ in writes:
+            top[record.partition] = max(top.get(record.partition, -1), record.offset)
+        out: dict[int, list[int]] = {}
+        flags, store, buffer = self.resolved, self.store, self.buffer
+        for row in self._tombstone_rows:
+            p = store.partition_at(row)
+            offset = store.offset_at(row)
+            if not flags[row] and offset < top.get(p, -1) and buffer.get(store.rid_at(row)) is None:
+                out.setdefault(p, []).append(offset)
+        return out
 
     def has_writes(self) -> bool:
         """Whether anything staged would be written by a commit (cheap)."""
@@ -739,6 +827,7 @@ class TriageSession:
                 max_metadata_bytes=self.config.max_metadata_bytes,
                 protected_keys=protected,
                 source_ends=await self._source_ends() if self.tombstones_on else None,
+                resolve_silently=self.silently_resolvable(writes),
             )
             partial = CommitReport()
             try:

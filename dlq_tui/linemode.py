@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import sys
 import threading
 from typing import Any, TextIO
@@ -137,6 +138,27 @@ def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
         out.write(line + "\n")
 
 
+async def _confirm_tombstone_merge(out: TextIO) -> bool:
+    """The separate confirmation a tombstone merge takes: it is a deletion, not a failed record."""
+    out.write(
+        "This record is a tombstone (null value): merged, it deletes its key from a compacted "
+        "destination. Type 'merge tombstone' to merge it anyway: "
+    )
+    out.flush()
+    return (await readline()).strip().lower() == "merge tombstone"
+
+
+# Characters that reorder or hide text in a terminal (bidi controls, zero-width and C1 controls)
+# are escaped in JSON output as \uXXXX, as JSON allows; json.dumps escapes only C0 controls.
+_UNSAFE_IN_JSON = re.compile("[\u0080-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def json_line(obj: object) -> str:
+    """One JSON object per line: UTF-8 text as it is, but bidi and invisible controls escaped."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
 def _key_text(key: bytes | None) -> str:
     return one_line(safe_text(key.decode("utf-8", "replace")), 60) if key is not None else "(none)"
 
@@ -225,7 +247,7 @@ async def run(
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
     config = SessionConfig(**{**config.__dict__, "use_journal": journal})
     if not read_only and config.read_only:
-        out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
+        print("dlq-tui: --read-only: only print and --dry-run are allowed", file=sys.stderr)
         return 2
     flt_text: str = args.where
     if flt_text:
@@ -233,13 +255,20 @@ async def run(
     session = await _open(config)
     try:
         rows = select(session, flt_text, command, getattr(args, "allow_undecoded", False))
+        hidden = session.hidden_tombstones()
+        if hidden:
+            print(
+                f"dlq-tui: {hidden} tombstone(s) (null values) hidden: deletions, not failed records "
+                "(--show-tombstones shows them)",
+                file=sys.stderr,
+            )
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
         if command == "print":
             limit = args.limit or len(rows)
             for row in rows[:limit]:
                 if args.format == "jsonl":
-                    out.write(json.dumps(as_json(session.decoded(row)), ensure_ascii=False) + "\n")
+                    out.write(json_line(as_json(session.decoded(row))))
                 else:
                     describe(session, row, out)
             if args.format == "text":
@@ -250,6 +279,8 @@ async def run(
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
             session.decide(rows, decision)
+            for notice in session.take_notices():  # e.g. tombstones left out of merge-all
+                print(f"dlq-tui: {notice}", file=sys.stderr)
             if args.dry_run:
                 print_plan(await asyncio.to_thread(session.commit_plan), out)
                 return 0
@@ -293,8 +324,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             if answer not in ANSWERS:
                 out.write("please answer m, p, s or q\n")
                 continue
+            allow_tombstone = False
+            if ANSWERS[answer] is Decision.MERGE and session.is_tombstone(row):
+                allow_tombstone = await _confirm_tombstone_merge(out)
+                if not allow_tombstone:
+                    continue
             try:
-                session.decide([row], ANSWERS[answer])
+                session.decide([row], ANSWERS[answer], allow_tombstones=allow_tombstone)
             except DlqError as exc:  # e.g. a keyless record and a compacted destination
                 out.write(f"cannot do that: {exc}\n")
                 continue

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     value_format: Literal["auto", "avro", "json", "string", "bytes"] = "auto"
     read_only: bool = False
     journal: bool = True
+    show_tombstones: bool = False
+    """Show the DLQ's tombstones (null values) for triage; hidden by default."""
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
 

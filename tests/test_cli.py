@@ -203,7 +203,8 @@ def test_read_only(calls: list[Call]) -> None:
 def test_read_only_refuses_writing_commands_before_connecting(capsys: pytest.CaptureFixture[str]) -> None:
     # the real line-mode runner; -b points nowhere: refused before any connection
     assert main(["merge-all", "-b", "127.0.0.1:1", "-g", "g", "--read-only", "d", "r"]) == EXIT_USAGE
-    assert "--read-only" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "--read-only" in err and out == ""  # a refusal is an error: stderr, not the output
 
 
 def test_dry_run_only_where_commands_write() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -111,6 +111,10 @@ class CommitRequest:
     tombstone for such a key below that offset)."""
     keep_timestamp: bool = True
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    resolve_silently: Mapping[int, Sequence[int]] = field(default_factory=dict)
+    """Per partition: offsets of undecided tombstones already in the DLQ. A transaction that
+    writes to the partition above one of them resolves it too, writing nothing for it (as it does
+    for its own tombstones), when the resolved set still fits the metadata."""
 
 
 @dataclass
@@ -400,7 +404,7 @@ class Committer:
                     purged += 1
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
-                if request.tombstones and key is not None:
+                if request.tombstones and key is not None and record.value is not None:
                     if protected.get(partition, no_protection).get(key, -1) > record.offset:
                         withheld += 1
                     else:
@@ -434,6 +438,7 @@ class Committer:
                 new_state[partition] = new_state[partition].resolve(
                     own_offsets, known=stretch.offsets, known_start=stretch.start, known_end=stretch.end
                 )
+            self._resolve_silently(request, batch, new_state)
             if fault is not None:
                 await fault("produced")
             for p, s in new_state.items():
@@ -483,6 +488,31 @@ class Committer:
         report.tombstones += tombstones
         report.tombstones_withheld += withheld
         report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
+
+    @staticmethod
+    def _resolve_silently(
+        request: CommitRequest,
+        batch: list[tuple[RecordLike, Decision]],
+        new_state: dict[int, PartitionResolution],
+    ) -> None:
+        """Resolve the undecided tombstones that this transaction's offsets pass, unless that would
+        make the resolved set too big for the offset metadata."""
+        if not request.resolve_silently:
+            return
+        top: dict[int, int] = {}
+        for record, _ in batch:
+            top[record.partition] = max(top.get(record.partition, -1), record.offset)
+        for partition, highest in top.items():
+            passed = [o for o in request.resolve_silently.get(partition, ()) if o < highest]
+            state = new_state.get(partition)
+            if not passed or state is None:
+                continue
+            stretch = request.known[partition]
+            candidate = state.resolve(
+                passed, known=stretch.offsets, known_start=stretch.start, known_end=stretch.end
+            )
+            if len(candidate.metadata) <= request.max_metadata_bytes - TOMBSTONE_RANGE_RESERVE:
+                new_state[partition] = candidate
 
     async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
         """Abort now, bounded, and see it through even if this task is cancelled again meanwhile
