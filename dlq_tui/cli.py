@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -19,11 +20,12 @@ from pydantic_settings import SettingsError as SourceError
 
 from dlq_tui import __version__, redact
 from dlq_tui.engine import SessionConfig
-from dlq_tui.files import private_file
+from dlq_tui.files import exposed_secret, private_file
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
     Settings,
     SettingsError,
+    default_config_file,
     mask_property,
     parse_property,
     read_properties_file,
@@ -210,9 +212,20 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
     if command == "print":
         parser.add_argument("--format", choices=["text", "jsonl"], default="text")
-        parser.add_argument("--limit", type=int, metavar="N", default=0, help="at most N records")
+        parser.add_argument("--limit", type=positive_int, metavar="N", default=0, help="at most N records")
     _common_options(parser)
     return parser
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'")
+    return number
 
 
 def _normalise_transaction_flag(argv: list[str]) -> list[str]:
@@ -269,6 +282,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if values["bootstrap_servers"] is None and shared_bootstrap:
         values["bootstrap_servers"] = shared_bootstrap
     return Settings(**{k: v for k, v in values.items() if v is not None})
+
+
+def exposed_secret_warnings(args: argparse.Namespace) -> list[str]:
+    """A warning for each config or properties file that other users may read and that holds a
+    credential."""
+    config = args.config or os.environ.get("DLQ_TUI_CONFIG") or str(default_config_file())
+    files = [config, *args.properties_files, *args.consumer_files, *args.producer_files]
+    return [
+        f"{name} is readable by other users and holds a credential: chmod 600 {name}"
+        for name in dict.fromkeys(files)
+        if exposed_secret(Path(name))
+    ]
 
 
 def check_topics(source: str, destination: str | None) -> None:
@@ -345,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
         register_secrets(settings)
+        for w in exposed_secret_warnings(args):  # said even if the settings turn out wrong
+            print(f"dlq-tui: warning: {w}", file=sys.stderr)
         check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         for w in warnings:
@@ -382,6 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except BrokenPipeError:
+        # `dlq-tui print … | head`: the reader has what it wanted. Exit quietly, as Unix tools
+        # do; stdout goes to /dev/null so that the interpreter's final flush does not complain.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if args.verbose:
             raise

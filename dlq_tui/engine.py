@@ -305,6 +305,11 @@ class TriageSession:
             self._journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
             journal.close()
             return
+        if journal.moved_aside is not None:
+            self._journal_note = (
+                f"the journal of this DLQ had {journal.corrupt_lines} unreadable line(s): it was moved "
+                f"aside to {journal.moved_aside}; its readable decisions are kept"
+            )
         self.journal = journal
 
     def restore_journal(self) -> RestoreResult:

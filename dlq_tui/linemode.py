@@ -302,7 +302,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             f"from the journal ({restored.dropped_as_resolved} dropped: resolved meanwhile); "
             "records restored as merge or purge are not asked again, skipped ones are\n"
         )
-    elif session.journal_note:
+    if session.journal_note:
         out.write(f"note: {session.journal_note}\n")
     # A skip never hides a record from a later run: only restored merges and purges are not asked.
     rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
