@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -51,7 +52,7 @@ from dlq_tui.triage.store import RecordStore, RowView
 log = logging.getLogger(__name__)
 
 Tombstones = Literal["auto", "always", "never"]
-FENCED_RETRIES = 3
+FENCED_RETRIES = 5
 CANCEL_CHECK_ROWS = 16
 """A filter scan asks whether it was cancelled (Esc) this often: one record may be 5 MB."""
 DECIDE_SLICE = 50_000
@@ -849,14 +850,20 @@ class TriageSession:
             except FencedCommitError as exc:
                 self._apply(exc.report)
                 attempt += 1
+                committed = set(exc.report.committed) | set(exc.report.dropped)
+                writes = [(r, d) for r, d in writes if r.rid not in committed]
                 if attempt > FENCED_RETRIES:
+                    # The session that keeps fencing us may have done the work: then this
+                    # commit's outcome is what was wanted, not a failure.
+                    done = await self._resolved_by_others(writes)
+                    if done is not None:
+                        return done
                     raise
                 if on_fenced is not None:
                     on_fenced(str(exc))
-                committed = set(exc.report.committed) | set(exc.report.dropped)
-                writes = [(r, d) for r, d in writes if r.rid not in committed]
                 protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
-                await asyncio.sleep(0.2 * attempt)
+                # Two sessions with one id fence each other in turn: back off, apart (jitter).
+                await asyncio.sleep(min(4.0, 0.25 * 2**attempt) * (0.5 + random.random()))
                 continue
             except Exception as exc:
                 report_of = getattr(exc, "report", None)
@@ -865,6 +872,22 @@ class TriageSession:
                 raise
             self._apply(report)
             return report
+
+    async def _resolved_by_others(self, writes: Sequence[tuple[RecordLike, Decision]]) -> CommitReport | None:
+        """If every one of `writes` is resolved in the group's offsets now (another session
+        committed them), the report of a commit that had nothing left to do; else None."""
+        try:
+            state = await self.committer.current_resolution(
+                self.config.group, self.config.source, self._known()
+            )
+        except Exception:  # the fencing error is the one to report
+            log.debug("re-reading the resolution after fencing failed", exc_info=True)
+            return None
+        if any(not state[r.partition].is_resolved(r.offset) for r, _ in writes):
+            return None
+        report = CommitReport(dropped=[RecordId(r.partition, r.offset) for r, _ in writes], partitions=state)
+        self._apply(report)
+        return report
 
     async def _source_ends(self) -> dict[int, int] | None:
         if self._reader is None:
