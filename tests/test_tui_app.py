@@ -30,7 +30,7 @@ def keys_at_cursor(screen: object) -> str:
     from tests.tuikit import MainScreen
 
     assert isinstance(screen, MainScreen)
-    row = screen._cursor_row()
+    row = screen.table.cursor_row()
     assert row is not None
     key = screen.engine.record(row).key
     return "" if key is None else key.decode("utf-8", "replace")
@@ -96,13 +96,13 @@ async def test_filter_select_all_bulk_purge_and_commit(stack: Stack) -> None:
         assert not bar.is_open
         await shows(pilot, "filter key:ORD00* (9)")
         await pilot.press("a")
-        assert len(screen.selection) == 9
+        assert len(screen.table.selection) == 9
         await pilot.press("p")
         assert screen.engine.buffer.counts()[Decision.PURGE] == 9
-        assert len(screen.selection) == 0
+        assert len(screen.table.selection) == 0
         # Undo on a selection: select two, undo them.
         await pilot.press("space", "space")
-        assert len(screen.selection) == 2
+        assert len(screen.table.selection) == 2
         await pilot.press("u")
         assert screen.engine.buffer.counts()[Decision.PURGE] == 7
         await pilot.press("c")
@@ -133,7 +133,7 @@ async def test_merge_purge_merge_commit_read_back(stack: Stack) -> None:
     app = DlqApp(TriageSession(config(stack, demo)))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await wait_loaded(pilot)
-        originals = {screen.engine.record(r).key: screen.engine.record(r) for r in screen._all}
+        originals = {screen.engine.record(r).key: screen.engine.record(r) for r in screen.table.view}
         await pilot.press("m", "p", "m")
         await pilot.press("c")
         await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
@@ -530,17 +530,17 @@ async def test_filter_change_clears_selection_and_bulk_refusals_are_shown(stack:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await wait_loaded(pilot)
         await pilot.press("a")
-        assert len(screen.selection) == len(screen.table.source)
+        assert len(screen.table.selection) == len(screen.table.source)
         await shows(pilot, "selected")  # in the staged bar's status, not a toast
         assert not app._notifications
         # A new filter: the selection goes (a bulk action must not hit hidden rows), and says so.
         await pilot.press("slash", *"key:ORD00*", "enter")
-        await wait_until(pilot, lambda: screen.filter_text == "key:ORD00*")
-        assert len(screen.selection) == 0
+        await wait_until(pilot, lambda: screen.table.filter_text == "key:ORD00*")
+        assert len(screen.table.selection) == 0
         await shows(pilot, "selection of")
         # A compacted destination refuses keyless records: bulk merge says why it left some out.
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
-        await wait_until(pilot, lambda: screen.filter_text == "")
+        await wait_until(pilot, lambda: screen.table.filter_text == "")
         screen.engine.destination_policy = "compact"
         await pilot.press("a", "m")
         await wait_until(pilot, lambda: any("keyless" in str(n.message) for n in app._notifications))
