@@ -112,3 +112,38 @@ async def test_second_ctrl_c_leaves_no_asyncio_noise(stack: Stack, tmp_path: Pat
         assert time.monotonic() < deadline, "a transaction stayed open after two Ctrl-C"
         await asyncio.sleep(0.2)
     assert kcat_read(stack.bootstrap, dest) == []
+
+
+async def test_ctrl_c_at_the_ask_prompt_works_the_first_time(stack: Stack, tmp_path: Path) -> None:
+    name = unique_name("ask-ctrl-c")
+    source, dest = f"{name}-dlq", f"{name}-retry"
+    await create_topic(stack.bootstrap, source)
+    await create_topic(stack.bootstrap, dest)
+    await produce(stack.bootstrap, source, [Rec(b"k", b"v")])
+    proc = subprocess.Popen(
+        [DLQ_TUI, "ask", "-b", stack.bootstrap, "-g", unique_name("g"), source, dest],
+        stdin=subprocess.PIPE,  # kept open: the prompt waits for an answer
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    assert proc.stdout is not None
+
+    def until_prompt() -> bytes:
+        seen = b""
+        assert proc.stdout is not None
+        while b"Merge, purge or skip?" not in seen:
+            chunk = proc.stdout.read1(4096)
+            assert chunk, seen
+            seen += chunk
+        return seen
+
+    try:
+        await asyncio.to_thread(until_prompt)
+        proc.send_signal(signal.SIGINT)  # once
+        _out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert b"interrupted" in err and b"Traceback" not in err
