@@ -303,7 +303,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "keep_timestamp": args.keep_timestamp,
         "read_only": args.read_only,
         "journal": args.journal,
-        "show_tombstones": args.show_tombstones,
+        "show_tombstones": getattr(args, "show_tombstones", None),
         "key_format": "avro" if args.avro_key else args.key_format,
         "value_format": "avro" if args.avro else args.value_format,
     }

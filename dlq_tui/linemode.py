@@ -234,7 +234,9 @@ async def run(
     # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
     # batch commands decide and commit in one go.
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
-    config = SessionConfig(**{**config.__dict__, "use_journal": journal})
+    # `print` shows every record, tombstones too: it decides nothing, and an export is complete.
+    show_tombstones = config.show_tombstones or command == "print"
+    config = SessionConfig(**{**config.__dict__, "use_journal": journal, "show_tombstones": show_tombstones})
     if not read_only and config.read_only:
         print("dlq-tui: --read-only: only print and --dry-run are allowed", file=sys.stderr)
         return 2
