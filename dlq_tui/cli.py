@@ -23,6 +23,7 @@ from dlq_tui import __version__, redact
 from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
 from dlq_tui.files import exposed_secret, private_file
+from dlq_tui.kafka.committer import transactional_id_for
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
     Settings,
@@ -336,6 +337,18 @@ def exposed_secret_warnings(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def transactional_id_warnings(config: SessionConfig) -> list[str]:
+    """`-tID` other than the default defeats fencing against everyone who uses the default."""
+    default = transactional_id_for(config.group, config.source)
+    if config.transactional_id and config.transactional_id != default:
+        return [
+            f"transactional id '{config.transactional_id}' is not this DLQ's default '{default}': only "
+            "sessions with the same id fence each other, so everyone on this DLQ must use the same "
+            "one, or a record may be merged twice"
+        ]
+    return []
+
+
 def check_topics(source: str, destination: str | None) -> None:
     """A destination equal to the source would copy every merged record back into the DLQ and
     then tombstone it: the copies are unresolved again (a loop) and compaction deletes the data."""
@@ -418,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
         check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        warnings.extend(transactional_id_warnings(config))
         config = _with_start(config, args)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
