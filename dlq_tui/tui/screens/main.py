@@ -166,8 +166,8 @@ class MainScreen(TriageScreen):
     def action_escape(self) -> None:
         if self.filter_bar.is_open:
             self.filter_bar.close()
-        elif self.focused is not self.table:
-            self.table.focus()
+        elif self.focused not in (self.table, self.groups.table):
+            self.focus_view()
         else:
             self.action_clear_selection()
 
@@ -189,7 +189,7 @@ class MainScreen(TriageScreen):
 
     @on(FilterBar.Closed)
     def _filter_closed(self) -> None:
-        self.table.focus()
+        self.focus_view()
 
     @on(FilterBar.Pending)
     def _filter_pending(self) -> None:
@@ -204,6 +204,8 @@ class MainScreen(TriageScreen):
         if self.query_one("#staged", StagedBar).status == "filtering…":
             self.say("")
         self.table.apply_filter(message.text, message.flt, message.matches, message.covered)
+        if self.view == "groups":
+            self.show_view("records")  # a filter shows records
 
     # -- follow, reload, commit, quit, help ---------------------------------------------------------
 
