@@ -192,7 +192,7 @@ def sample_records() -> list[RawRecord]:
 
     - p0: 0 ORD001, 1 ORD004 (Avro), 2 ORD-J3 (JSON), 3 ORD-POISON, 4 ORD-BIG (1 MB JSON)
     - p1: 0 ORD002, 1 ORD005, 2 ORD-J1, 3 ORD-J4, 4 keyless (Avro), 5 ORD-HOSTILE (JSON), 6 ORD-ANSI
-    - p2: 0 ORD003, 1 ORD006, 2 ORD-J2, 3 ORD-TOMB (null value), 4 ORD-BADUTF8
+    - p2: 0 ORD003, 1 ORD006, 2 ORD-J2, 3 ORD-TOMB (null value: the app hides it), 4 ORD-BADUTF8
 
     Six fail with a timeout (`error:*Timeout*`): ORD003, ORD006, ORD-KEYLESS, ORD-HOSTILE,
     ORD-BADUTF8 and ORD-J2."""

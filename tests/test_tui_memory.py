@@ -103,7 +103,7 @@ async def test_first_screen_shows_the_rows_and_the_first_record() -> None:
         assert part(app, "#title").strip().startswith("orders-dlq → orders-retry")
         assert "group orders-consumer" in part(app, "#title")
         lines = table_lines(app)
-        assert len(lines) == 17
+        assert len(lines) == 16
         assert " ORD001 " in lines[0]
         assert '"orderNumber":"ORD001"' in lines[0]
         assert "OrderNotFoundException" in lines[0]
@@ -244,8 +244,8 @@ async def test_a_selects_all_shown_and_escape_clears_the_selection() -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await loaded(pilot)
         await pilot.press("a")
-        await shows(pilot, "17 selected", "#staged")
-        await shows(pilot, "selected 17 more records shown", "#staged")
+        await shows(pilot, "16 selected", "#staged")
+        await shows(pilot, "selected 16 more records shown", "#staged")
         await pilot.press("escape")
         await wait_for(pilot, lambda: "selected │" not in part(app, "#staged"), "the selection cleared")
         await pilot.press("s")  # acts on the cursor row alone now
@@ -264,9 +264,9 @@ async def test_filter_bar_opens_counts_live_and_applies() -> None:
         await shows(pilot, "enter: show matches", "#filter")
         assert app.focused is app.screen.query_one("#filter-input")
         await pilot.press(*"key:ORD00*")
-        await shows(pilot, "6 of 17 records match", "#filter")
+        await shows(pilot, "6 of 16 records match", "#filter")
         await pilot.press("backspace", "1")  # key:ORD001: live count follows typing
-        await shows(pilot, "1 of 17 records match", "#filter")
+        await shows(pilot, "1 of 16 records match", "#filter")
         await pilot.press("backspace", "*", "enter")
         await wait_for(pilot, lambda: len(table_lines(app)) == 6, "6 rows")
         assert "enter: show matches" not in screen_text(app)
@@ -286,7 +286,7 @@ async def test_filter_syntax_error_shows_where_and_is_not_applied() -> None:
         assert lines[caret - 1].strip() == "(error:x OR"
         assert lines[caret].index("^") == len(lines[caret - 1])
         assert "expected a term after 'OR' at column 12" in text
-        assert len(table_lines(app)) == 17  # not applied
+        assert len(table_lines(app)) == 16  # not applied
         assert "filter" not in part(app, "#title")
         await pilot.press("escape")
         await wait_for(pilot, lambda: "⚠" not in screen_text(app), "the bar closed")
@@ -313,7 +313,7 @@ async def test_the_cursor_lands_on_the_first_match_and_stays_on_its_row_when_cle
         await pilot.press("down")
         await cursor_on(pilot, 1, 2)  # ORD-J1
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")  # clear
-        await wait_for(pilot, lambda: len(table_lines(app)) == 17, "all rows")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 16, "all rows")
         await cursor_on(pilot, 1, 2)  # still on ORD-J1, now among all rows
         await pilot.press("down")
         await cursor_on(pilot, 1, 3)  # ORD-J4 follows it in the full table
@@ -326,7 +326,7 @@ async def test_an_empty_filter_clears_it() -> None:
         await apply_filter(pilot, "error:*Timeout*", 6)
         await shows(pilot, "filter error:*Timeout* (6)", "#title")
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
-        await wait_for(pilot, lambda: len(table_lines(app)) == 17, "all 17 rows again")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 16, "all 16 rows again")
         assert "filter" not in part(app, "#title")
 
 
@@ -335,7 +335,7 @@ async def test_a_filter_without_matches_says_so() -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await loaded(pilot)
         await pilot.press("slash", *"key:NOPE")
-        await shows(pilot, "0 of 17 records match", "#filter")
+        await shows(pilot, "0 of 16 records match", "#filter")
         await pilot.press("enter")
         await shows(pilot, "no record matches the filter", "#records")
         assert table_lines(app) == []
@@ -369,7 +369,7 @@ async def test_bulk_purge_over_a_filter_decides_the_matches_only() -> None:
         assert counts(engine) == (0, 6, 0)
         assert all(line.startswith("P") for line in table_lines(app))
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
-        await wait_for(pilot, lambda: len(table_lines(app)) == 17, "all rows")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 16, "all rows")
         assert sum(line.startswith("P") for line in table_lines(app)) == 6
         # The records that did not match are undecided.
         assert mark(app, "ORD001") == " "
@@ -392,7 +392,7 @@ async def test_review_shows_the_plan_and_commit_removes_the_rows() -> None:
         await pilot.press("enter")
         await shows(pilot, "✓ Committed: 2 merged, 1 purged, 0 skipped; 0 tombstones in 1 transaction")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(table_lines(app)) == 14, "14 rows left")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 13, "13 rows left")
         assert not any(
             f" {key} " in line for key in ("ORD001", "ORD004", "ORD-J3") for line in table_lines(app)
         )
@@ -457,7 +457,7 @@ async def test_a_failing_commit_keeps_the_decisions_and_shows_the_error() -> Non
         await shows(pilot, "commit failed; decisions kept")
         assert counts(engine) == (1, 1, 0)
         assert (mark(app, "ORD001"), mark(app, "ORD004")) == ("M", "P")
-        assert len(table_lines(app)) == 17
+        assert len(table_lines(app)) == 16
         assert engine.memory_committer.written == []
 
 
@@ -477,7 +477,7 @@ async def test_escape_cancels_a_commit_that_is_held() -> None:
         assert "cancelled" in text
         assert "✓ Committed" not in text
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(table_lines(app)) == 17, "the main screen")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 16, "the main screen")
         assert counts(engine) == (1, 0, 0)
         assert mark(app, "ORD001") == "M"
     gate.set()
@@ -511,7 +511,7 @@ async def test_r_retries_a_failed_commit() -> None:
         await pilot.press("r")  # the memory committer fails once only
         await shows(pilot, "✓ Committed: 1 merged, 1 purged, 0 skipped; 0 tombstones in 1 transaction")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(table_lines(app)) == 15, "the two committed rows gone")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 14, "the two committed rows gone")
         assert [w.key for w in engine.memory_committer.written] == [b"ORD001"]
 
 
@@ -557,11 +557,11 @@ async def test_cancel_and_quit_does_not_promise_a_journal_that_is_not_there() ->
 
 
 async def test_from_beginning_shows_resolved_rows_and_refuses_deciding_them() -> None:
-    app, engine = make_app(from_beginning=True, committed={0: 2}, resolved=[RecordId(2, 3)])
+    app, engine = make_app(from_beginning=True, committed={0: 2}, resolved=[RecordId(2, 1)])
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await loaded(pilot)
-        assert len(table_lines(app)) == 17
-        assert [mark(app, k) for k in ("ORD001", "ORD004", "ORD-TOMB", "ORD-J3")] == ["✓", "✓", "✓", " "]
+        assert len(table_lines(app)) == 16  # all but the tombstone (not triage material)
+        assert [mark(app, k) for k in ("ORD001", "ORD004", "ORD006", "ORD-J3")] == ["✓", "✓", "✓", " "]
         await shows(pilot, "· resolved", "#detail")
         await pilot.press("m")
         await shows(pilot, "already resolved")
@@ -684,17 +684,17 @@ async def test_loading_is_shown_until_the_records_arrive() -> None:
         assert table_lines(app) == []
         gate.set()
         await loaded(pilot)
-        assert len(table_lines(app)) == 17
+        assert len(table_lines(app)) == 16
         assert "17 records · 17 unresolved" in part(app, "#progress")
 
 
 async def test_committed_offsets_hide_resolved_records() -> None:
-    app, _ = make_app(committed={0: 2}, resolved=[RecordId(2, 3)])
+    app, _ = make_app(committed={0: 2}, resolved=[RecordId(2, 1)])
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await loaded(pilot)
         keys = " ".join(table_lines(app))
-        assert len(table_lines(app)) == 14
-        for gone in ("ORD001", "ORD004", "ORD-TOMB"):
+        assert len(table_lines(app)) == 13  # 17, less 3 resolved and the hidden tombstone
+        for gone in ("ORD001", "ORD004", "ORD006"):
             assert f" {gone} " not in keys
         await cursor_on(pilot, 0, 2)
 
@@ -707,7 +707,7 @@ async def test_reload_keeps_the_staged_decisions() -> None:
         await pilot.press("r")
         await shows(pilot, "reloading", "#staged")
         await loaded(pilot)
-        await wait_for(pilot, lambda: len(table_lines(app)) == 17, "17 rows after the reload")
+        await wait_for(pilot, lambda: len(table_lines(app)) == 16, "16 rows after the reload")
         assert (mark(app, "ORD001"), mark(app, "ORD004")) == ("M", "P")
         await shows(pilot, "1 merge · 1 purge · 0 skip", "#staged")
 
@@ -843,6 +843,22 @@ async def test_raw_escape_sequences_in_a_value_are_shown_as_hex() -> None:
         assert set(HOSTILE_TEXTS) >= {"clear", "osc52", "markup", "bidi"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="docs/semantics.md says hidden tombstones are counted, and the progress pane counts 17 "
+    "records, 17 unresolved, but nothing on the triage screen says that one of them is a hidden "
+    "tombstone (engine.hidden_tombstones() is not shown)",
+)
+async def test_the_screen_says_a_tombstone_is_hidden() -> None:
+    app, engine = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        assert engine.hidden_tombstones() == 1
+        assert len(table_lines(app)) == 16
+        await cursor_on(pilot, 0, 0)  # ORD001: its detail says nothing of tombstones
+        assert "tombstone" in screen_text(app)  # a status, a note or a toast: anywhere
+
+
 async def test_a_poison_record_is_shown_as_hex_and_can_be_purged() -> None:
     app, engine = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -855,11 +871,12 @@ async def test_a_poison_record_is_shown_as_hex_and_can_be_purged() -> None:
         assert engine.decision(row_of(engine, 0, 3)) is Decision.PURGE
 
 
-async def test_tombstone_keyless_and_invalid_utf8_rows_say_what_they_are() -> None:
+async def test_tombstones_are_hidden_keyless_and_invalid_utf8_rows_say_what_they_are() -> None:
     app, _ = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await loaded(pilot)
-        assert "(null: tombstone)" in line_of(app, "ORD-TOMB")
+        # A tombstone in a DLQ is a deletion, not a failed record: not shown for triage.
+        assert not any(" ORD-TOMB " in line for line in table_lines(app))
         keyless = [line for line in table_lines(app) if "(no key)" in line]
         assert len(keyless) == 1 and "ORD-KEYLESS" in keyless[0]
         assert "0x6f7264657220fffefd" in line_of(app, "ORD-BADUTF8")

@@ -85,7 +85,7 @@ def test_filter_bar_with_a_live_count(snap_compare: SnapCompare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("slash", *"key:ORD00*")
-        await shows(pilot, "6 of 17 records match", "#filter")
+        await shows(pilot, "6 of 16 records match", "#filter")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=before)
