@@ -221,6 +221,7 @@ class MainScreen(TriageScreen):
         self.table.apply_filter(message.text, message.flt, message.matches, message.covered)
         if message.unknown:
             why = f" ({one_line(message.reason, 120)})" if message.reason else ""
+            self.say(f"{message.unknown:,} undecodable records left out: the filter cannot judge them")
             self.notify(
                 f"{message.unknown:,} records could not be decoded{why}: the filter cannot tell whether they "
                 "match, so they are left out (a bulk decision does not touch them)",
