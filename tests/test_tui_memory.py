@@ -843,12 +843,6 @@ async def test_raw_escape_sequences_in_a_value_are_shown_as_hex() -> None:
         assert set(HOSTILE_TEXTS) >= {"clear", "osc52", "markup", "bidi"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/semantics.md says hidden tombstones are counted, and the progress pane counts 17 "
-    "records, 17 unresolved, but nothing on the triage screen says that one of them is a hidden "
-    "tombstone (engine.hidden_tombstones() is not shown)",
-)
 async def test_the_screen_says_a_tombstone_is_hidden() -> None:
     app, engine = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
