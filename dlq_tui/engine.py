@@ -29,6 +29,8 @@ from dlq_tui.kafka.committer import (
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.testhooks import pause as test_pause
+from dlq_tui.testhooks import pause_hook as test_pause_hook
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
@@ -252,6 +254,7 @@ class TriageSession:
                 self.resolved[first:] = flags
             for partition, n in counts.items():
                 self._unresolved_count[partition] += n
+            await test_pause("loading")  # test-only: no-op unless DLQ_TUI_TEST_PAUSE_AT says so
             yield range(first, len(self.store))
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
@@ -515,6 +518,7 @@ class TriageSession:
             raise DlqError("read-only session: commit is disabled")
         writes, _missing = self.staged_writes()
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
+        fault = fault or test_pause_hook()  # test-only: None unless DLQ_TUI_TEST_PAUSE_AT says so
         attempt = 0
         while True:
             request = CommitRequest(

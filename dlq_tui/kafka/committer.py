@@ -42,7 +42,8 @@ TOMBSTONE_RANGE_RESERVE = 2 * 20 + 2
 """Metadata bytes kept free for one range of a transaction's own tombstones (`,a-b`)."""
 
 FaultHook = Callable[[str], Awaitable[None]]
-"""Called at named stages ('produced', 'offsets-sent'); tests raise from it to inject a failure."""
+"""Called at named stages ('produced', 'offsets-sent', and 'aborting' before the producer aborts a
+failed transaction); tests raise from it (or wait in it) to inject a failure at that point."""
 ProgressHook = Callable[[str, int, int], None]
 """(stage, done, total): stage is 'producing' or 'committing'."""
 
@@ -381,7 +382,7 @@ class Committer:
         except (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch) as exc:
             raise _fenced(report) from exc  # the session that fenced us aborted our transaction
         except BaseException as exc:  # also on cancellation: never leave the transaction open
-            await self._abort(producer, request.transactional_id)
+            await self._abort(producer, request.transactional_id, fault)
             if isinstance(exc, CommitError) or not isinstance(exc, Exception):
                 raise
             message = describe_error(exc, topic=request.destination or request.source, group=request.group)
@@ -395,11 +396,15 @@ class Committer:
         report.tombstones_withheld += withheld
         report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
 
-    async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
+    async def _abort(
+        self, producer: AIOKafkaProducer, transactional_id: str, fault: FaultHook | None = None
+    ) -> None:
         """Abort now. If the producer cannot (its sender died on the error), a new producer with the
         same transactional id makes the coordinator abort the open transaction at once; otherwise
         it would block read_committed readers of both topics until the transaction times out."""
         try:
+            if fault is not None:
+                await fault("aborting")
             await asyncio.shield(producer.abort_transaction())
             return
         except BaseException as exc:
