@@ -16,16 +16,19 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as SourceError
 
-from dlq_tui import __version__
+from dlq_tui import __version__, redact
 from dlq_tui.engine import SessionConfig
+from dlq_tui.files import private_file
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
     Settings,
     SettingsError,
+    mask_property,
     parse_property,
     read_properties_file,
     resolve_connection,
 )
+from dlq_tui.signals import Interrupted, interrupt_on_terminating_signals, run_until_signal
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -254,6 +257,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
+def register_secrets(settings: Settings) -> None:
+    """Every secret-looking property value is masked wherever it would appear in a log record; of
+    the JAAS config and the registry's user info, the password alone too."""
+    for props in (settings.properties, settings.consumer_properties, settings.producer_properties):
+        for name, value in props.items():
+            if mask_property(name, value) != value:
+                redact.register_secret(value)
+                for part in re.findall(r'password\s*=\s*"([^"]*)"', value):
+                    redact.register_secret(part)
+                if name == "basic.auth.user.info" and ":" in value:
+                    redact.register_secret(value.split(":", 1)[1])
+
+
 def session_config(
     settings: Settings, source: str, destination: str | None, warnings: list[str]
 ) -> SessionConfig:
@@ -293,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    redact.install()  # no log record, at any level, from any logger, carries a credential
     # aiokafka logs every failed connect; without -v the one-line error says it all. Its records
     # still reach dlq_tui.kafka.connection, which takes the reason (e.g. SASL refused) from them.
     logging.getLogger("aiokafka").propagate = bool(args.verbose)
@@ -302,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if where:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
+        register_secrets(settings)
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
@@ -309,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_tui(config, settings)
         from dlq_tui import linemode
 
-        return asyncio.run(linemode.run(command, config, args))
+        return asyncio.run(run_until_signal(linemode.run(command, config, args)))
     except FilterError as exc:
         print(f"dlq-tui: invalid --where filter: {exc}", file=sys.stderr)
         for line in exc.render(exc.text if exc.text is not None else getattr(args, "where", "")).splitlines():
@@ -329,8 +347,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.exception("failed")
         print(f"dlq-tui: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("dlq-tui: interrupted; nothing was committed that was not reported", file=sys.stderr)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        quiet_asyncio_teardown()
+        cause = f" by {exc.signame}" if isinstance(exc, Interrupted) else ""
+        print(
+            f"dlq-tui: interrupted{cause}; a running commit was aborted, nothing was committed that "
+            "was not reported",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except Exception as exc:
         if args.verbose:
@@ -344,8 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _log_to_file() -> Path:
     """While the full-screen app runs, nothing may write to the terminal: logs go to a file."""
-    path = journal_dir().parent / "dlq-tui.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(journal_dir().parent / "dlq-tui.log")
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -356,10 +379,17 @@ def _log_to_file() -> Path:
     return path
 
 
+def quiet_asyncio_teardown() -> None:
+    """After an interruption, asyncio may still report the tasks it had to drop ("Task was
+    destroyed but it is pending!") as the interpreter exits: that is noise, the message said it."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
 def _run_tui(config: SessionConfig, settings: Settings) -> int:
     from dlq_tui.tui.app import run_app
 
     _log_to_file()
+    interrupt_on_terminating_signals()
     return run_app(config, settings)
 
 

@@ -25,12 +25,12 @@ from dlq_tui.kafka.committer import (
     FencedCommitError,
     KnownStretch,
     ProgressHook,
+    WaitHook,
     transactional_id_for,
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
 from dlq_tui.testhooks import pause as test_pause
-from dlq_tui.testhooks import pause_hook as test_pause_hook
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
@@ -254,7 +254,7 @@ class TriageSession:
                 self.resolved[first:] = flags
             for partition, n in counts.items():
                 self._unresolved_count[partition] += n
-            await test_pause("loading")  # test-only: no-op unless DLQ_TUI_TEST_PAUSE_AT says so
+            await test_pause("loading")  # test-only: no-op unless DLQ_TUI_PAUSE_AT says so
             yield range(first, len(self.store))
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
@@ -510,15 +510,16 @@ class TriageSession:
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        waiting: WaitHook | None = None,
     ) -> CommitReport:
         """Commit the staged merges and purges in one transaction (several if the resolved-set
         metadata would not fit one). On fencing by another session it re-reads and tries again,
-        committing only what is still unresolved. Raises `CommitError` with the buffer intact."""
+        committing only what is still unresolved. Raises `CommitError` with the buffer intact.
+        Every wait on Kafka is bounded; `waiting` hears "broker unreachable, retrying…" messages."""
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
         writes, _missing = self.staged_writes()
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
-        fault = fault or test_pause_hook()  # test-only: None unless DLQ_TUI_TEST_PAUSE_AT says so
         attempt = 0
         while True:
             request = CommitRequest(
@@ -536,7 +537,9 @@ class TriageSession:
             )
             partial = CommitReport()
             try:
-                report = await self.committer.commit(request, progress=progress, fault=fault, report=partial)
+                report = await self.committer.commit(
+                    request, progress=progress, fault=fault, report=partial, waiting=waiting
+                )
             except asyncio.CancelledError:
                 self._apply(partial)  # complete transactions of a split commit stay committed
                 raise
@@ -564,8 +567,8 @@ class TriageSession:
         if self._reader is None:
             return None
         try:
-            return await self._reader.end_offsets()
-        except Exception:  # the committer then reads past the position itself
+            return await asyncio.wait_for(self._reader.end_offsets(), self.committer.bounds.request)
+        except Exception:  # the committer then reads past the position itself (bounded)
             log.debug("end offsets unavailable", exc_info=True)
             return None
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+import threading
 from typing import Any, TextIO
 
 from dlq_tui.decode.sanitize import one_line, safe_text
@@ -17,6 +19,7 @@ from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.signals import pause_hook
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -130,15 +133,52 @@ def print_plan(session: TriageSession, out: TextIO) -> None:
     out.write(f"dry run: nothing written ({len(writes)} decisions)\n")
 
 
-async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
+def waiting(message: str) -> None:
+    """A long wait on Kafka during a commit, said on stderr (stdout may be a pipe)."""
+    print(f"dlq-tui: {message}", file=sys.stderr, flush=True)
+
+
+async def commit_session(session: TriageSession, out: TextIO) -> CommitReport:
+    """The session's commit as line mode runs it: fencing retries and long waits said, bounded."""
+
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
+    return await session.commit(on_fenced=fenced, waiting=waiting, fault=pause_hook())
+
+
+async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
     if not session.has_writes():
         out.write(f"0 merged, 0 purged, {skipped} skipped\nnothing to commit\n")
         return
-    report = await session.commit(on_fenced=fenced)
+    report = await commit_session(session, out)
     print_report(report, skipped, out)
+
+
+async def readline() -> str:
+    """A line of stdin without blocking the event loop. The reading thread is a daemon: Ctrl-C at
+    the prompt ends the process at once (an executor thread would hold the exit until Enter)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def deliver(line: str | None, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(line or "")
+
+    def read() -> None:
+        try:
+            line, exc = sys.stdin.readline(), None
+        except Exception as error:
+            line, exc = None, error
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(deliver, line, exc)
+
+    threading.Thread(target=read, name="dlq-tui-stdin", daemon=True).start()
+    return await future
 
 
 async def run(
@@ -207,7 +247,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         while True:
             out.write("Merge, purge or skip? [M/p/s, q to stop] ")
             out.flush()
-            line = await asyncio.to_thread(sys.stdin.readline)
+            line = await readline()
             if not line:  # end of input: stop asking, commit what was decided
                 answer = "q"
                 out.write("\n")
@@ -230,13 +270,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         skipped += decision is Decision.SKIP
         since_commit += decision is not Decision.SKIP
         if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
-            _add(total, await session.commit())
+            _add(total, await commit_session(session, out))
             since_commit = 0
     if args.dry_run:
         print_plan(session, out)
         return 0
     if session.has_writes():
-        _add(total, await session.commit())
+        _add(total, await commit_session(session, out))
     print_report(total, skipped, out)
     return 0
 

@@ -1,39 +1,23 @@
-"""Test-only pause points for the fault suite (tests/test_faults_*.py). Off unless the environment
-sets DLQ_TUI_TEST_PAUSE_AT; not a user feature and not documented for users.
+"""Test-only pause point while loading, for the fault suite (tests/test_faults_*.py); the commit's
+pause points are `dlq_tui.signals.pause_hook`. Off unless DLQ_TUI_PAUSE_AT names the point; not a
+user feature.
 
-With DLQ_TUI_TEST_PAUSE_AT=<point> and DLQ_TUI_TEST_PAUSE_FILE=<path>, a process that reaches the
-point writes the point's name to the file and waits there until it is killed, signalled or cancelled,
-so a test can deliver `kill -9`, SIGHUP, SIGTERM or SIGINT at exactly that point. Points: `loading`
-(after the first batch is stored) and the committer's fault points (`produced`, `offsets-sent`)."""
+With DLQ_TUI_PAUSE_AT=loading, the engine stops after it stored the first batch of the snapshot,
+says `dlq-tui: paused at loading` on stderr and waits there until it is killed, signalled or
+cancelled, so a test can deliver `kill -9`, SIGHUP, SIGTERM or SIGINT mid-load."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
+import sys
 
-from dlq_tui.kafka.committer import FaultHook
-
-PAUSE_AT = "DLQ_TUI_TEST_PAUSE_AT"
-PAUSE_FILE = "DLQ_TUI_TEST_PAUSE_FILE"
-
-
-def _paused_point() -> str | None:
-    return os.environ.get(PAUSE_AT) or None
+from dlq_tui.signals import PAUSE_ENV
 
 
 async def pause(point: str) -> None:
-    """Wait forever at `point` if the environment asks for it; return at once otherwise."""
-    if _paused_point() != point:
+    """Wait forever at `point` if DLQ_TUI_PAUSE_AT asks for it; return at once otherwise."""
+    if os.environ.get(PAUSE_ENV) != point:
         return
-    marker = os.environ.get(PAUSE_FILE)
-    if marker:
-        Path(marker).write_text(point, encoding="utf-8")
+    print(f"dlq-tui: paused at {point} ({PAUSE_ENV})", file=sys.stderr, flush=True)
     await asyncio.Event().wait()
-
-
-def pause_hook() -> FaultHook | None:
-    """A committer fault hook that pauses at the requested point, or None when none is requested."""
-    if _paused_point() is None:
-        return None
-    return pause

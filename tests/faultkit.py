@@ -376,7 +376,7 @@ def wait_no_open_transaction(bootstrap: str, topics: Iterable[str], bound: float
 
 
 def dlq_tui_env(state_home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DLQ_TUI_TEST_PAUSE")}
+    env = {k: v for k, v in os.environ.items() if k != "DLQ_TUI_PAUSE_AT"}
     env.update({"XDG_STATE_HOME": str(state_home), "PYTHONUNBUFFERED": "1", **extra})
     return env
 

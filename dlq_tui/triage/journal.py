@@ -49,6 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from dlq_tui.files import private_dir
 from dlq_tui.triage.decisions import Change, ChangeKind, Decision, StagedBuffer
 from dlq_tui.triage.records import RecordId
 from dlq_tui.triage.resolution import parse_ranges
@@ -183,7 +184,7 @@ class Journal:
     def _lock(self) -> None:
         if self._lock_fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         if sys.platform != "win32":
             try:
@@ -366,7 +367,7 @@ class Journal:
 
     def _write(self, data: bytes) -> None:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             self._fd = fd
             if os.fstat(fd).st_size == 0:
@@ -400,7 +401,7 @@ class Journal:
                 self.path.unlink()
             self._sync_dir()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
