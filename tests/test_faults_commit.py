@@ -17,8 +17,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dlq_tui.engine import TriageSession
-from dlq_tui.kafka import committer as committer_module
-from dlq_tui.kafka.committer import CommitError, FencedCommitError, transactional_id_for
+from dlq_tui.kafka.committer import (
+    CommitError,
+    Committer,
+    FencedCommitError,
+    WaitBounds,
+    transactional_id_for,
+)
 from dlq_tui.kafka.connection import KafkaSettings
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RecordId
@@ -184,15 +189,16 @@ async def test_fence_retries_exhausted_reports_fenced_and_keeps_the_buffer(
 
 
 async def test_init_producer_id_timing_out_is_bounded_and_keeps_the_buffer(
-    private_stack: PrivateStack, kafka_proxy: TcpProxy, topic_name: str, monkeypatch: pytest.MonkeyPatch
+    private_stack: PrivateStack, kafka_proxy: TcpProxy, topic_name: str
 ) -> None:
     """The transaction coordinator does not answer (the path to the broker went silent after the
     load): the commit gives up within its bound, nothing is written, the buffer is intact."""
-    monkeypatch.setattr(committer_module, "INIT_TIMEOUT_SECONDS", 5.0)
     bootstrap = private_stack.bootstrap
     source, dest, records = await _setup(bootstrap, topic_name)
     cfg = config_for(private_stack.proxied_bootstrap, source, dest, unique_name("g"))
-    session = await opened(cfg)
+    session = TriageSession(cfg, committer=Committer(cfg.kafka, WaitBounds(init=5.0, abort=5.0)))
+    await session.open()
+    await session.load_all()
     try:
         staged = _decide_all(session)
         kafka_proxy.set("blackhole")
