@@ -381,17 +381,67 @@ def dlq_tui_env(state_home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
-        [DLQ_TUI, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=kw.pop("stdin", subprocess.DEVNULL),
-        cwd=ROOT,
-        **kw,
-    )
-
-
 def read_committed(bootstrap: str, topic: str) -> list[KcatRecord]:
     return kcat_read(bootstrap, topic, read_committed=True)
+
+
+class Proc:
+    """A dlq-tui subprocess whose stdout and stderr are collected by threads (so a test can wait
+    for a line without blocking on a pipe)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], stdin: bytes | None = None) -> None:
+        self.args = args
+        self.popen = subprocess.Popen(
+            [DLQ_TUI, *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self._threads = [
+            threading.Thread(target=self._drain, args=(self.popen.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._drain, args=(self.popen.stderr, self.stderr), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        if stdin is not None:
+            assert self.popen.stdin is not None
+            self.popen.stdin.write(stdin)
+            self.popen.stdin.close()
+
+    @staticmethod
+    def _drain(pipe: object, into: bytearray) -> None:
+        assert pipe is not None
+        for chunk in iter(lambda: pipe.read1(65536), b""):  # type: ignore[attr-defined]
+            into.extend(chunk)
+
+    def wait_stderr(self, text: str, timeout: float = 120) -> None:
+        wait_until(
+            lambda: text.encode() in self.stderr or self.popen.poll() is not None,
+            timeout,
+            f"{text!r} on stderr of dlq-tui {' '.join(self.args)}",
+        )
+        assert text.encode() in self.stderr, f"exited {self.popen.returncode} first:\n{self.output()}"
+
+    def wait(self, timeout: float = 120) -> int:
+        code = self.popen.wait(timeout)
+        for t in self._threads:
+            t.join(10)
+        return code
+
+    def output(self) -> str:
+        return (bytes(self.stdout) + b"\n--- stderr ---\n" + bytes(self.stderr)).decode("utf-8", "replace")
+
+    def kill(self, sig: int) -> None:
+        os.kill(self.popen.pid, sig)
+
+
+def run_dlq_tui(
+    args: list[str], env: dict[str, str], stdin: bytes | None = None, timeout: float = 180
+) -> Proc:
+    proc = Proc(args, env, stdin)
+    proc.wait(timeout)
+    return proc
