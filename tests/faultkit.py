@@ -445,3 +445,18 @@ def run_dlq_tui(
     proc = Proc(args, env, stdin)
     proc.wait(timeout)
     return proc
+
+
+async def produce_many(bootstrap: str, topic: str, records: list[tuple[int, bytes, bytes]]) -> None:
+    """Produce (partition, key, value) records fast (pipelined, idempotent; order kept per partition)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, v, key=k, partition=p) for p, k, v in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
