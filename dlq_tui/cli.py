@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +20,18 @@ from pydantic_settings import SettingsError as SourceError
 
 from dlq_tui import __version__, redact
 from dlq_tui.engine import SessionConfig
-from dlq_tui.files import private_file
+from dlq_tui.files import exposed_secret, private_file
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
     Settings,
     SettingsError,
+    default_config_file,
     mask_property,
     parse_property,
     read_properties_file,
     resolve_connection,
 )
-from dlq_tui.signals import Interrupted, interrupt_on_terminating_signals, run_until_signal
+from dlq_tui.signals import Interrupted, exit_on_terminating_signals, run_until_signal
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -154,6 +157,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="do not keep the local journal of staged decisions",
     )
+    beh.add_argument(
+        "--show-tombstones",
+        action="store_true",
+        default=None,
+        help="show the DLQ's tombstones (null values) too; hidden by default, never merged by merge-all",
+    )
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--profile", metavar="NAME", help="named cluster profile from the config file")
     cfg.add_argument(
@@ -187,6 +196,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be written; write nothing"
         )
+    parser.add_argument(
+        "--allow-undecoded",
+        action="store_true",
+        help="also take records whose key or value could not be decoded, where the filter cannot "
+        "tell whether they match (default: said and left out; merge-all/purge-all refuse)",
+    )
     if command == "ask":
         parser.add_argument(
             "--commit-every",
@@ -197,9 +212,20 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
     if command == "print":
         parser.add_argument("--format", choices=["text", "jsonl"], default="text")
-        parser.add_argument("--limit", type=int, metavar="N", default=0, help="at most N records")
+        parser.add_argument("--limit", type=positive_int, metavar="N", default=0, help="at most N records")
     _common_options(parser)
     return parser
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'")
+    return number
 
 
 def _normalise_transaction_flag(argv: list[str]) -> list[str]:
@@ -237,6 +263,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "keep_timestamp": args.keep_timestamp,
         "read_only": args.read_only,
         "journal": args.journal,
+        "show_tombstones": args.show_tombstones,
         "key_format": "avro" if args.avro_key else args.key_format,
         "value_format": "avro" if args.avro else args.value_format,
     }
@@ -255,6 +282,28 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if values["bootstrap_servers"] is None and shared_bootstrap:
         values["bootstrap_servers"] = shared_bootstrap
     return Settings(**{k: v for k, v in values.items() if v is not None})
+
+
+def exposed_secret_warnings(args: argparse.Namespace) -> list[str]:
+    """A warning for each config or properties file that other users may read and that holds a
+    credential."""
+    config = args.config or os.environ.get("DLQ_TUI_CONFIG") or str(default_config_file())
+    files = [config, *args.properties_files, *args.consumer_files, *args.producer_files]
+    return [
+        f"{name} is readable by other users and holds a credential: chmod 600 {name}"
+        for name in dict.fromkeys(files)
+        if exposed_secret(Path(name))
+    ]
+
+
+def check_topics(source: str, destination: str | None) -> None:
+    """A destination equal to the source would copy every merged record back into the DLQ and
+    then tombstone it: the copies are unresolved again (a loop) and compaction deletes the data."""
+    if destination is not None and destination == source:
+        raise UsageError(
+            f"the destination is the DLQ itself ('{source}'): merges would loop back into it; "
+            "give the retry topic as DESTINATION"
+        )
 
 
 def register_secrets(settings: Settings) -> None:
@@ -293,6 +342,7 @@ def session_config(
         registry_user_info=conn.registry_user_info.get_secret_value() if conn.registry_user_info else None,
         use_journal=settings.journal,
         read_only=settings.read_only,
+        show_tombstones=settings.show_tombstones,
     )
 
 
@@ -320,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
         register_secrets(settings)
+        for w in exposed_secret_warnings(args):  # said even if the settings turn out wrong
+            print(f"dlq-tui: warning: {w}", file=sys.stderr)
+        check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
@@ -356,6 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except BrokenPipeError:
+        # `dlq-tui print … | head`: the reader has what it wanted. Exit quietly, as Unix tools
+        # do; stdout goes to /dev/null so that the interpreter's final flush does not complain.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if args.verbose:
             raise
@@ -389,8 +449,28 @@ def _run_tui(config: SessionConfig, settings: Settings) -> int:
     from dlq_tui.tui.app import run_app
 
     _log_to_file()
-    interrupt_on_terminating_signals()
+    exit_on_terminating_signals(terminal_restorer())
     return run_app(config, settings)
+
+
+def terminal_restorer() -> Callable[[], None] | None:
+    """What puts the terminal back as it was when the app is ended by a signal (SIGTERM leaves the
+    terminal there): its saved tty modes, the main screen, the cursor, no mouse reporting."""
+    if not sys.stdin.isatty():
+        return None
+    import termios
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def restore() -> None:
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(Exception):
+            sys.__stdout__.write("\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1049l\x1b[?25h")  # type: ignore[union-attr]
+            sys.__stdout__.flush()  # type: ignore[union-attr]
+
+    return restore
 
 
 def _validation_summary(exc: ValidationError) -> str:

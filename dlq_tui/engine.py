@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -16,6 +17,7 @@ from typing import Literal
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
 from dlq_tui.decode.wire import wire_schema_id
+from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
     CommitReport,
@@ -23,13 +25,23 @@ from dlq_tui.kafka.committer import (
     Committer,
     FaultHook,
     FencedCommitError,
-    KnownStretch,
     ProgressHook,
     WaitHook,
     transactional_id_for,
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.plan import (
+    TOMBSTONE_RANGE_RESERVE,
+    CommitPlan,
+    KnownStretch,
+    PartitionPlan,
+    PlannedWrite,
+    SplitError,
+    TombstoneFate,
+    transaction_batches,
+)
+from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.testhooks import pause as test_pause
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
@@ -41,7 +53,11 @@ from dlq_tui.triage.store import RecordStore, RowView
 log = logging.getLogger(__name__)
 
 Tombstones = Literal["auto", "always", "never"]
-FENCED_RETRIES = 3
+FENCED_RETRIES = 5
+CANCEL_CHECK_ROWS = 16
+"""A filter scan asks whether it was cancelled (Esc) this often: one record may be 5 MB."""
+DECIDE_SLICE = 50_000
+"""A bulk decision is applied on the loop this many rows at a time."""
 
 
 @dataclass(frozen=True)
@@ -62,19 +78,20 @@ class SessionConfig:
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     """The broker's `offset.metadata.max.bytes` (Kafka's default 4096)."""
+    show_tombstones: bool = False
+    """Show the DLQ's tombstones (null values) as rows; hidden by default: they are not failed
+    records but deletions (e.g. of purged records in a compacted DLQ)."""
 
 
 @dataclass(frozen=True)
-class PartitionStats:
-    """What the progress pane shows for one partition."""
+class MatchResult:
+    """What a filter made of some rows: the matches, and the rows it could not judge."""
 
-    partition: int
-    loaded: int  # records loaded
-    offsets_read: int
-    offsets_total: int  # snapshot size in offsets (records <= offsets: gaps)
-    unresolved: int  # loaded records not resolved
-    decided: int  # unresolved records with a staged decision
-    done: bool
+    matched: array[int]
+    unknown: array[int]
+    """Rows whose match depends on a key or value that could not be decoded."""
+    reason: str | None = None
+    """Why the first of them could not be decoded (e.g. the registry is unreachable)."""
 
 
 class LazySubject:
@@ -124,6 +141,12 @@ class LazySubject:
     def full_text(self) -> str:
         return self._d().full_text()
 
+    def is_undecoded(self, part: str) -> bool:
+        return self._d().is_undecoded(part)
+
+    def undecoded_reason(self) -> str | None:
+        return self._d().undecoded_reason()
+
 
 class TriageSession:
     """One DLQ opened for triage. Call `open()`, then iterate `load()`; decide; `commit()`; `close()`."""
@@ -132,6 +155,8 @@ class TriageSession:
         self.config = config
         self.store = RecordStore()
         self.buffer = StagedBuffer()
+        self._decision_listeners: list[DecisionsListener] = []
+        self.buffer.add_listener(self._decisions_changed)
         registry = (
             SchemaRegistry(config.registry_url, user_info=config.registry_user_info)
             if config.registry_url
@@ -153,11 +178,83 @@ class TriageSession:
         self.resolution: dict[int, PartitionResolution] = {}
         self.resolved = bytearray()  # one flag per row: 1 = resolved (hidden unless --from-beginning)
         self.journal: Journal | None = None
-        self.journal_offer: dict[RecordId, Decision] = {}
-        self.journal_note: str | None = None
+        self._offered: dict[RecordId, Decision] = {}
+        self._journal_note: str | None = None
         self.notices: list[str] = []
         self._reader: SnapshotReader | None = None
         self._unresolved_count: dict[int, int] = {}
+        self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
+        self._tombstone_rows = array("i")
+        self._tombstone_merges_allowed: set[RecordId] = set()
+
+    # -- the app's interface (engine_api.Engine) ----------------------------------------------------
+
+    @property
+    def info(self) -> EngineInfo:
+        cfg = self.config
+        return EngineInfo(cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning)
+
+    @property
+    def journal_offer(self) -> JournalOffer | None:
+        if not self._offered:
+            return None
+        counts = Counter(self._offered.values())
+        return JournalOffer(counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP])
+
+    @property
+    def journal_offered(self) -> dict[RecordId, Decision]:
+        """The offered decisions themselves (line mode and tests)."""
+        return dict(self._offered)
+
+    @property
+    def journal_note(self) -> str | None:
+        return self._journal_note
+
+    @property
+    def journal_active(self) -> bool:
+        return self.journal is not None
+
+    def row_count(self) -> int:
+        return len(self.store)
+
+    def is_visible(self, row: int) -> bool:
+        return self.visible(row)
+
+    def partition_at(self, row: int) -> int:
+        return self.store.partition_at(row)
+
+    def offset_at(self, row: int) -> int:
+        return self.store.offset_at(row)
+
+    def timestamp_at(self, row: int) -> int:
+        return self.store.timestamp_at(row)
+
+    def size_at(self, row: int) -> int:
+        return max(0, self.store.key_len_at(row)) + max(0, self.store.value_len_at(row))
+
+    def staged_counts(self) -> dict[Decision, int]:
+        return self.buffer.counts()
+
+    def add_decisions_listener(self, listener: DecisionsListener) -> None:
+        self._decision_listeners.append(listener)
+
+    def remove_decisions_listener(self, listener: DecisionsListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._decision_listeners.remove(listener)
+
+    def _decisions_changed(self, _change: object) -> None:
+        for listener in list(self._decision_listeners):
+            listener()
+
+    async def prefetch(self, rows: range) -> bool:
+        fetched = await asyncio.to_thread(self.prefetch_schemas, rows, clear=False)
+        if fetched:
+            self.decoder.clear_cache()
+        return bool(fetched)
+
+    async def plan(self) -> CommitPlan:
+        writes = self.staged_writes()
+        return await asyncio.to_thread(self.commit_plan, writes)
 
     # -- opening and loading ----------------------------------------------------------------------
 
@@ -165,6 +262,10 @@ class TriageSession:
         """Check the topics, read the group's resolution state, take the snapshot, open the journal."""
         quiet_unretrieved_kafka_errors(asyncio.get_running_loop())
         cfg = self.config
+        if cfg.destination is not None and cfg.destination == cfg.source:
+            raise DlqError(
+                f"the destination is the DLQ itself ('{cfg.source}'): merges would loop back into it"
+            )
         async with admin_client(cfg.kafka) as admin:
             try:
                 self.cluster_id = await cluster_id(admin)
@@ -195,26 +296,29 @@ class TriageSession:
     def _open_journal(self) -> None:
         journal = Journal(self.cluster_id, self.config.group, self.config.source)
         try:
-            self.journal_offer = {
-                rid: d for rid, d in journal.load().items() if not self.is_resolved_rid(rid)
-            }
+            self._offered = {rid: d for rid, d in journal.load().items() if not self.is_resolved_rid(rid)}
         except JournalBusyError:
-            self.journal_note = (
+            self._journal_note = (
                 "another dlq-tui session on this machine holds the journal of this DLQ; not journaling"
             )
             journal.close()
             return
         except OSError as exc:
-            self.journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
+            self._journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
             journal.close()
             return
+        if journal.moved_aside is not None:
+            self._journal_note = (
+                f"the journal of this DLQ had {journal.corrupt_lines} unreadable line(s): it was moved "
+                f"aside to {journal.moved_aside}; its readable decisions are kept"
+            )
         self.journal = journal
 
     def restore_journal(self) -> RestoreResult:
         """Take the offered decisions of a lost session into the buffer, then journal from here on."""
         assert self.journal is not None
         result = self.journal.restore_into(self.buffer, self.is_resolved_rid)
-        self.journal_offer = {}
+        self._offered = {}
         self.journal.attach(self.buffer)
         return result
 
@@ -223,11 +327,11 @@ class TriageSession:
         if self.journal is not None:
             self.journal.discard()
             self.journal.attach(self.buffer)
-        self.journal_offer = {}
+        self._offered = {}
 
     def start_journal(self) -> None:
         """Journal from here on without deciding on an offer yet (the offer stays in the file)."""
-        if self.journal is not None and not self.journal_offer:
+        if self.journal is not None and not self._offered:
             self.journal.attach(self.buffer)
 
     @property
@@ -254,8 +358,18 @@ class TriageSession:
                 self.resolved[first:] = flags
             for partition, n in counts.items():
                 self._unresolved_count[partition] += n
+            self._flag_tombstones(first, len(self.store))
             await test_pause("loading")  # test-only: no-op unless DLQ_TUI_PAUSE_AT says so
             yield range(first, len(self.store))
+
+    def _flag_tombstones(self, first: int, end: int) -> None:
+        value_len = self.store.value_len_at
+        flags = bytearray(end - first)
+        for row in range(first, end):
+            if value_len(row) < 0:
+                flags[row - first] = 1
+                self._tombstone_rows.append(row)
+        self.tombstone_flags.extend(flags)
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
         """The resolved flag of each record of a batch, and the unresolved ones per partition."""
@@ -289,15 +403,35 @@ class TriageSession:
         return bool(self.resolved[row])
 
     def visible(self, row: int) -> bool:
+        if self.tombstone_flags[row] and not self.config.show_tombstones:
+            return False
         return self.config.from_beginning or not self.resolved[row]
 
     def visible_rows(self, rows: Iterable[int] | None = None) -> array[int]:
-        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order."""
+        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order;
+        tombstones only with `show_tombstones`."""
         source = range(len(self.store)) if rows is None else rows
+        hide = self._tombstone_rows and not self.config.show_tombstones
+        tomb = self.tombstone_flags
         if self.config.from_beginning:
-            return array("i", source)
+            return array("i", (r for r in source if not tomb[r]) if hide else source)
         flags = self.resolved
+        if hide:
+            return array("i", (r for r in source if not flags[r] and not tomb[r]))
         return array("i", (r for r in source if not flags[r]))
+
+    def is_tombstone(self, row: int) -> bool:
+        return bool(self.tombstone_flags[row])
+
+    def tombstone_count(self) -> int:
+        """Unresolved tombstones (null values) loaded: hidden from triage unless `show_tombstones`;
+        the app shows this count in its status line."""
+        flags = self.resolved
+        return sum(1 for r in self._tombstone_rows if not flags[r])
+
+    def hidden_tombstones(self) -> int:
+        """How many unresolved tombstones are hidden from triage (0 with `show_tombstones`)."""
+        return 0 if self.config.show_tombstones else self.tombstone_count()
 
     def record(self, row: int) -> RawRecord:
         return self.store.get(row)
@@ -317,38 +451,129 @@ class TriageSession:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
         out = array("i")
         for n, row in enumerate(rows):
-            if cancelled is not None and n % 4096 == 0 and cancelled():
+            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
                 break
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
         return out
 
+    def match_with_unknown(
+        self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
+    ) -> MatchResult:
+        """As `match`, and the rows the filter could not judge because it looks at a key or value
+        that could not be decoded (registry down, poison): neither matched nor excluded. The app
+        shows their count and asks before a bulk decision includes them (for a worker thread)."""
+        matched, unknown = array("i"), array("i")
+        reason: str | None = None
+        for n, row in enumerate(rows):
+            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
+                break
+            subject = LazySubject(self, row)
+            result = flt.evaluate(subject)
+            if result is True:
+                matched.append(row)
+            elif result is None:
+                unknown.append(row)
+                if reason is None:
+                    reason = subject.undecoded_reason()
+        return MatchResult(matched, unknown, reason)
+
     # -- decisions ------------------------------------------------------------------------------
 
-    def decide(self, rows: Iterable[int], decision: Decision) -> int:
-        """Stage `decision` on the unresolved rows among `rows`; returns how many changed."""
+    def _check_decision(self, decision: Decision) -> None:
         if self.config.read_only and decision.resolves:
             raise DlqError("read-only session: merge and purge are disabled")
         if decision is Decision.MERGE and not self.config.destination:
             raise DlqError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)")
+
+    def _candidates(
+        self, rows: Iterable[int], decision: Decision, allow_tombstones: bool = False
+    ) -> tuple[list[RecordId], int, str | None]:
+        """The record ids of `rows` that can take `decision` (unresolved, not refused), how many
+        were looked at, and why some were refused. Reads only: safe in a thread."""
         candidates = [r for r in rows if not self.resolved[r]]
+        looked = len(candidates)
+        reason = None
+        if decision is Decision.MERGE and not allow_tombstones and self._tombstone_rows:
+            tomb = self.tombstone_flags
+            tombstones = [r for r in candidates if tomb[r]]
+            if tombstones:
+                reason = (
+                    f"{len(tombstones)} tombstone(s) (null value) not merged: a tombstone is a deletion, "
+                    "not a failed record, and merged it would delete its key from a compacted "
+                    "destination (merging one takes an explicit, separate confirmation)"
+                )
+                candidates = [r for r in candidates if not tomb[r]]
         if decision is Decision.MERGE and self.destination_compacted:
             keyless = [r for r in candidates if self.store.key_len_at(r) < 0]
             if keyless:
-                reason = (
+                keyless_reason = (
                     f"{len(keyless)} keyless record(s) cannot be merged: the destination "
                     f"'{self.config.destination}' is compacted and Kafka refuses records without a key there "
                     "(purge them, or merge to a topic that is not compacted)"
                 )
-                if len(keyless) == len(candidates):
-                    raise DlqError(reason)
-                self.notices.append(reason)
+                reason = keyless_reason if reason is None else f"{reason}; {keyless_reason}"
                 refused = set(keyless)
                 candidates = [r for r in candidates if r not in refused]
-        return self.buffer.set((self.store.rid_at(r) for r in candidates), decision)
+        rid_at = self.store.rid_at
+        return [rid_at(r) for r in candidates], looked, reason
+
+    def decide(self, rows: Iterable[int], decision: Decision, *, allow_tombstones: bool = False) -> int:
+        """Stage `decision` on the unresolved rows among `rows`; returns how many changed. A merge
+        leaves tombstones out (with a notice) unless `allow_tombstones`: the caller's explicit,
+        separate confirmation that a deletion is to be replayed."""
+        self._check_decision(decision)
+        rids, looked, reason = self._candidates(rows, decision, allow_tombstones)
+        if allow_tombstones and decision is Decision.MERGE:
+            self._allow_tombstone_merges(rids)
+        if reason is not None:
+            if looked and not rids:
+                raise DlqError(reason)
+            self.notices.append(reason)
+        return self.buffer.set(rids, decision)
+
+    def _allow_tombstone_merges(self, rids: Iterable[RecordId]) -> None:
+        for rid in rids:
+            row = self.store.row_of(rid)
+            if row is not None and self.tombstone_flags[row]:
+                self._tombstone_merges_allowed.add(rid)
+
+    async def decide_many(
+        self, rows: array[int], decision: Decision | None, *, allow_tombstones: bool = False
+    ) -> DecideResult:
+        if decision is not None:
+            self._check_decision(decision)
+        changed = looked_all = staged_all = 0
+        reasons: list[str] = []
+        for start in range(0, len(rows), DECIDE_SLICE):
+            part = rows[start : start + DECIDE_SLICE]
+            if decision is None:
+                changed += self.undo(part)
+            else:
+                rids, looked, reason = await asyncio.to_thread(
+                    self._candidates, part, decision, allow_tombstones
+                )
+                if allow_tombstones and decision is Decision.MERGE:
+                    self._allow_tombstone_merges(rids)
+                looked_all += looked
+                staged_all += len(rids)
+                if reason is not None:
+                    reasons.append(reason)
+                changed += self.buffer.set(rids, decision)
+            await asyncio.sleep(0)  # the screen draws between slices
+        if reasons:
+            if looked_all and not staged_all:
+                raise DlqError(reasons[0] if len(reasons) == 1 else "; ".join(reasons))
+            self.notices.extend(reasons)
+        return DecideResult(decision, changed, len(rows))
 
     def undo(self, rows: Iterable[int]) -> int:
         return self.buffer.undo(self.store.rid_at(r) for r in rows)
+
+    def forget_skips(self) -> int:
+        """Take every staged skip back (journaled as an undo): for a run that ended normally, whose
+        skips must not outlive it."""
+        return self.buffer.undo([rid for rid, d in self.buffer.items() if d is Decision.SKIP])
 
     def progress_stats(self) -> list[PartitionStats]:
         """Per-partition progress for the UI, in O(partitions) (cheap on every repaint): `decided` is the
@@ -370,7 +595,7 @@ class TriageSession:
             )
         return out
 
-    def prefetch_schemas(self, rows: Iterable[int]) -> int:
+    def prefetch_schemas(self, rows: Iterable[int], *, clear: bool = True) -> int:
         """Fetch (into the registry's cache) the schemas that the keys and values of `rows` name
         in the Confluent wire format: on-screen decoding never fetches, it shows what is cached.
         For a worker thread (or line mode); failures are cached by the registry, not raised.
@@ -391,7 +616,7 @@ class TriageSession:
                 registry.get_schema(schema_id)
             except Exception:  # shown where the record is shown
                 log.debug("schema %s: prefetch failed", schema_id, exc_info=True)
-        if ids:
+        if ids and clear:
             self.decoder.clear_cache()
         return len(ids)
 
@@ -426,55 +651,121 @@ class TriageSession:
             )
         return known
 
-    def plan(self) -> dict[int, PartitionResolution]:
-        """The resolution state a commit of the staged writes would leave, from what this session
-        knows (the commit itself re-reads the group's offsets first)."""
-        writes, _ = self.staged_writes()
-        known = self._known()
-        by_partition: dict[int, list[int]] = {}
-        for record, _decision in writes:
-            by_partition.setdefault(record.partition, []).append(record.offset)
-        return {
-            p: self.resolution[p].resolve(
-                offsets, known=known[p].offsets, known_start=known[p].start, known_end=known[p].end
-            )
-            for p, offsets in by_partition.items()
-        }
-
     def staged_writes(self) -> tuple[list[tuple[RowView, Decision]], list[RecordId]]:
         """The merges and purges whose records are loaded (as lazy views on the store: a commit of
         a million merges does not copy a million records), and the staged ones not loaded (yet)."""
         writes: list[tuple[RowView, Decision]] = []
         missing: list[RecordId] = []
+        tomb = self.tombstone_flags
         for rid, decision in self.buffer.writes():
             row = self.store.row_of(rid)
             if row is None:
                 missing.append(rid)
-            elif not self.resolved[row]:
+            elif self.resolved[row]:
+                continue
+            elif decision is Decision.MERGE and tomb[row] and rid not in self._tombstone_merges_allowed:
+                continue  # staged without the explicit confirmation (e.g. from an old journal)
+            else:
                 writes.append((self.store.view(row), decision))
         return writes, missing
+
+    def silently_resolvable(self, writes: Sequence[tuple[RecordLike, Decision]]) -> dict[int, list[int]]:
+        """Per partition written to: the unresolved, undecided tombstones below the highest offset
+        decided there. A commit resolves them along with its decisions (writing nothing for them),
+        as it does its own tombstones: they are not triage material."""
+        if not self._tombstone_rows:
+            return {}
+        top: dict[int, int] = {}
+        for record, _ in writes:
+            top[record.partition] = max(top.get(record.partition, -1), record.offset)
+        out: dict[int, list[int]] = {}
+        flags, store, buffer = self.resolved, self.store, self.buffer
+        for row in self._tombstone_rows:
+            p = store.partition_at(row)
+            offset = store.offset_at(row)
+            if not flags[row] and offset < top.get(p, -1) and buffer.get(store.rid_at(row)) is None:
+                out.setdefault(p, []).append(offset)
+        return out
 
     def has_writes(self) -> bool:
         """Whether anything staged would be written by a commit (cheap)."""
         counts = self.buffer.counts()
         return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
 
-    def tombstone_plan(self, writes: Sequence[tuple[RowView, Decision]]) -> tuple[int, int]:
-        """(tombstones a commit of `writes` would write, tombstones it would withhold) from what is
-        loaded; the commit also looks at records that arrived after the snapshot. For a thread."""
-        if not self.tombstones_on:
-            return 0, 0
-        protected = self.protected_keys(writes)
-        write = withheld = 0
-        for view, _ in writes:
+    @property
+    def tombstone_reason(self) -> str:
+        mode = self.config.tombstones
+        if mode == "always":
+            return "--tombstones always"
+        if mode == "never":
+            return "--tombstones never"
+        if self.tombstones_on:
+            return "the source topic is compacted"
+        return "the source topic is not compacted"
+
+    def commit_plan(
+        self, staged: tuple[list[tuple[RowView, Decision]], list[RecordId]] | None = None
+    ) -> CommitPlan:
+        """What a commit of the staged decisions would write, from what this session loaded (the
+        commit itself re-reads the group's offsets and the records that arrived after the
+        snapshot). O(staged + loaded records of the touched partitions): run it in a thread."""
+        writes, missing = staged if staged is not None else self.staged_writes()
+        tombstones = self.tombstones_on
+        protected = self.protected_keys(writes) if tombstones else {}
+        planned: list[PlannedWrite] = []
+        pending: dict[int, list[tuple[RecordLike, Decision]]] = {}
+        for view, decision in writes:
             key = view.key
-            if key is None:
-                continue
-            if protected.get(view.partition, {}).get(key, -1) > view.offset:
-                withheld += 1
-            else:
-                write += 1
-        return write, withheld
+            fate: TombstoneFate = "none"
+            if tombstones and key is not None:
+                fate = "withheld" if protected.get(view.partition, {}).get(key, -1) > view.offset else "write"
+            planned.append(PlannedWrite(view.partition, view.offset, decision, key, fate))
+            pending.setdefault(view.partition, []).append((view, decision))
+        known = self._known()
+        reserve = TOMBSTONE_RANGE_RESERVE if tombstones else 0
+        after: dict[int, PartitionResolution] = {}
+        transactions = 0
+        error = None
+        try:
+            for _batch, state in transaction_batches(
+                self.resolution, pending, known, self.config.max_metadata_bytes - reserve
+            ):
+                transactions += 1
+                after.update(state)
+        except SplitError as exc:
+            error = str(exc)
+        by_partition: dict[int, Counter[str]] = {}
+        for w in planned:
+            c = by_partition.setdefault(w.partition, Counter())
+            c[w.decision.value] += 1
+            c[w.tombstone] += 1
+        partitions = tuple(
+            PartitionPlan(
+                partition=p,
+                merges=c[Decision.MERGE.value],
+                purges=c[Decision.PURGE.value],
+                tombstones=c["write"],
+                withheld=c["withheld"],
+                committed=after[p].committed if p in after else self.resolution[p].committed,
+                resolved_above=after[p].resolved_above.count() if p in after else 0,
+                metadata=after[p].metadata if p in after else "",
+            )
+            for p, c in sorted(by_partition.items())
+        )
+        return CommitPlan(
+            source=self.config.source,
+            destination=self.config.destination,
+            group=self.config.group,
+            writes=tuple(planned),
+            partitions=partitions,
+            tombstones_on=tombstones,
+            tombstone_reason=self.tombstone_reason,
+            keep_timestamp=self.config.keep_timestamp,
+            skipped=self.buffer.count(Decision.SKIP),
+            not_loaded=len(missing),
+            transactions=transactions,
+            error=error,
+        )
 
     def protected_keys(self, writes: Sequence[tuple[RowView, Decision]]) -> dict[int, dict[bytes, int]]:
         """Per partition: for the keys being resolved, the highest offset of a loaded record with
@@ -518,6 +809,16 @@ class TriageSession:
         Every wait on Kafka is bounded; `waiting` hears "broker unreachable, retrying…" messages."""
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
+        with commit_running():  # a SIGHUP/SIGTERM aborts it before the process exits
+            return await self._commit(progress, fault, on_fenced, waiting)
+
+    async def _commit(
+        self,
+        progress: ProgressHook | None,
+        fault: FaultHook | None,
+        on_fenced: Callable[[str], None] | None,
+        waiting: WaitHook | None,
+    ) -> CommitReport:
         writes, _missing = self.staged_writes()
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
         attempt = 0
@@ -534,11 +835,16 @@ class TriageSession:
                 max_metadata_bytes=self.config.max_metadata_bytes,
                 protected_keys=protected,
                 source_ends=await self._source_ends() if self.tombstones_on else None,
+                resolve_silently=self.silently_resolvable(writes),
             )
             partial = CommitReport()
             try:
                 report = await self.committer.commit(
-                    request, progress=progress, fault=fault, report=partial, waiting=waiting
+                    request,
+                    progress=progress,
+                    fault=fault if fault is not None else pause_hook(),
+                    report=partial,
+                    waiting=waiting,
                 )
             except asyncio.CancelledError:
                 self._apply(partial)  # complete transactions of a split commit stay committed
@@ -546,14 +852,20 @@ class TriageSession:
             except FencedCommitError as exc:
                 self._apply(exc.report)
                 attempt += 1
+                committed = set(exc.report.committed) | set(exc.report.dropped)
+                writes = [(r, d) for r, d in writes if r.rid not in committed]
                 if attempt > FENCED_RETRIES:
+                    # The session that keeps fencing us may have done the work: then this
+                    # commit's outcome is what was wanted, not a failure.
+                    done = await self._resolved_by_others(writes)
+                    if done is not None:
+                        return done
                     raise
                 if on_fenced is not None:
                     on_fenced(str(exc))
-                committed = set(exc.report.committed) | set(exc.report.dropped)
-                writes = [(r, d) for r, d in writes if r.rid not in committed]
                 protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
-                await asyncio.sleep(0.2 * attempt)
+                # Two sessions with one id fence each other in turn: back off, apart (jitter).
+                await asyncio.sleep(min(4.0, 0.25 * 2**attempt) * (0.5 + random.random()))
                 continue
             except Exception as exc:
                 report_of = getattr(exc, "report", None)
@@ -562,6 +874,22 @@ class TriageSession:
                 raise
             self._apply(report)
             return report
+
+    async def _resolved_by_others(self, writes: Sequence[tuple[RecordLike, Decision]]) -> CommitReport | None:
+        """If every one of `writes` is resolved in the group's offsets now (another session
+        committed them), the report of a commit that had nothing left to do; else None."""
+        try:
+            state = await self.committer.current_resolution(
+                self.config.group, self.config.source, self._known()
+            )
+        except Exception:  # the fencing error is the one to report
+            log.debug("re-reading the resolution after fencing failed", exc_info=True)
+            return None
+        if any(not state[r.partition].is_resolved(r.offset) for r, _ in writes):
+            return None
+        report = CommitReport(dropped=[RecordId(r.partition, r.offset) for r, _ in writes], partitions=state)
+        self._apply(report)
+        return report
 
     async def _source_ends(self) -> dict[int, int] | None:
         if self._reader is None:
@@ -618,7 +946,7 @@ class TriageSession:
                 with contextlib.suppress(Exception):
                     journal.attach(self.buffer)
             raise
-        if new.journal_offer:
+        if new._offered:
             new.restore_journal()  # the journal holds this session's decisions
         elif new.journal is None and staged:
             for decision in Decision:

@@ -42,3 +42,18 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+_SECRET_WORDS = ("password", "sasl.jaas.config", "basic.auth.user.info", "secret")
+
+
+def exposed_secret(path: Path) -> bool:
+    """Whether `path` is readable by other users (group or world) and holds something that looks
+    like a credential (a password, a JAAS config, basic-auth user info)."""
+    try:
+        if not path.stat().st_mode & 0o044:
+            return False
+        text = path.read_text(encoding="utf-8", errors="replace").lower()
+    except OSError:
+        return False
+    return any(word in text for word in _SECRET_WORDS)

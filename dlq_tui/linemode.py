@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import sys
 import threading
 from typing import Any, TextIO
@@ -19,7 +20,7 @@ from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
-from dlq_tui.signals import pause_hook
+from dlq_tui.plan import CommitPlan, plan_lines, result_lines
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -98,39 +99,94 @@ def _selected(session: TriageSession, where: str) -> list[int]:
     return list(session.match(parse(where), rows))
 
 
+class UndecodedRefused(DlqError):
+    """A bulk command's filter met records it could not judge, and --allow-undecoded was not given."""
+
+
+def select(session: TriageSession, where: str, command: str, allow_undecoded: bool) -> list[int]:
+    """The rows a command works on. Records whose match depends on a key or value that could not
+    be decoded are said (stderr) and left out; a bulk command refuses to run on such a selection
+    (nothing decided) unless `allow_undecoded`, which takes them in."""
+    rows = session.visible_rows()
+    if not where:
+        return list(rows)
+    result = session.match_with_unknown(parse(where), rows)
+    if not result.unknown:
+        return list(result.matched)
+    n = len(result.unknown)
+    why = f" ({one_line(safe_text(result.reason), 160)})" if result.reason else ""
+    what = (
+        f"{n} record(s) could not be decoded{why}: the filter cannot tell whether they match "
+        "(a negation does not take them either)"
+    )
+    if allow_undecoded:
+        print(f"dlq-tui: {what}; included (--allow-undecoded)", file=sys.stderr)
+        return sorted([*result.matched, *result.unknown])
+    if command in ("merge-all", "purge-all"):
+        raise UndecodedRefused(
+            f"{what}; nothing was decided. Make them decodable (is the schema registry reachable?), "
+            "narrow the filter with partition/offset/key terms, or pass --allow-undecoded to decide "
+            "on them too"
+        )
+    print(f"dlq-tui: {what}; left out (--allow-undecoded takes them in)", file=sys.stderr)
+    return list(result.matched)
+
+
 def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
-    out.write(f"{report.merged} merged, {report.purged} purged, {skipped} skipped\n")
-    detail = f"{report.tombstones} tombstones, {report.transactions} transaction(s)"
-    if report.tombstones_withheld:
-        detail += f"; {report.tombstones_withheld} tombstones withheld: a newer record with the same key is undecided"
-    if report.dropped:
-        detail += f"; {len(report.dropped)} decisions dropped: already resolved by someone else"
-    out.write(detail + "\n")
+    """What a commit wrote, in the words the app uses too (`plan.result_lines`)."""
+    for line, _tone in result_lines(report.result(skipped)):
+        out.write(line + "\n")
 
 
-def print_plan(session: TriageSession, out: TextIO) -> None:
-    writes, _ = session.staged_writes()
-    dest = session.config.destination
-    for record, decision in writes:
-        key = (
-            one_line(safe_text(record.key.decode("utf-8", "replace")), 60)
-            if record.key is not None
-            else "(none)"
-        )
-        if decision is Decision.MERGE:
-            out.write(f"would merge     {record.partition}:{record.offset} key {key} -> {dest}\n")
+async def _confirm_tombstone_merge(out: TextIO) -> bool:
+    """The separate confirmation a tombstone merge takes: it is a deletion, not a failed record."""
+    out.write(
+        "This record is a tombstone (null value): merged, it deletes its key from a compacted "
+        "destination. Type 'merge tombstone' to merge it anyway: "
+    )
+    out.flush()
+    return (await readline()).strip().lower() == "merge tombstone"
+
+
+# Characters that reorder or hide text in a terminal (bidi controls, zero-width and C1 controls)
+# are escaped in JSON output as \uXXXX, as JSON allows; json.dumps escapes only C0 controls.
+_UNSAFE_IN_JSON = re.compile("[\u0080-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def json_line(obj: object) -> str:
+    """One JSON object per line: UTF-8 text as it is, but bidi and invisible controls escaped."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+def _key_text(key: bytes | None) -> str:
+    return one_line(safe_text(key.decode("utf-8", "replace")), 60) if key is not None else "(none)"
+
+
+def print_plan(plan: CommitPlan, out: TextIO) -> None:
+    """`--dry-run`: each write the commit would make, then the plan's summary (the same object and
+    words as the app's review screen)."""
+    for w in plan.writes:
+        key = _key_text(w.key)
+        where = f"{w.partition}:{w.offset}"
+        if w.decision is Decision.MERGE:
+            out.write(f"would merge     {where} key {key} -> {plan.destination}\n")
         else:
-            out.write(f"would purge     {record.partition}:{record.offset} key {key}\n")
-        if session.tombstones_on and record.key is not None:
+            out.write(f"would purge     {where} key {key}\n")
+        if w.tombstone == "write":
+            out.write(f"would tombstone {where} key {key} -> {plan.source}\n")
+        elif w.tombstone == "withheld":
             out.write(
-                f"would tombstone {record.partition}:{record.offset} key {key} -> {session.config.source}\n"
+                f"tombstone withheld {where} key {key}: a newer record with the same key is undecided\n"
             )
-    for p, state in sorted(session.plan().items()):
-        meta = f" metadata {state.metadata}" if state.metadata else ""
+    for line, _tone in plan_lines(plan):
+        out.write(line + "\n")
+    for p in plan.partitions:
+        meta = f" metadata {p.metadata}" if p.metadata else ""
         out.write(
-            f"would commit    partition {p} offset {state.committed}{meta} for group {session.config.group}\n"
+            f"would commit    partition {p.partition} offset {p.committed}{meta} for group {plan.group}\n"
         )
-    out.write(f"dry run: nothing written ({len(writes)} decisions)\n")
+    out.write(f"dry run: nothing written ({plan.decisions} decisions)\n")
 
 
 def waiting(message: str) -> None:
@@ -144,7 +200,7 @@ async def commit_session(session: TriageSession, out: TextIO) -> CommitReport:
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
-    return await session.commit(on_fenced=fenced, waiting=waiting, fault=pause_hook())
+    return await session.commit(on_fenced=fenced, waiting=waiting)
 
 
 async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
@@ -191,21 +247,28 @@ async def run(
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
     config = SessionConfig(**{**config.__dict__, "use_journal": journal})
     if not read_only and config.read_only:
-        out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
+        print("dlq-tui: --read-only: only print and --dry-run are allowed", file=sys.stderr)
         return 2
     flt_text: str = args.where
     if flt_text:
         parse(flt_text)  # a syntax error is a usage error before anything connects
     session = await _open(config)
     try:
-        rows = _selected(session, flt_text)
+        rows = select(session, flt_text, command, getattr(args, "allow_undecoded", False))
+        hidden = session.hidden_tombstones()
+        if hidden:
+            print(
+                f"dlq-tui: {hidden} tombstone(s) (null values) hidden: deletions, not failed records "
+                "(--show-tombstones shows them)",
+                file=sys.stderr,
+            )
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
         if command == "print":
             limit = args.limit or len(rows)
             for row in rows[:limit]:
                 if args.format == "jsonl":
-                    out.write(json.dumps(as_json(session.decoded(row)), ensure_ascii=False) + "\n")
+                    out.write(json_line(as_json(session.decoded(row))))
                 else:
                     describe(session, row, out)
             if args.format == "text":
@@ -216,8 +279,10 @@ async def run(
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
             session.decide(rows, decision)
+            for notice in session.take_notices():  # e.g. tombstones left out of merge-all
+                print(f"dlq-tui: {notice}", file=sys.stderr)
             if args.dry_run:
-                print_plan(session, out)
+                print_plan(await asyncio.to_thread(session.commit_plan), out)
                 return 0
             await commit(session, 0, out)
             return 0
@@ -235,11 +300,12 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         out.write(
             f"restored {restored.restored} staged decision(s) of an earlier session on this DLQ "
             f"from the journal ({restored.dropped_as_resolved} dropped: resolved meanwhile); "
-            "their records are not asked again\n"
+            "records restored as merge or purge are not asked again, skipped ones are\n"
         )
-    elif session.journal_note:
+    if session.journal_note:
         out.write(f"note: {session.journal_note}\n")
-    rows = [r for r in rows if session.decision(r) is None]
+    # A skip never hides a record from a later run: only restored merges and purges are not asked.
+    rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
     if not rows:
         out.write("no unresolved records\n")
     for row in rows:
@@ -258,8 +324,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             if answer not in ANSWERS:
                 out.write("please answer m, p, s or q\n")
                 continue
+            allow_tombstone = False
+            if ANSWERS[answer] is Decision.MERGE and session.is_tombstone(row):
+                allow_tombstone = await _confirm_tombstone_merge(out)
+                if not allow_tombstone:
+                    continue
             try:
-                session.decide([row], ANSWERS[answer])
+                session.decide([row], ANSWERS[answer], allow_tombstones=allow_tombstone)
             except DlqError as exc:  # e.g. a keyless record and a compacted destination
                 out.write(f"cannot do that: {exc}\n")
                 continue
@@ -270,22 +341,15 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         skipped += decision is Decision.SKIP
         since_commit += decision is not Decision.SKIP
         if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
-            _add(total, await commit_session(session, out))
+            total.add(await commit_session(session, out))
             since_commit = 0
     if args.dry_run:
-        print_plan(session, out)
+        print_plan(await asyncio.to_thread(session.commit_plan), out)
         return 0
     if session.has_writes():
-        _add(total, await commit_session(session, out))
+        total.add(await commit_session(session, out))
+    # The run ended normally: its skips are done with (the journal keeps nothing of them), so the
+    # next run asks about those records again. A run cut off keeps them all in the journal.
+    session.forget_skips()
     print_report(total, skipped, out)
     return 0
-
-
-def _add(total: CommitReport, report: CommitReport) -> None:
-    total.merged += report.merged
-    total.purged += report.purged
-    total.tombstones += report.tombstones
-    total.tombstones_withheld += report.tombstones_withheld
-    total.transactions += report.transactions
-    total.committed.extend(report.committed)
-    total.dropped.extend(report.dropped)

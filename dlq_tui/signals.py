@@ -6,10 +6,11 @@ the transaction times out. The journal keeps the staged decisions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import signal
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -18,8 +19,11 @@ T = TypeVar("T")
 TERMINATING = (signal.SIGHUP, signal.SIGTERM)
 
 PAUSE_ENV = "DLQ_TUI_PAUSE_AT"
-"""Testing aid: a commit stage ('produced', 'offsets-sent') at which line mode stops and waits (it
-says so on stderr), so a test can interrupt or kill it exactly there."""
+"""Testing aid: a commit stage ('produced', 'offsets-sent') at which a commit stops and waits,
+inside its open transaction (it logs a warning: on stderr in line mode, in the log file in the
+app), so a test can interrupt or kill dlq-tui exactly there."""
+
+log = logging.getLogger(__name__)
 
 
 class Interrupted(Exception):
@@ -59,16 +63,60 @@ async def run_until_signal(work: Coroutine[Any, Any, T]) -> T:
             loop.remove_signal_handler(sig)
 
 
-def interrupt_on_terminating_signals() -> None:
-    """For code whose event loop we do not own (the full-screen app): SIGHUP and SIGTERM raise
-    KeyboardInterrupt in the main thread, which ends the loop the way a second Ctrl-C does:
-    asyncio cancels every task (a running commit aborts its transaction, bounded) before it closes."""
+_commits: set[asyncio.Task[Any]] = set()
+ABORT_WAIT_SECONDS = 45.0
+"""How long a terminating signal waits for running commits to abort (each abort is bounded)."""
+
+
+@contextlib.contextmanager
+def commit_running() -> Iterator[None]:
+    """Marks the current task as running a commit, for `exit_on_terminating_signals`."""
+    task = asyncio.current_task()
+    if task is not None:
+        _commits.add(task)
+    try:
+        yield
+    finally:
+        if task is not None:
+            _commits.discard(task)
+
+
+def exit_on_terminating_signals(before_exit: Callable[[], None] | None = None) -> None:
+    """For code whose event loop we do not own (the full-screen app): on SIGHUP or SIGTERM, cancel
+    the running commits (each aborts its transaction, bounded, with its producer still alive),
+    wait for them, then end the process at once — whatever a worker thread is doing, and whether
+    or not a terminal is still there. The journal already holds the staged decisions."""
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            _exit(name, before_exit)
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(_abort_then_exit(name, before_exit)))
 
     for sig in TERMINATING:
         signal.signal(sig, handler)
+
+
+async def _abort_then_exit(name: str, before_exit: Callable[[], None] | None) -> None:
+    running = [t for t in _commits if not t.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        log.warning("%s during a commit: aborting it", name)
+        await asyncio.wait(running, timeout=ABORT_WAIT_SECONDS)
+    _exit(name, before_exit)
+
+
+def _exit(name: str, before_exit: Callable[[], None] | None) -> None:
+    log.warning("interrupted by %s; exiting", name)
+    if before_exit is not None:
+        with contextlib.suppress(Exception):
+            before_exit()
+    logging.shutdown()
+    os._exit(1)
 
 
 def pause_hook() -> Callable[[str], Awaitable[None]] | None:
@@ -79,7 +127,9 @@ def pause_hook() -> Callable[[str], Awaitable[None]] | None:
 
     async def pause(at: str) -> None:
         if at == stage:
-            print(f"dlq-tui: paused at {at} ({PAUSE_ENV})", file=sys.stderr, flush=True)
+            log.warning("paused at %s (%s)", at, PAUSE_ENV)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
             await asyncio.Event().wait()
 
     return pause

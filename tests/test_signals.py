@@ -50,9 +50,11 @@ def start_paused(stack: Stack, source: str, dest: str, tmp_path: Path) -> subpro
         env=env,
     )
     assert proc.stderr is not None
-    line = proc.stderr.readline()  # blocks until the commit stands in its open transaction
-    assert "paused at produced" in line, line
-    return proc
+    while True:  # until the commit stands in its open transaction
+        line = proc.stderr.readline()
+        assert line, "dlq-tui ended before it paused"
+        if "paused at produced" in line:
+            return proc
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from dlq_tui.kafka.admin import admin_client, committed_offsets
 from dlq_tui.kafka.connection import DlqError, FencedError, KafkaSettings, describe_error
+from dlq_tui.plan import TOMBSTONE_RANGE_RESERVE, CommitResult, KnownStretch, SplitError, transaction_batches
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RecordId, RecordLike
 from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResolution
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 60.0
 """How long a commit waits for the transaction coordinator to accept its producer."""
 WAITING_MESSAGE = "broker unreachable, retrying… ({what}; Ctrl-C to give up)"
-TOMBSTONE_RANGE_RESERVE = 2 * 20 + 2
-"""Metadata bytes kept free for one range of a transaction's own tombstones (`,a-b`)."""
 
 FaultHook = Callable[[str], Awaitable[None]]
 """Called at named stages ('produced', 'offsets-sent', and 'aborting' before the producer aborts a
@@ -97,17 +96,6 @@ class _Waits:
 
 
 @dataclass(frozen=True)
-class KnownStretch:
-    """What the reader read of one partition: every record offset in [start, end), ascending, and
-    the partition's log start offset."""
-
-    offsets: Sequence[int]
-    start: int
-    end: int
-    log_start: int
-
-
-@dataclass(frozen=True)
 class CommitRequest:
     source: str
     destination: str | None
@@ -124,6 +112,10 @@ class CommitRequest:
     tombstone for such a key below that offset)."""
     keep_timestamp: bool = True
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    resolve_silently: Mapping[int, Sequence[int]] = field(default_factory=dict)
+    """Per partition: offsets of undecided tombstones already in the DLQ. A transaction that
+    writes to the partition above one of them resolves it too, writing nothing for it (as it does
+    for its own tombstones), when the resolved set still fits the metadata."""
 
 
 @dataclass
@@ -141,13 +133,28 @@ class CommitReport:
     """The group's resolution state per partition after the commit (as re-read, for partitions
     this commit did not write to)."""
 
-    def summary(self) -> str:
-        text = f"{self.merged} merged, {self.purged} purged, {self.tombstones} tombstones"
-        if self.tombstones_withheld:
-            text += f" ({self.tombstones_withheld} withheld: a newer record with the same key is undecided)"
-        if self.dropped:
-            text += f", {len(self.dropped)} dropped (already resolved by someone else)"
-        return text
+    def result(self, skipped: int = 0) -> CommitResult:
+        """What was written, for rendering (`plan.result_lines`)."""
+        return CommitResult(
+            merged=self.merged,
+            purged=self.purged,
+            tombstones=self.tombstones,
+            withheld=self.tombstones_withheld,
+            transactions=self.transactions,
+            dropped=len(self.dropped),
+            skipped=skipped,
+        )
+
+    def add(self, other: CommitReport) -> None:
+        """Add what `other` (a later commit of the same run) wrote."""
+        self.merged += other.merged
+        self.purged += other.purged
+        self.tombstones += other.tombstones
+        self.tombstones_withheld += other.tombstones_withheld
+        self.transactions += other.transactions
+        self.committed.extend(other.committed)
+        self.dropped.extend(other.dropped)
+        self.partitions.update(other.partitions)
 
 
 class CommitError(DlqError):
@@ -270,36 +277,18 @@ class Committer:
         # Room for the ranges of this transaction's own tombstones (usually one per partition).
         reserve = TOMBSTONE_RANGE_RESERVE if request.tombstones else 0
         done = 0
-        while any(pending.values()):
-            batch: list[tuple[RecordLike, Decision]] = []
-            next_state: dict[int, PartitionResolution] = {}
-            for p, items in pending.items():
-                if not items:
-                    continue
-                stretch = request.known[p]
-                items.sort(key=lambda rd: rd[0].offset)
-                fit = state[p].fit(
-                    [r.offset for r, _ in items],
-                    known=stretch.offsets,
-                    known_start=stretch.start,
-                    known_end=stretch.end,
-                    max_bytes=max(0, request.max_metadata_bytes - reserve),
-                )
-                if not fit.included:
-                    raise CommitError(
-                        f"partition {p}: too many undecided records between resolved ones to record "
-                        "the resolved set in the offset metadata; decide on the records in between",
-                        report,
-                    )
-                included = set(fit.included)
-                batch.extend(rd for rd in items if rd[0].offset in included)
-                pending[p] = [rd for rd in items if rd[0].offset not in included]
-                next_state[p] = fit.resolution
+        batches = transaction_batches(state, pending, request.known, request.max_metadata_bytes - reserve)
+        while True:
+            try:
+                batch, next_state = next(batches)
+            except StopIteration:
+                break
+            except SplitError as exc:
+                raise CommitError(str(exc), report) from exc
             await self._transaction(
                 producer, request, batch, next_state, protected, report, fault, progress, done, total
             )
             done += len(batch)
-            state.update(next_state)
             report.partitions.update(next_state)
 
     async def _protected_keys(
@@ -416,7 +405,7 @@ class Committer:
                     purged += 1
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
-                if request.tombstones and key is not None:
+                if request.tombstones and key is not None and record.value is not None:
                     if protected.get(partition, no_protection).get(key, -1) > record.offset:
                         withheld += 1
                     else:
@@ -450,6 +439,7 @@ class Committer:
                 new_state[partition] = new_state[partition].resolve(
                     own_offsets, known=stretch.offsets, known_start=stretch.start, known_end=stretch.end
                 )
+            self._resolve_silently(request, batch, new_state)
             if fault is not None:
                 await fault("produced")
             for p, s in new_state.items():
@@ -500,12 +490,61 @@ class Committer:
         report.tombstones_withheld += withheld
         report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
 
+    @staticmethod
+    def _resolve_silently(
+        request: CommitRequest,
+        batch: list[tuple[RecordLike, Decision]],
+        new_state: dict[int, PartitionResolution],
+    ) -> None:
+        """Resolve the undecided tombstones that this transaction's offsets pass, unless that would
+        make the resolved set too big for the offset metadata."""
+        if not request.resolve_silently:
+            return
+        top: dict[int, int] = {}
+        for record, _ in batch:
+            top[record.partition] = max(top.get(record.partition, -1), record.offset)
+        for partition, highest in top.items():
+            passed = [o for o in request.resolve_silently.get(partition, ()) if o < highest]
+            state = new_state.get(partition)
+            if not passed or state is None:
+                continue
+            stretch = request.known[partition]
+            candidate = state.resolve(
+                passed, known=stretch.offsets, known_start=stretch.start, known_end=stretch.end
+            )
+            if len(candidate.metadata) <= request.max_metadata_bytes - TOMBSTONE_RANGE_RESERVE:
+                new_state[partition] = candidate
+
     async def _abort(
         self, producer: AIOKafkaProducer, transactional_id: str, fault: FaultHook | None = None
     ) -> None:
-        """Abort now. If the producer cannot (its sender died on the error), a new producer with the
-        same transactional id makes the coordinator abort the open transaction at once; otherwise
-        it would block read_committed readers of both topics until the transaction times out."""
+        """Abort now, bounded, and see it through even if this task is cancelled again meanwhile
+        (a second Ctrl-C, or the event loop cancelling every task on SIGHUP/SIGTERM): a cancelled
+        abort would leave the transaction open until it times out. The cancellation is delivered
+        once the abort is done."""
+        loop = asyncio.get_running_loop()
+        steps = asyncio.ensure_future(self._abort_steps(producer, transactional_id, fault))
+        deadline = loop.time() + 2 * self.bounds.abort + 5
+        cancelled = False
+        while not steps.done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                steps.cancel()
+                break
+            try:
+                await asyncio.wait({steps}, timeout=remaining)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _abort_steps(
+        self, producer: AIOKafkaProducer, transactional_id: str, fault: FaultHook | None = None
+    ) -> None:
+        """If the producer cannot abort (its sender died on the error, or the broker does not
+        answer it), a new producer with the same transactional id makes the coordinator abort the
+        open transaction at once; otherwise it would block read_committed readers of both topics
+        until the transaction times out."""
         waits = self._waits
         try:
             if fault is not None:

@@ -44,6 +44,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -153,6 +154,8 @@ class Journal:
         self.last_error: OSError | None = None
         self.corrupt_lines = 0
         """Unreadable lines met by the last `load()`."""
+        self.moved_aside: Path | None = None
+        """Where `load()` moved a journal with unreadable lines (kept for a human to look at)."""
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._torn = False
@@ -286,7 +289,14 @@ class Journal:
         self._lock()
         state = self._read()
         self._loaded = state
-        if self.path.exists():
+        self.moved_aside = None
+        if self.corrupt_lines and self.path.exists():
+            # Never silently dropped: the file as it was stays beside the new one, and is reported.
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            os.replace(self.path, aside)
+            self.moved_aside = aside
+        if self.path.exists() or self.moved_aside is not None:
             self._rewrite(state)
         return {RecordId(p, o): d for p, part in sorted(state.items()) for o, d in sorted(part.items())}
 

@@ -5,10 +5,13 @@ remaps (``merge = "M"``, several keys as ``"m,ctrl+m"``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from textual.binding import Binding
 
-__all__ = ["ACTIONS", "KeyAction", "bindings", "unknown_actions"]
+from dlq_tui.engine_api import Engine
+
+__all__ = ["ACTIONS", "Host", "KeyAction", "bindings", "unknown_actions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,19 @@ class KeyAction:
     help: str
     show: bool = False  # in the footer
     writes: bool = False  # merge / purge / commit: hidden with --read-only
+
+
+@runtime_checkable
+class Host(Protocol):
+    """What the screens need of the app (so that they do not import it)."""
+
+    engine: Engine
+
+    def keys_for(self, action: str) -> list[str]: ...
+
+    def key_display(self, action: str) -> str: ...
+
+    def request_exit(self, code: int) -> None: ...
 
 
 ACTIONS: tuple[KeyAction, ...] = (

@@ -17,9 +17,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from dlq_tui.decode.sanitize import one_line
+from dlq_tui.engine_api import JournalOffer
+from dlq_tui.triage.decisions import Decision
 from dlq_tui.tui.keys import ACTIONS
 
-__all__ = ["ChoiceScreen", "ErrorScreen", "HelpScreen"]
+__all__ = ["ChoiceScreen", "ErrorScreen", "HelpScreen", "journal_offer_dialog", "quit_dialog"]
 
 Choice = tuple[str, str, str]
 """(key, label, result): pressing `key` dismisses the dialog with `result`."""
@@ -161,3 +163,37 @@ class ErrorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.app.bell()
+
+
+def journal_offer_dialog(offer: JournalOffer) -> ChoiceScreen:
+    """Restore or discard the decisions of a session that ended without committing."""
+    body = (
+        f"A dlq-tui session on this DLQ that ended without committing staged {offer.total:,} decisions "
+        f"({offer.merges:,} merge, {offer.purges:,} purge, {offer.skips:,} skip; those resolved since "
+        "are left out).\nRestore them into the staged buffer, or discard them?"
+    )
+    return ChoiceScreen(
+        "Restore staged decisions?",
+        body,
+        [("r", "restore", "restore"), ("d", "discard", "discard")],
+        cancel=None,  # the journal records nothing new until this is answered
+    )
+
+
+def quit_dialog(counts: dict[Decision, int], journal_active: bool) -> ChoiceScreen:
+    """Quit with merges or purges staged and not committed?"""
+    kept = (
+        "They stay in the local journal, and reopening this DLQ offers to restore them."
+        if journal_active
+        else "There is no journal for this session: they will be lost."
+    )
+    body = (
+        f"{counts[Decision.MERGE]:,} merge and {counts[Decision.PURGE]:,} purge are staged and not "
+        f"committed. {kept}"
+    )
+    return ChoiceScreen(
+        "Quit without committing?",
+        body,
+        [("q", "quit", "quit"), ("c", "review and commit", "commit")],
+        cancel="stay",
+    )

@@ -33,7 +33,7 @@ from dlq_tui.decode.dlq_headers import CONNECT_PREFIX, SPRING_PREFIX, header_dis
 from dlq_tui.decode.formats import Decoded, hex_dump
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.display import local_ts, size_text, timestamp_type_name
-from dlq_tui.engine import TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.triage.decisions import Decision
 
 __all__ = ["DetailPane", "build_detail"]
@@ -61,7 +61,7 @@ _DECISION_STYLE = {Decision.MERGE: "bold green", Decision.PURGE: "bold red", Dec
 
 @dataclass(frozen=True, slots=True)
 class DetailState:
-    """What the pane needs to know of the session besides the record (read on the UI thread)."""
+    """What the pane needs to know of the engine besides the record (read on the UI thread)."""
 
     decision: Decision | None
     resolved: bool
@@ -136,10 +136,10 @@ def _kind_label(part: Decoded, raw: bytes | None) -> str:
 
 
 def build_detail(
-    session: TriageSession, row: int, state: DetailState, *, hex_mode: bool = False, hex_width: int = HEX_WIDE
+    engine: Engine, row: int, state: DetailState, *, hex_mode: bool = False, hex_width: int = HEX_WIDE
 ) -> RenderableType:
-    """The detail view of store row `row` (thread-safe: reads the store and the decoder only)."""
-    d = session.decoder.decode(session.store.get(row))
+    """The detail view of row `row` (thread-safe: reads only)."""
+    d = engine.decoded(row)
     raw = d.raw
     parts: list[RenderableType] = []
 
@@ -218,9 +218,9 @@ class DetailPane(VerticalScroll, can_focus=True):
             self.token = token
             self.renderable = renderable
 
-    def __init__(self, session: TriageSession, *, id: str | None = None) -> None:
+    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.session = session
+        self.engine = engine
         self.row: int | None = None
         self.hex_mode = False
         self._token = 0
@@ -270,15 +270,15 @@ class DetailPane(VerticalScroll, can_focus=True):
             return
         self._last_render = time.monotonic()
         self._token += 1
-        session = self.session
-        state = DetailState(session.decision(row), session.is_resolved(row))
-        size = max(0, session.store.key_len_at(row)) + max(0, session.store.value_len_at(row))
+        engine = self.engine
+        state = DetailState(engine.decision(row), engine.is_resolved(row))
+        size = engine.size_at(row)
         hex_width = self._hex_width()
         if size > THREAD_BYTES:
             self._show(Text(f"decoding {size_text(size)}…", style="dim italic"))
             self._build_in_thread(self._token, row, state, self.hex_mode, hex_width)
             return
-        self._show(build_detail(session, row, state, hex_mode=self.hex_mode, hex_width=hex_width))
+        self._show(build_detail(engine, row, state, hex_mode=self.hex_mode, hex_width=hex_width))
 
     def _hex_width(self) -> int:
         """Bytes per hex dump line: 16 if a 16-byte line fits beside a scrollbar, else 8."""
@@ -295,7 +295,7 @@ class DetailPane(VerticalScroll, can_focus=True):
     def _build_in_thread(
         self, token: int, row: int, state: DetailState, hex_mode: bool, hex_width: int
     ) -> None:
-        renderable = build_detail(self.session, row, state, hex_mode=hex_mode, hex_width=hex_width)
+        renderable = build_detail(self.engine, row, state, hex_mode=hex_mode, hex_width=hex_width)
         self.post_message(self.Ready(token, renderable))
 
     def on_detail_pane_ready(self, message: Ready) -> None:

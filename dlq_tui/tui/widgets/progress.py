@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from textual.content import Content
+from textual.timer import Timer
 from textual.widget import Widget
 
-from dlq_tui.engine import PartitionStats
+from dlq_tui.engine_api import PartitionStats
 
-__all__ = ["ProgressPane", "progress_lines"]
+__all__ = ["ProgressFigures", "ProgressPane", "progress_lines"]
 
 MAX_PARTITION_LINES = 3
 WIDE = 110
@@ -78,8 +81,23 @@ def progress_lines(
     return lines
 
 
+PROGRESS_INTERVAL_S = 0.25
+"""While loading, the figures are read at most this often."""
+
+
+@dataclass(frozen=True)
+class ProgressFigures:
+    stats: tuple[PartitionStats, ...]
+    state: str
+    loaded: int
+    unresolved: int
+    decided: int
+
+
 class ProgressPane(Widget):
-    """Redrawn when `show` is given new figures (the caller throttles while loading)."""
+    """Per-partition progress. `request(figures)` reads the figures now, or — if it read them less
+    than `PROGRESS_INTERVAL_S` ago — once that interval is over (a flood of batches costs one
+    read per interval); `show` draws given figures at once."""
 
     DEFAULT_CSS = """
     ProgressPane { height: auto; width: 1fr; padding: 0 1; background: $boost; }
@@ -90,6 +108,26 @@ class ProgressPane(Widget):
         self._stats: tuple[PartitionStats, ...] = ()
         self._state = "connecting"
         self._figures = (0, 0, 0)
+        self._figures_of: Callable[[], ProgressFigures] | None = None
+        self._read_at = 0.0
+        self._timer: Timer | None = None
+
+    def request(self, figures: Callable[[], ProgressFigures], *, now: bool = False) -> None:
+        self._figures_of = figures
+        elapsed = time.monotonic() - self._read_at
+        if now or elapsed >= PROGRESS_INTERVAL_S:
+            self._read()
+        elif self._timer is None:
+            self._timer = self.set_timer(PROGRESS_INTERVAL_S - elapsed, self._read)
+
+    def _read(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._read_at = time.monotonic()
+        if self._figures_of is not None:
+            f = self._figures_of()
+            self.show(f.stats, state=f.state, loaded=f.loaded, unresolved=f.unresolved, decided=f.decided)
 
     def show(
         self, stats: Sequence[PartitionStats], *, state: str, loaded: int, unresolved: int, decided: int
