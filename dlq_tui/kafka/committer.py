@@ -382,10 +382,10 @@ class Committer:
         merged = purged = tombstones = withheld = 0
         waits = self._waits
         committing = False
+        merge_futures: list[asyncio.Future[Any]] = []
+        tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
         try:
             await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
-            merge_futures = []
-            tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
             no_protection: dict[bytes, int] = {}
             for i, (record, decision) in enumerate(batch):
                 key, partition = record.key, record.partition
@@ -467,6 +467,12 @@ class Committer:
         except (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch) as exc:
             raise _fenced(report) from exc  # the session that fenced us aborted our transaction
         except BaseException as exc:  # also on cancellation: never leave the transaction open
+            if isinstance(exc, kafka_errors.IllegalOperation):
+                cause = await _why_the_transaction_ended(
+                    [*merge_futures, *(f for _, f in tombstone_futures)], self.bounds.abort
+                )
+                if isinstance(cause, (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch)):
+                    raise _fenced(report) from cause
             await self._abort(producer, request.transactional_id, fault)
             if isinstance(exc, CommitError) or not isinstance(exc, Exception):
                 raise
@@ -567,6 +573,21 @@ class Committer:
             )
         finally:
             await self._stop(fresh)
+
+
+async def _why_the_transaction_ended(
+    futures: list[asyncio.Future[Any]], bound: float
+) -> BaseException | None:
+    """aiokafka refuses a send (IllegalOperation "not in transaction") once its sender died under
+    the transaction, e.g. fenced by another session taking the transactional id; the deliveries
+    already handed over are then failed with the reason. The first such reason, if any."""
+    if not futures:
+        return None
+    done, _ = await asyncio.wait(futures, timeout=bound)
+    for future in done:
+        if not future.cancelled() and future.exception() is not None:
+            return future.exception()
+    return None
 
 
 class FencedCommitError(CommitError, FencedError):
