@@ -31,7 +31,7 @@ DECODE_BOUND = 30.0
 class _Handler(BaseHTTPRequestHandler):
     server: RegistryProxy
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _answer(self) -> None:
