@@ -99,9 +99,23 @@ class Tls:
             "pkcs12", "-export", "-in", "server.pem", "-inkey", "server.key", "-certfile", "ca.pem",
             "-out", "server.p12", "-passout", f"pass:{password}",
         )  # fmt: skip
+        # A client certificate whose key is encrypted: its password (ssl.key.password) is a secret too.
+        run("genrsa", "-aes256", "-passout", f"pass:{password}-client", "-out", "client.key", "2048")
+        run(
+            "req", "-new", "-key", "client.key", "-passin", f"pass:{password}-client", "-subj", "/CN=client",
+            "-out", "client.csr",
+        )  # fmt: skip
+        run(
+            "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-out", "client.pem",
+        )  # fmt: skip
         return cls(
             directory, directory / "ca.pem", directory / "other-ca.pem", directory / "server.p12", password
         )
+
+    @property
+    def client_key_password(self) -> str:
+        return f"{self.password}-client"
 
 
 SCRAM_USERS = {"admin": "admin-scram-Secret-1", "carol": "carol-Secret-2", "dave": "dave-Secret-3"}
@@ -180,6 +194,18 @@ class PrivateStack:
 
     def down(self) -> None:
         self._stack("down")
+
+    def create_acls(self, *specs: str) -> None:
+        """ALLOW ACLs, each `user,OPERATION,RESOURCE_TYPE,name` (Kafka's Admin API, through Java)."""
+        jars = next(self.dist.glob("kafka-*"))
+        result = subprocess.run(
+            ["java", "-cp", f"{jars}/*", str(ROOT / "tests" / "KafkaAcls.java"), self.bootstrap, *specs],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"creating ACLs failed:\n{result.stdout}{result.stderr}")
 
 
 def shared_dist() -> Path:
