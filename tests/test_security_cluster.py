@@ -109,7 +109,7 @@ async def test_admin_merges_over_sasl_ssl(
 async def test_refusals_name_what_to_fix(
     private_stack: PrivateStack, tmp_path: Path, topic_name: str, case: str, expected: str
 ) -> None:
-    source, dest, group = await _dlq(private_stack, topic_name)
+    source, _dest, group = await _dlq(private_stack, topic_name)
     bootstrap = private_stack.sasl_ssl_bootstrap
     password, ca = SCRAM_USERS["admin"], None
     if case == "wrong password":
