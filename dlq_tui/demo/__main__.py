@@ -142,8 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-b", "--bootstrap-servers", default=f"127.0.0.1:{kafka_port}")
     parser.add_argument("--registry", default=f"http://127.0.0.1:{registry_port}/apis/ccompat/v7")
     parser.add_argument("--count", type=int, default=300, help="ordinary records (default 300)")
+    parser.add_argument("--dlq-topic", default=DLQ_TOPIC, help=f"the DLQ to (re)create (default {DLQ_TOPIC})")
+    parser.add_argument("--retry-topic", default=RETRY_TOPIC, help=f"the destination (default {RETRY_TOPIC})")
     args = parser.parse_args(argv)
-    return asyncio.run(seed(args.bootstrap_servers, args.registry, args.count))
+    return asyncio.run(
+        seed(
+            args.bootstrap_servers,
+            args.registry,
+            args.count,
+            dlq_topic=args.dlq_topic,
+            retry_topic=args.retry_topic,
+        )
+    )
 
 
 if __name__ == "__main__":
