@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError as SourceError
 
 from dlq_tui import __version__, redact
+from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
 from dlq_tui.files import exposed_secret, private_file
 from dlq_tui.kafka.connection import DlqError
@@ -32,6 +34,7 @@ from dlq_tui.settings import (
     resolve_connection,
 )
 from dlq_tui.signals import Interrupted, exit_on_terminating_signals, run_until_signal
+from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -129,6 +132,13 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="read from the earliest offset and show resolved history too",
     )
     beh.add_argument(
+        "--from",
+        dest="start_from",
+        metavar="WHERE",
+        help="start reading at p1:33000 (partition:offset), 33000 (every partition), a time "
+        "(2026-11-27T08:00, UTC) or --from=-1h; records before it are not loaded",
+    )
+    beh.add_argument(
         "--tombstones",
         choices=["auto", "always", "never"],
         help="tombstones to the source for merged/purged keyed records (auto: if compacted)",
@@ -177,7 +187,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="dlq-tui",
             description="Triage a Kafka dead letter queue full-screen: merge, purge or skip, committed in one "
-            "transaction. Line-mode commands: " + ", ".join(COMMANDS) + " (dlq-tui COMMAND --help).",
+            "transaction. Line-mode commands: "
+            + ", ".join(COMMANDS + MORE_COMMANDS)
+            + " (dlq-tui COMMAND --help).",
         )
         parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
         parser.add_argument(
@@ -190,7 +202,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     if command in ("ask", "merge-all"):
         parser.add_argument("destination", metavar="DESTINATION", help="where merges go (retry topic)")
     parser.add_argument(
-        "--where", metavar="FILTER", default="", help="only records matching FILTER (docs/filters.md)"
+        "--where",
+        metavar="FILTER",
+        default="",
+        help="only records matching FILTER (syntax: dlq-tui help filters)",
     )
     if command != "print":
         parser.add_argument(
@@ -241,6 +256,31 @@ def _normalise_transaction_flag(argv: list[str]) -> list[str]:
         else:
             out.append(a)
     return out
+
+
+def _attach_from_value(argv: list[str]) -> list[str]:
+    """`--from -1h` as `--from=-1h`: argparse would take `-1h` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--from" and i + 1 < len(argv) and re.fullmatch(r"-\d+[smhdw]", argv[i + 1]):
+            out.append(f"--from={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def _with_start(config: SessionConfig, args: argparse.Namespace) -> SessionConfig:
+    """The session config with `--from` parsed (a bad value is a usage error)."""
+    text = getattr(args, "start_from", None)
+    if text is None:
+        return config
+    try:
+        return dataclasses.replace(config, start=parse_start(text))
+    except StartError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -347,7 +387,11 @@ def session_config(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact.install()  # no log record, at any level, from any logger, carries a credential
     args_list = _normalise_transaction_flag(list(sys.argv[1:] if argv is None else argv))
+    if args_list and args_list[0] in MORE_COMMANDS:  # produce, help: no DLQ session
+        return main_more(args_list)
+    args_list = _attach_from_value(args_list)
     command = args_list[0] if args_list and args_list[0] in COMMANDS else None
     parser = build_parser(command)
     try:
@@ -359,7 +403,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    redact.install()  # no log record, at any level, from any logger, carries a credential
     # aiokafka logs every failed connect; without -v the one-line error says it all. Its records
     # still reach dlq_tui.kafka.connection, which takes the reason (e.g. SASL refused) from them.
     logging.getLogger("aiokafka").propagate = bool(args.verbose)
@@ -374,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
         check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        config = _with_start(config, args)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
         if command is None:

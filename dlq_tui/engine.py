@@ -31,6 +31,7 @@ from dlq_tui.kafka.committer import (
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.kafka.start import start_offsets
 from dlq_tui.plan import (
     TOMBSTONE_RANGE_RESERVE,
     CommitPlan,
@@ -42,6 +43,7 @@ from dlq_tui.plan import (
     transaction_batches,
 )
 from dlq_tui.signals import commit_running, pause_hook
+from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.testhooks import pause as test_pause
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
@@ -81,6 +83,8 @@ class SessionConfig:
     show_tombstones: bool = False
     """Show the DLQ's tombstones (null values) as rows; hidden by default: they are not failed
     records but deletions (e.g. of purged records in a compacted DLQ)."""
+    start: StartSpec | None = None
+    """`--from`: read from an offset or a time instead of the committed offsets."""
 
 
 @dataclass(frozen=True)
@@ -186,13 +190,16 @@ class TriageSession:
         self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
         self._tombstone_rows = array("i")
         self._tombstone_merges_allowed: set[RecordId] = set()
+        self.start_plan: StartPlan | None = None
 
     # -- the app's interface (engine_api.Engine) ----------------------------------------------------
 
     @property
     def info(self) -> EngineInfo:
         cfg = self.config
-        return EngineInfo(cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning)
+        return EngineInfo(
+            cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning, self.start_note
+        )
 
     @property
     def journal_offer(self) -> JournalOffer | None:
@@ -286,6 +293,13 @@ class TriageSession:
             for p in self.partitions
         }
         starts = None if cfg.from_beginning else {p: r.committed for p, r in self.resolution.items()}
+        if cfg.start is not None:
+            chosen, log_starts = await start_offsets(cfg.kafka, cfg.source, self.partitions, cfg.start)
+            committed = {p: r.committed for p, r in self.resolution.items()}
+            self.start_plan = plan_start(
+                cfg.start, chosen, committed, log_starts, from_beginning=cfg.from_beginning
+            )
+            starts = self.start_plan.starts
         self._reader = SnapshotReader(cfg.kafka, cfg.source, self.partitions, starts)
         await self._reader.open()
         self._unresolved_count = dict.fromkeys(self.partitions, 0)
@@ -632,7 +646,21 @@ class TriageSession:
         return "compact" in self.destination_policy
 
     @property
+    def start_note(self) -> str | None:
+        """With `--from`: what was not loaded, for the status line (None without `--from`)."""
+        plan = self.start_plan
+        if plan is None:
+            return None
+        if plan.skips_unresolved and self.config.tombstones != "never" and "compact" in self.cleanup_policy:
+            return plan.note + "; no tombstones (one could compact away a record that was not loaded)"
+        return plan.note
+
+    @property
     def tombstones_on(self) -> bool:
+        if self.start_plan is not None and self.start_plan.skips_unresolved:
+            # A tombstone would, once compacted, also delete an older unresolved record with the
+            # same key that this session did not load (and so could not protect).
+            return False
         if self.config.tombstones == "always":
             return True
         if self.config.tombstones == "never":

@@ -54,6 +54,9 @@ class EngineInfo:
     group: str
     read_only: bool = False
     from_beginning: bool = False
+    start_note: str | None = None
+    """With `--from`: what was not loaded (for the status line), e.g. ``from -1h: up to 33,412
+    unresolved offsets before the start are not loaded``."""
 
 
 @dataclass(frozen=True)

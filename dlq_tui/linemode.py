@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import re
 import sys
 import threading
 from typing import Any, TextIO
@@ -21,6 +19,7 @@ from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, plan_lines, result_lines
+from dlq_tui.record_json import dumps, record_json
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -61,6 +60,7 @@ def _text(text: str, error: str | None) -> str:
 
 
 def as_json(d: DecodedRecord) -> dict[str, Any]:
+    """The JSON of print before format v1 (kept for callers; `record_json` is the format now)."""
     raw = d.raw
 
     def part(decoded: Any, present: bool) -> Any:
@@ -146,17 +146,6 @@ async def _confirm_tombstone_merge(out: TextIO) -> bool:
     )
     out.flush()
     return (await readline()).strip().lower() == "merge tombstone"
-
-
-# Characters that reorder or hide text in a terminal (bidi controls, zero-width and C1 controls)
-# are escaped in JSON output as \uXXXX, as JSON allows; json.dumps escapes only C0 controls.
-_UNSAFE_IN_JSON = re.compile("[\u0080-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-def json_line(obj: object) -> str:
-    """One JSON object per line: UTF-8 text as it is, but bidi and invisible controls escaped."""
-    text = json.dumps(obj, ensure_ascii=False)
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def _key_text(key: bytes | None) -> str:
@@ -253,6 +242,8 @@ async def run(
     if flt_text:
         parse(flt_text)  # a syntax error is a usage error before anything connects
     session = await _open(config)
+    if session.start_note:  # stderr: `print --format jsonl` output stays pure JSON
+        print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
         rows = select(session, flt_text, command, getattr(args, "allow_undecoded", False))
         hidden = session.hidden_tombstones()
@@ -268,7 +259,7 @@ async def run(
             limit = args.limit or len(rows)
             for row in rows[:limit]:
                 if args.format == "jsonl":
-                    out.write(json_line(as_json(session.decoded(row))))
+                    out.write(dumps(record_json(session.decoded(row), config.source)) + "\n")
                 else:
                     describe(session, row, out)
             if args.format == "text":

@@ -112,3 +112,83 @@ async def test_second_ctrl_c_leaves_no_asyncio_noise(stack: Stack, tmp_path: Pat
         assert time.monotonic() < deadline, "a transaction stayed open after two Ctrl-C"
         await asyncio.sleep(0.2)
     assert kcat_read(stack.bootstrap, dest) == []
+
+
+async def test_ctrl_c_at_the_ask_prompt_works_the_first_time(stack: Stack, tmp_path: Path) -> None:
+    name = unique_name("ask-ctrl-c")
+    source, dest = f"{name}-dlq", f"{name}-retry"
+    await create_topic(stack.bootstrap, source)
+    await create_topic(stack.bootstrap, dest)
+    await produce(stack.bootstrap, source, [Rec(b"k", b"v")])
+    proc = subprocess.Popen(
+        [DLQ_TUI, "ask", "-b", stack.bootstrap, "-g", unique_name("g"), source, dest],
+        stdin=subprocess.PIPE,  # kept open: the prompt waits for an answer
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    assert proc.stdout is not None
+
+    def until_prompt() -> bytes:
+        seen = b""
+        assert proc.stdout is not None
+        while b"Merge, purge or skip?" not in seen:
+            chunk = proc.stdout.read1(4096)
+            assert chunk, seen
+            seen += chunk
+        return seen
+
+    try:
+        await asyncio.to_thread(until_prompt)
+        proc.send_signal(signal.SIGINT)  # once
+        _out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert b"interrupted" in err and b"Traceback" not in err
+
+
+async def test_sighup_during_an_ask_commit_keeps_the_decisions_in_the_journal(
+    stack: Stack, tmp_path: Path
+) -> None:
+    name = unique_name("ask-hup")
+    source, dest = f"{name}-dlq", f"{name}-retry"
+    await create_topic(stack.bootstrap, source)
+    await create_topic(stack.bootstrap, dest)
+    await produce(stack.bootstrap, source, [Rec(b"k1", b"v1"), Rec(b"k2", b"v2")])
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    cmd = [DLQ_TUI, "ask", "-b", stack.bootstrap, "-g", unique_name("g"), source, dest]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "DLQ_TUI_PAUSE_AT": "produced"},
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write("m\nm\n")
+    proc.stdin.close()  # end of input: ask commits what was decided
+
+    def until_paused() -> None:
+        assert proc.stderr is not None
+        while "paused at produced" not in (line := proc.stderr.readline()):
+            assert line, "ask ended before it paused"
+
+    try:
+        await asyncio.to_thread(until_paused)
+        proc.send_signal(signal.SIGHUP)
+        await asyncio.to_thread(proc.wait, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert kcat_read(stack.bootstrap, dest) == []
+    # The next session restores both decisions from the journal and commits them, once.
+    again = await asyncio.to_thread(
+        subprocess.run, cmd, input="", capture_output=True, text=True, env=env, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert "restored 2 staged decision(s)" in again.stdout
+    assert sorted(r.value or b"" for r in kcat_read(stack.bootstrap, dest)) == [b"v1", b"v2"]

@@ -79,6 +79,18 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("focus_detail", "enter", "Detail", "focus the detail pane to scroll it (escape: back)"),
     KeyAction("hex", "x", "Hex", "toggle raw hex of key, value and headers in the detail pane"),
     KeyAction("detail_size", "d", "Detail size", "cycle the detail pane: normal, large, hidden"),
+    KeyAction(
+        "copy",
+        "y",
+        "Copy",
+        "copy the cursor row (or the selection) as JSON to the clipboard (OSC 52; the print --format jsonl format)",
+    ),
+    KeyAction(
+        "export",
+        "w",
+        "Export",
+        "write the selection, or else every row shown (the filter's matches), to a JSONL file",
+    ),
     KeyAction("follow", "f", "Follow", "follow: keep reading records that arrive after the snapshot"),
     KeyAction(
         "reload", "r", "Reload", "re-read the group's offsets and take a new snapshot (decisions kept)"

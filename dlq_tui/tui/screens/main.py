@@ -14,11 +14,13 @@ from textual.events import Key
 from textual.widgets import Input
 
 from dlq_tui.decode.sanitize import one_line
+from dlq_tui.export import ExportResult, clipboard_text
 from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.tui import keys
 from dlq_tui.tui.decider import Decider
 from dlq_tui.tui.screens.dialogs import HelpScreen, quit_dialog
+from dlq_tui.tui.screens.export import ExportScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
 from dlq_tui.tui.screens.triage_screen import DETAIL_SIZES, TriageScreen
 from dlq_tui.tui.widgets.filter_bar import FilterBar
@@ -27,6 +29,8 @@ from dlq_tui.tui.widgets.staged_bar import StagedBar
 __all__ = ["MainScreen"]
 
 WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
+COPY_MAX_ROWS = 1_000
+"""`y` copies at most this many records (a terminal's clipboard is no place for more)."""
 
 
 class MainScreen(TriageScreen):
@@ -258,11 +262,49 @@ class MainScreen(TriageScreen):
 
         self.app.push_screen(quit_dialog(self.engine.staged_counts(), self.engine.journal_active), answered)
 
-    def action_help(self) -> None:
+    def action_copy(self) -> None:
+        rows, _bulk = self.table.targets()
+        if not rows:
+            self.notify("no record here", severity="warning")
+            return
+        if len(rows) > COPY_MAX_ROWS:
+            self.notify(
+                f"{len(rows):,} records are too many for the clipboard: w exports them to a file",
+                severity="warning",
+            )
+            return
+        self.app.copy_to_clipboard(clipboard_text(self.engine, rows))
+        self.say(
+            f"copied {len(rows):,} record(s) as JSON to the clipboard (OSC 52: nothing arrived? your terminal "
+            "does not allow it; in tmux: set -g set-clipboard on; w exports to a file)"
+        )
+
+    def action_export(self) -> None:
+        table = self.table
+        if table.selection:
+            rows, what = table.selection.rows(), "the selection"
+        else:
+            rows = table.view.to_array()
+            what = "the filter's matches" if table.flt is not None else "every row shown"
+        if not rows:
+            self.notify("nothing to export", severity="warning")
+            return
+
+        def done(result: ExportResult | None) -> None:
+            if result is not None:
+                self.say(f"exported {result.records:,} records to {one_line(str(result.path), 200)}")
+
+        self.app.push_screen(ExportScreen(self.engine, rows, what), done)
+
+    @on(FilterBar.HelpWanted)
+    def _filter_help(self) -> None:
+        self.action_help(tab="filters")
+
+    def action_help(self, tab: str = "keys") -> None:
         host = self.host
         shown = {
             a.name: host.key_display(a.name)
             for a in keys.ACTIONS
             if self.check_action(a.name, ()) is not False
         }
-        self.app.push_screen(HelpScreen(shown, self.unavailable()))
+        self.app.push_screen(HelpScreen(shown, self.unavailable(), tab=tab))

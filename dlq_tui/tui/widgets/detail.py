@@ -35,6 +35,7 @@ from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.display import local_ts, size_text, timestamp_type_name
 from dlq_tui.engine_api import Engine
 from dlq_tui.triage.decisions import Decision
+from dlq_tui.tui.widgets.trace_view import trace_text
 
 __all__ = ["DetailPane", "build_detail"]
 
@@ -51,7 +52,6 @@ HEX_WIDE = 16
 HEX_NARROW = 8
 HEX_WIDE_CELLS = 78
 """A 16-byte hex dump line is 78 cells; a narrower pane gets 8 bytes a line (never wrapped)."""
-STACK_LINES = 8
 SHORT_KEY = 60
 THROTTLE_S = 0.05
 
@@ -174,15 +174,12 @@ def build_detail(
         table = _kv_table()
         for label, value in dlq.fields():
             table.add_row(Text(label), Text(safe_text(value)))
-        if dlq.stack_trace:
-            lines = dlq.stack_trace.splitlines()
-            shown = "\n".join(lines[:STACK_LINES])
-            if len(lines) > STACK_LINES:
-                shown += f"\n… {len(lines) - STACK_LINES} more lines"
-            table.add_row(Text("stack trace"), Text(safe_text(shown), style="dim"))
         for note in dlq.notes:
             table.add_row(Text("note", style="bold red"), Text(safe_text(note), style="red"))
         parts.append(table)
+        if dlq.stack_trace:
+            parts.append(_rule("Stack trace (own frames bold, framework frames dim)"))
+            parts.append(trace_text(dlq.stack_trace))
 
     others = [(n, v) for n, v in raw.headers if not n.startswith(_DLQ_PREFIXES)]
     shown_headers = raw.headers if hex_mode else tuple(others)

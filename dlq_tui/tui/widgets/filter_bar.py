@@ -11,9 +11,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from textual import on, work
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -27,7 +28,7 @@ from dlq_tui.triage.filter import Filter, FilterError, parse
 
 __all__ = ["FilterBar"]
 
-HINT = "enter: show matches · esc: cancel · empty: clear · e.g. key:ORD00* error:Timeout value.reason:wrong*"
+HINT = "enter: show matches · esc: cancel · empty: clear · F1: syntax · e.g. key:ORD00* error:Timeout value.reason:wrong*"
 COUNT_DEBOUNCE_S = 0.15
 
 RowsNow: TypeAlias = "Callable[[], tuple[array[int], int]]"
@@ -79,14 +80,22 @@ class FilterBar(Vertical):
         """The bar closed (enter or esc): focus goes back to the table."""
 
     @dataclass
+    class HelpWanted(Message):
+        """F1: show the filter syntax."""
+
+    @dataclass
     class _Counted(Message):
         counted: Counted
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "syntax", "Filter syntax", show=False)]
 
     def __init__(self, engine: Engine, rows_now: RowsNow, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.engine = engine
         self._rows_now = rows_now
-        self.input = Input(placeholder="filter (docs/filters.md)", id="filter-input", compact=True)
+        self.input = Input(
+            placeholder="filter (F1: the syntax, with examples)", id="filter-input", compact=True
+        )
         self.input.cursor_blink = False
         self.status = Static("", id="filter-status", markup=False)
         self._token = 0
@@ -128,6 +137,9 @@ class FilterBar(Vertical):
         self.engine = engine
         self._token += 1
         self._counted = None
+
+    def action_syntax(self) -> None:
+        self.post_message(self.HelpWanted())
 
     # -- typing and counting ------------------------------------------------------------------------
 
