@@ -380,6 +380,7 @@ def session_config(
         value_format=settings.value_format,
         registry_url=conn.registry_url,
         registry_user_info=conn.registry_user_info.get_secret_value() if conn.registry_user_info else None,
+        registry_tls=conn.registry_tls,
         use_journal=settings.journal,
         read_only=settings.read_only,
         show_tombstones=settings.show_tombstones,

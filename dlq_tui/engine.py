@@ -15,8 +15,9 @@ from operator import attrgetter
 from typing import Literal
 
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
+from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
-from dlq_tui.decode.wire import wire_schema_id
+from dlq_tui.decode.wire import SchemaRef, schema_refs
 from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
@@ -76,6 +77,7 @@ class SessionConfig:
     value_format: str = "auto"
     registry_url: str | None = None
     registry_user_info: str | None = field(default=None, repr=False)
+    registry_tls: RegistryTls | None = None
     use_journal: bool = True
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
@@ -85,6 +87,13 @@ class SessionConfig:
     records but deletions (e.g. of purged records in a compacted DLQ)."""
     start: StartSpec | None = None
     """`--from`: read from an offset or a time instead of the committed offsets."""
+
+
+def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:
+    """The registry client of a session (None without a URL), with its TLS settings."""
+    if not url:
+        return None
+    return SchemaRegistry(url, user_info=user_info, verify=tls.ssl_context() if tls else True)
 
 
 @dataclass(frozen=True)
@@ -161,11 +170,7 @@ class TriageSession:
         self.buffer = StagedBuffer()
         self._decision_listeners: list[DecisionsListener] = []
         self.buffer.add_listener(self._decisions_changed)
-        registry = (
-            SchemaRegistry(config.registry_url, user_info=config.registry_user_info)
-            if config.registry_url
-            else None
-        )
+        registry = registry_client(config.registry_url, config.registry_user_info, config.registry_tls)
         self.registry = registry
         # Two decoders: `decoder` serves what is on screen and never waits on the registry (schemas
         # come from `prefetch_schemas`); `_scan_decoder` fetches, for filters in worker threads.
@@ -611,7 +616,9 @@ class TriageSession:
 
     def prefetch_schemas(self, rows: Iterable[int], *, clear: bool = True) -> int:
         """Fetch (into the registry's cache) the schemas that the keys and values of `rows` name
-        in the Confluent wire format: on-screen decoding never fetches, it shows what is cached.
+        in the Confluent wire format or in ``__key_schema_id``/``__value_schema_id`` headers:
+        on-screen decoding never fetches, it shows what is cached (a record whose schema is not
+        fetched yet decodes as *pending*, `Decoded.pending`).
         For a worker thread (or line mode); failures are cached by the registry, not raised.
         Returns how many schema ids got an answer now (schema or failure); when any did, the
         decode cache is cleared so that the next paint shows them."""
@@ -619,11 +626,10 @@ class TriageSession:
         if registry is None:
             return 0
         store = self.store
-        ids: set[int] = set()
+        ids: set[SchemaRef] = set()
         for row in rows:
-            for data in (store.key_at(row), store.value_at(row)):
-                schema_id = wire_schema_id(data)
-                if schema_id is not None and not registry.is_known(schema_id):
+            for schema_id in schema_refs(store.key_at(row), store.value_at(row), store.headers_at(row)):
+                if not registry.is_known(schema_id):
                     ids.add(schema_id)
         for schema_id in ids:
             try:

@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from dlq_tui.decode.formats import Decoded
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.display import iso_ts
@@ -39,7 +40,8 @@ def describe(session: TriageSession, row: int, out: TextIO) -> None:
     out.write(f"  value:   {_text(value, d.value.error)}\n")
     if d.value.schema_id is not None:
         out.write(
-            f"  schema:  id {d.value.schema_id}{' (' + d.value.subject + ')' if d.value.subject else ''}\n"
+            f"  schema:  id {d.value.schema_id}{' (' + d.value.subject + ')' if d.value.subject else ''}"
+            f"{schema_kind(d.value)}\n"
         )
     error = d.error_text()
     if error:
@@ -52,6 +54,14 @@ def describe(session: TriageSession, row: int, out: TextIO) -> None:
     other = [name for name, _ in raw.headers if not name.startswith(("kafka_dlt-", "__connect.errors."))]
     if other:
         out.write(f"  headers: {', '.join(one_line(safe_text(n), 60) for n in other)}\n")
+
+
+def schema_kind(part: Decoded) -> str:
+    """`` PROTOBUF shop.Order`` / `` JSON OrderCanceled`` (nothing for Avro, the default)."""
+    if part.schema_type in (None, "AVRO"):
+        return ""
+    words = [w for w in (part.schema_type, part.schema_title) if w]
+    return " " + one_line(safe_text(" ".join(words)), 120) if words else ""
 
 
 def _text(text: str, error: str | None) -> str:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dlq_tui.decode.registry import RegisteredSchema, RegistryError
+from dlq_tui.decode.registry import RegisteredSchema, RegistryError, SchemaPending
 from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.engine import SessionConfig, Tombstones, TriageSession
 from dlq_tui.kafka.committer import CommitError, CommitReport, CommitRequest, FaultHook, ProgressHook
@@ -29,16 +29,31 @@ __all__ = ["MemoryCommitter", "MemoryEngine", "MemorySchemas", "Written"]
 
 
 class MemorySchemas:
-    """A `SchemaSource` over a dict of schemas (ids not in it fail as a registry would)."""
+    """A `SchemaSource` over a dict of schemas (ids not in it fail as a registry would). Ids in
+    `pending` are "being fetched": they decode as pending until `arrive()` makes them known."""
 
-    def __init__(self, schemas: Mapping[int, RegisteredSchema]) -> None:
+    def __init__(
+        self, schemas: Mapping[int, RegisteredSchema], pending: Mapping[int, RegisteredSchema] | None = None
+    ) -> None:
         self._schemas = dict(schemas)
+        self._pending = dict(pending or {})
 
     def get_schema(self, schema_id: int) -> RegisteredSchema:
+        if schema_id in self._pending:
+            raise SchemaPending(f"schema id {schema_id} not fetched yet")
         try:
             return self._schemas[schema_id]
         except KeyError:
             raise RegistryError(f"schema id {schema_id} not found") from None
+
+    def known(self) -> dict[int, RegisteredSchema]:
+        return dict(self._schemas)
+
+    def arrive(self) -> bool:
+        """The pending schemas are fetched now; returns whether there were any."""
+        arrived, self._pending = self._pending, {}
+        self._schemas.update(arrived)
+        return bool(arrived)
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,8 @@ class MemoryEngine(TriageSession):
         read_only: bool = False,
         from_beginning: bool = False,
         schemas: Mapping[int, RegisteredSchema] | None = None,
+        pending_schemas: Mapping[int, RegisteredSchema] | None = None,
+        schema_gate: asyncio.Event | None = None,
         offered: Mapping[RecordId, Decision] | None = None,
         batch_size: int = 1000,
         gate: asyncio.Event | None = None,
@@ -213,8 +230,10 @@ class MemoryEngine(TriageSession):
         )
         self.memory_committer = committer or MemoryCommitter()
         super().__init__(config, committer=self.memory_committer)  # type: ignore[arg-type]
-        self.decoder = RecordDecoder("auto", "auto", MemorySchemas(schemas or {}))
-        self._scan_decoder = RecordDecoder("auto", "auto", MemorySchemas(schemas or {}), cache_size=1)
+        self.schemas = MemorySchemas(schemas or {}, pending_schemas)
+        self._schema_gate = schema_gate
+        self.decoder = RecordDecoder("auto", "auto", self.schemas)
+        self._scan_decoder = RecordDecoder("auto", "auto", self.schemas, cache_size=1)
         self.records = list(records)
         self.partitions = sorted({r.partition for r in self.records} | set(partitions) | set(committed or {}))
         above: dict[int, list[int]] = {}
@@ -225,7 +244,6 @@ class MemoryEngine(TriageSession):
             self.memory_committer.state.setdefault(p, state)
         self.cleanup_policy = "compact" if compacted else "delete"
         self.destination_policy = "compact" if destination_compacted else "delete"
-        self._schemas = dict(schemas or {})
         self._settings = (batch_size, gate, open_error, compacted, destination_compacted, tombstones)
         self._offered_init = dict(offered or {})
         self._batch_size = batch_size
@@ -253,6 +271,12 @@ class MemoryEngine(TriageSession):
         self._offered = {}
 
     async def prefetch(self, rows: range) -> bool:
+        """Pending schemas "arrive" (once `schema_gate` is set, if given)."""
+        if self._schema_gate is not None:
+            await self._schema_gate.wait()
+        if self.schemas.arrive():
+            self.decoder.clear_cache()
+            return True
         return False
 
     async def reopen(self) -> MemoryEngine:
@@ -270,7 +294,7 @@ class MemoryEngine(TriageSession):
             tombstones=tombstones,
             read_only=cfg.read_only,
             from_beginning=cfg.from_beginning,
-            schemas=self._schemas,
+            schemas=self.schemas.known(),
             batch_size=batch_size,
             gate=gate,
             open_error=open_error,

@@ -98,9 +98,17 @@ def _body(
         return out
     if hex_mode:
         return _hex(raw, hex_width, hex_mode=True)
+    if part.pending:
+        # Not a failure: the schema is being fetched, and the pane repaints when it is here.
+        out.append(Text(safe_text(part.text), style="dim italic"))
+        return out
     if part.error:
-        label = "cannot decode; shown as hex: " if part.kind in ("hex", "error") else "note: "
-        out.append(Text.assemble(("⚠ " + label, "bold red"), (safe_text(part.error), "red")))
+        if part.kind in ("hex", "error"):
+            out.append(
+                Text.assemble(("⚠ cannot decode; shown as hex: ", "bold red"), (safe_text(part.error), "red"))
+            )
+        else:  # decoded, with a remark (e.g. does not validate against its JSON Schema)
+            out.append(Text.assemble(("note: ", "bold yellow"), (safe_text(part.error), "yellow")))
     if part.kind in ("hex", "error"):
         return out + _hex(raw, hex_width, hex_mode=False)
     text, more = _cut(safe_text(part.pretty()))
@@ -127,11 +135,15 @@ def _kv_table() -> Table:
 def _kind_label(part: Decoded, raw: bytes | None) -> str:
     if raw is None:
         return "null"
-    label = f"{part.kind}, {size_text(len(raw))}"
+    kind = "schema loading" if part.pending else part.kind
+    label = f"{kind}, {size_text(len(raw))}"
     if part.schema_id is not None:
-        label += f", schema id {part.schema_id}"
+        label += f", schema id {one_line(str(part.schema_id), 40)}"
         if part.subject:
             label += f" ({one_line(part.subject, 80)})"
+    if part.schema_title:
+        what = {"PROTOBUF": "message", "JSON": "JSON Schema"}.get(part.schema_type or "", "schema")
+        label += f", {what} {one_line(part.schema_title, 80)}"
     return label
 
 
