@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tests.stack import ROOT, STACK_SCRIPT, KcatRecord, kcat_read
+from tests.stack import ROOT, STACK_SCRIPT, KcatRecord
 
 DLQ_TUI = str(Path(sys.executable).with_name("dlq-tui"))
 FIGURES_ENV = "DLQ_TUI_FAULT_FIGURES"
@@ -239,13 +239,13 @@ def private_stack_running(directory: Path) -> Iterator[PrivateStack]:
 
 # -- a TCP proxy ----------------------------------------------------------------------------------
 
-Mode = Literal["pass", "blackhole", "refuse"]
+Mode = Literal["pass", "blackhole"]
 
 
 class TcpProxy:
     """A TCP proxy in a thread of its own (so it serves in-process tests and subprocesses alike).
-    Modes: `pass` (forward, after `latency` seconds per chunk), `blackhole` (accept and swallow,
-    never answer), `refuse` (accept and reset at once). `reset()` resets every open connection."""
+    Modes: `pass` (forward, after `latency` seconds per chunk), `blackhole` (new connections are
+    accepted and swallowed, open ones go silent). `reset()` resets every open connection."""
 
     def __init__(self, listen_port: int, upstream: str) -> None:
         self.listen_port = listen_port
@@ -307,9 +307,6 @@ class TcpProxy:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.add(writer)
-        if self.mode == "refuse":
-            writer.transport.abort()
-            return
         if self.mode == "blackhole":
             with contextlib.suppress(Exception):
                 while await reader.read(65536):
@@ -405,10 +402,6 @@ def dlq_tui_env(state_home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DLQ_TUI_PAUSE_AT"}
     env.update({"XDG_STATE_HOME": str(state_home), "PYTHONUNBUFFERED": "1", **extra})
     return env
-
-
-def read_committed(bootstrap: str, topic: str) -> list[KcatRecord]:
-    return kcat_read(bootstrap, topic, read_committed=True)
 
 
 class Proc:
