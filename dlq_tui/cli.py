@@ -23,7 +23,9 @@ from dlq_tui import __version__, redact
 from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
 from dlq_tui.files import exposed_secret, private_file
+from dlq_tui.kafka.committer import transactional_id_for
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.redrive_cli import add_history_options, add_redrive_options, redrive_settings
 from dlq_tui.settings import (
     Settings,
     SettingsError,
@@ -38,7 +40,7 @@ from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
-COMMANDS = ("ask", "merge-all", "purge-all", "print")
+COMMANDS = ("ask", "merge-all", "purge-all", "print", "groups", "history")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -198,16 +200,24 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         _common_options(parser)
         return parser
     parser = argparse.ArgumentParser(prog=f"dlq-tui {command}")
+    if command == "history":
+        add_history_options(parser)
+        _common_options(parser)
+        return parser
     parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
     if command in ("ask", "merge-all"):
-        parser.add_argument("destination", metavar="DESTINATION", help="where merges go (retry topic)")
+        parser.add_argument(
+            "destination",
+            metavar="DESTINATION",
+            help="where merges go (retry topic), or @origin: the topic each record's DLQ headers name",
+        )
     parser.add_argument(
         "--where",
         metavar="FILTER",
         default="",
         help="only records matching FILTER (syntax: dlq-tui help filters)",
     )
-    if command != "print":
+    if command not in ("print", "groups"):
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be written; write nothing"
         )
@@ -225,9 +235,15 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             default=0,
             help="commit after every N decisions (default: once at the end)",
         )
+    if command == "groups":
+        parser.add_argument(
+            "--format", choices=["table", "jsonl"], default="table", help="one row or JSON object per group"
+        )
     if command == "print":
         parser.add_argument("--format", choices=["text", "jsonl"], default="text")
         parser.add_argument("--limit", type=positive_int, metavar="N", default=0, help="at most N records")
+    elif command != "groups":
+        add_redrive_options(parser, command)
     _common_options(parser)
     return parser
 
@@ -303,12 +319,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "keep_timestamp": args.keep_timestamp,
         "read_only": args.read_only,
         "journal": args.journal,
-        "show_tombstones": args.show_tombstones,
+        "show_tombstones": getattr(args, "show_tombstones", None),
         "key_format": "avro" if args.avro_key else args.key_format,
         "value_format": "avro" if args.avro else args.value_format,
     }
     if args.transactional_id:
         values["transactional_id"] = args.transactional_id
+    values.update(redrive_settings(args))
     for name, pairs, files in (
         ("properties", args.properties, args.properties_files),
         ("consumer_properties", args.consumer_properties, args.consumer_files),
@@ -327,13 +344,27 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def exposed_secret_warnings(args: argparse.Namespace) -> list[str]:
     """A warning for each config or properties file that other users may read and that holds a
     credential."""
-    config = args.config or os.environ.get("DLQ_TUI_CONFIG") or str(default_config_file())
-    files = [config, *args.properties_files, *args.consumer_files, *args.producer_files]
+    config = getattr(args, "config", None) or os.environ.get("DLQ_TUI_CONFIG") or str(default_config_file())
+    files = [config]
+    for name in ("properties_files", "consumer_files", "producer_files"):
+        files.extend(getattr(args, name, None) or [])
     return [
         f"{name} is readable by other users and holds a credential: chmod 600 {name}"
         for name in dict.fromkeys(files)
         if exposed_secret(Path(name))
     ]
+
+
+def transactional_id_warnings(config: SessionConfig) -> list[str]:
+    """`-tID` other than the default defeats fencing against everyone who uses the default."""
+    default = transactional_id_for(config.group, config.source)
+    if config.transactional_id and config.transactional_id != default:
+        return [
+            f"transactional id '{config.transactional_id}' is not this DLQ's default '{default}': only "
+            "sessions with the same id fence each other, so everyone on this DLQ must use the same "
+            "one, or a record may be merged twice"
+        ]
+    return []
 
 
 def check_topics(source: str, destination: str | None) -> None:
@@ -384,6 +415,10 @@ def session_config(
         use_journal=settings.journal,
         read_only=settings.read_only,
         show_tombstones=settings.show_tombstones,
+        origin_partition=settings.origin_partition,
+        max_rate=settings.max_rate,
+        audit_topic=settings.audit_topic,
+        operator=settings.operator,
     )
 
 
@@ -416,8 +451,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         register_secrets(settings)
         for w in exposed_secret_warnings(args):  # said even if the settings turn out wrong
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
+        if command == "history":
+            return _run_history(settings, args)
         check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        warnings.extend(transactional_id_warnings(config))
         config = _with_start(config, args)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
@@ -469,6 +507,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _run_history(settings: Settings, args: argparse.Namespace) -> int:
+    from dlq_tui.history import history
+
+    if not settings.audit_topic:
+        raise UsageError("history needs the audit topic: --audit-topic TOPIC (or the audit_topic setting)")
+    conn = resolve_connection(settings)
+    return asyncio.run(
+        history(conn.kafka, settings.audit_topic, args.where, args.format, args.limit, sys.stdout)
+    )
 
 
 def _log_to_file() -> Path:

@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     """Show the DLQ's tombstones (null values) for triage; hidden by default."""
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
+    # Safe redrive (docs/redrive.md).
+    max_rate: float | None = Field(default=None, gt=0)
+    """Merges and purges per second at most, in several transactions."""
+    audit_topic: str | None = None
+    """Topic for one JSON audit record per merge and purge, in the same transaction."""
+    operator: str | None = None
+    """Who audit records name (default user@host)."""
+    origin_partition: bool = False
+    """With DESTINATION @origin: the origin partition from the headers, not the key's."""
 
     def __repr_args__(self) -> Any:
         # repr() and str() must not show sasl.jaas.config, basic.auth.user.info, ... values

@@ -179,3 +179,11 @@ async def test_missing_describe_configs_acl_names_the_operation(stack: Stack) ->
         await session.open()
     await session.close()
     assert "DescribeConfigs" in str(info.value) and topic in str(info.value)
+
+
+def test_a_transactional_id_other_than_the_default_is_warned(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["print", *NOWHERE, "-tmy-own-id", "the-dlq"])
+    err = capsys.readouterr().err
+    assert "transactional id 'my-own-id' is not this DLQ's default 'dlq-tui.g.the-dlq'" in err
+    main(["print", *NOWHERE, "-tdlq-tui.g.the-dlq", "the-dlq"])
+    assert "transactional id" not in capsys.readouterr().err

@@ -270,6 +270,7 @@ class TriageScreen(Screen[None]):
             loaded=engine.row_count(),
             unresolved=engine.unresolved_count(),
             decided=sum(engine.staged_counts().values()),
+            notes=tuple(n for n in (engine.info.start_note,) if n),
         )
 
     @on(TriageTable.Said)
