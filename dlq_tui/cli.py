@@ -197,6 +197,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "destination", metavar="DESTINATION", nargs="?", help="where merges go (retry topic)"
         )
+        parser.add_argument(
+            "--view",
+            dest="first_view",
+            choices=["groups", "records"],
+            help="open on the failure groups (default) or on the records",
+        )
         _common_options(parser)
         return parser
     parser = argparse.ArgumentParser(prog=f"dlq-tui {command}")
@@ -325,6 +331,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     if args.transactional_id:
         values["transactional_id"] = args.transactional_id
+    if getattr(args, "first_view", None):
+        values["first_view"] = args.first_view
     values.update(redrive_settings(args))
     for name, pairs, files in (
         ("properties", args.properties, args.properties_files),

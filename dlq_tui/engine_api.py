@@ -12,7 +12,7 @@ returns a new engine.
 `undo`, `decide_many`, `restore_journal`, `discard_journal`, `commit` and `close` are called from
 the loop (the async ones do their heavy part in a thread and apply the result on the loop).
 From worker threads the app may call the *reads*: `decoded`, `match`, `visible_rows`,
-`is_resolved`, `is_visible`, `decision`, the `*_at` columns and `row_count`. They are safe because
+`is_resolved`, `is_visible`, `decision`, `group_rows`, the `*_at` columns and `row_count`. They are safe because
 the store only grows (appends happen on the loop, and a row is readable once `load` has yielded
 it), the decode cache is locked, and a staged decision is read with one dict lookup; a read may
 see a decision a moment old, never a torn one. Nothing else is safe off the loop.
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dlq_tui.decode.view import DecodedRecord
+from dlq_tui.groups import GroupSummary
 from dlq_tui.kafka.committer import CommitReport, ProgressHook
 from dlq_tui.plan import CommitPlan
 from dlq_tui.triage.decisions import Decision
@@ -212,6 +213,16 @@ class Engine(Protocol):
 
     def take_notices(self) -> list[str]:
         """Notices since the last call (why some records were not decided, and the like)."""
+        ...
+
+    # -- failure groups -------------------------------------------------------------------------
+
+    async def groups_async(self, rows: Iterable[int] | None = None) -> list[GroupSummary]:
+        """The failure groups of `rows` (default: the rows shown), by count (computed in a thread)."""
+        ...
+
+    def group_rows(self, group_id: str, rows: Iterable[int] | None = None) -> array[int]:
+        """The rows of `rows` (default: the rows shown) in failure group `group_id` (a read)."""
         ...
 
     # -- progress ---------------------------------------------------------------------------------

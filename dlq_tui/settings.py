@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     """Show the DLQ's tombstones (null values) for triage; hidden by default."""
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
+    first_view: Literal["groups", "records"] = "groups"
+    """What the app opens on: the failure groups (what broke, how much, from where) or the records."""
     # Safe redrive (docs/redrive.md).
     max_rate: float | None = Field(default=None, gt=0)
     """Merges and purges per second at most, in several transactions."""

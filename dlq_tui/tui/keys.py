@@ -80,6 +80,13 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("hex", "x", "Hex", "toggle raw hex of key, value and headers in the detail pane"),
     KeyAction("detail_size", "d", "Detail size", "cycle the detail pane: normal, large, hidden"),
     KeyAction(
+        "groups",
+        "v",
+        "Groups",
+        "switch between the failure groups (what broke, how much, from where) and the records",
+        show=True,
+    ),
+    KeyAction(
         "copy",
         "y",
         "Copy",

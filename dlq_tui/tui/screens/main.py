@@ -6,6 +6,7 @@ bound to the keys of `tui.keys`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from textual import on
@@ -17,6 +18,7 @@ from dlq_tui.decode.sanitize import one_line
 from dlq_tui.export import ExportResult, clipboard_text
 from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
+from dlq_tui.triage.filter import parse
 from dlq_tui.tui import keys
 from dlq_tui.tui.decider import Decider
 from dlq_tui.tui.screens.dialogs import HelpScreen, quit_dialog
@@ -24,6 +26,7 @@ from dlq_tui.tui.screens.export import ExportScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
 from dlq_tui.tui.screens.triage_screen import DETAIL_SIZES, TriageScreen
 from dlq_tui.tui.widgets.filter_bar import FilterBar
+from dlq_tui.tui.widgets.groups_table import GroupChosen, GroupDecision
 from dlq_tui.tui.widgets.staged_bar import StagedBar
 
 __all__ = ["MainScreen"]
@@ -104,7 +107,7 @@ class MainScreen(TriageScreen):
             table.rows_changed()
             self.detail.refresh_state()
             what = "undone" if decision is None else f"{decision.value} staged"
-            self.say(f"{what} on {done.changed:,} of {len(done.rows):,} selected records")
+            self.say(f"{what} on {done.changed:,} of {len(done.rows):,} {done.label}")
             self.refresh_status()
             return
         index = table.cursor
@@ -241,6 +244,7 @@ class MainScreen(TriageScreen):
             return
         self.table.rederive()
         self.detail.refresh_state()
+        self.groups.mark_stale(now=True)
         self.refresh_status(progress_now=True)
         if outcome.report is not None:
             self.say("committed: " + result_lines(outcome.report.result())[0][0])
@@ -261,6 +265,42 @@ class MainScreen(TriageScreen):
                 self.action_commit()
 
         self.app.push_screen(quit_dialog(self.engine.staged_counts(), self.engine.journal_active), answered)
+
+    # -- failure groups -------------------------------------------------------------------------
+
+    def action_groups(self) -> None:
+        self.show_view("records" if self.view == "groups" else "groups")
+
+    @on(GroupChosen)
+    async def _group_chosen(self, message: GroupChosen) -> None:
+        """Its records, as the filter `group:ID` (the filter bar shows it; `/` changes it)."""
+        table = self.table
+        rows, covered = table.all_rows()
+        text = f"group:{message.group_id}"
+        matches = await asyncio.to_thread(self.engine.group_rows, message.group_id, rows)
+        table.apply_filter(text, parse(text), matches, covered)
+        self.show_view("records")
+
+    @on(GroupDecision)
+    async def _group_decision(self, message: GroupDecision) -> None:
+        """m/p/s on a group: the decision on all its unresolved records shown, as a bulk decision."""
+        if self._busy():
+            return
+        rows, _covered = self.table.all_rows()
+        engine = self.engine
+        matches = await asyncio.to_thread(engine.group_rows, message.group_id, rows)
+        if not matches:
+            self.notify("no record of this group is shown", severity="warning")
+            return
+        done = self.decider.decide(
+            engine, matches, message.decision, bulk=True, label=f"records of group {message.group_id}"
+        )
+        if done is None:
+            self.say(
+                f"staging {message.decision.value} on {len(matches):,} records of group {message.group_id}…"
+            )
+        else:
+            self._decided(done)
 
     def action_copy(self) -> None:
         rows, _bulk = self.table.targets()
