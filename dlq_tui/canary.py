@@ -4,22 +4,11 @@ in their own transaction, then watch the DLQ for them coming back. For line mode
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from dlq_tui.engine import TriageSession
 from dlq_tui.kafka.committer import CommitReport
-from dlq_tui.redrive import CanaryWatch, Returned, dlq_end_offsets, watch_dlq
+from dlq_tui.redrive import CanaryOutcome, CanaryWatch, dlq_end_offsets, watch_dlq
 from dlq_tui.triage.decisions import Decision
-
-
-@dataclass
-class CanaryOutcome:
-    report: CommitReport
-    """What the canary's transaction committed (nothing when no merge was staged)."""
-    returned: list[Returned] = field(default_factory=list)
-    """Canary records that came back to the DLQ (empty: go on with the rest)."""
-    left: int = 0
-    """Merges and purges still staged."""
 
 
 async def commit_canary(

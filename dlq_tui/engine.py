@@ -232,7 +232,14 @@ class TriageSession:
     def info(self) -> EngineInfo:
         cfg = self.config
         return EngineInfo(
-            cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning, self.start_note
+            cfg.source,
+            cfg.destination,
+            cfg.group,
+            cfg.read_only,
+            cfg.from_beginning,
+            self.start_note,
+            audit_topic=cfg.audit_topic,
+            max_rate=cfg.max_rate,
         )
 
     @property
@@ -1073,6 +1080,13 @@ class TriageSession:
         reason = redrive.missing_origin_message(self.config.source, [self.store.rid_at(r) for r in refused])
         skip = set(refused)
         return [r for r in candidates if r not in skip], reason
+
+    async def canary(
+        self, n: int, wait_seconds: float, *, on_committed: Callable[[CommitReport], None] | None = None
+    ) -> redrive.CanaryOutcome:
+        from dlq_tui.canary import commit_canary
+
+        return await commit_canary(self, n, wait_seconds, on_committed=on_committed)
 
     def request_stop(self) -> None:
         """Stop a running commit before its next transaction (complete ones stay committed; the

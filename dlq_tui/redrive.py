@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypedDict
 
@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from dlq_tui import __version__
 from dlq_tui.decode.dlq_headers import DlqInfo, parse_dlq_headers
 from dlq_tui.kafka.admin import admin_client, topic_partitions
-from dlq_tui.kafka.committer import AuditSpec, Pacing, Route
+from dlq_tui.kafka.committer import AuditSpec, CommitReport, Pacing, Route
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import Header, RecordId, RecordLike
@@ -340,6 +340,16 @@ class Returned:
     def describe(self) -> str:
         key = self.key.decode("utf-8", "replace") if self.key is not None else "(none)"
         return f"{self.partition}:{self.offset} key {key!r} ({self.why})"
+
+
+@dataclass
+class CanaryOutcome:
+    report: CommitReport
+    """What the canary's transaction committed (nothing when no merge was staged)."""
+    returned: list[Returned] = field(default_factory=list)
+    """Canary records that came back to the DLQ (empty: go on with the rest)."""
+    left: int = 0
+    """Merges and purges still staged."""
 
 
 @dataclass(frozen=True)

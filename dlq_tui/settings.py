@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     """Show the DLQ's tombstones (null values) for triage; hidden by default."""
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
+    canary: int = Field(default=10, ge=1)
+    """How many merges the app's canary (`k` in the review) commits first."""
+    canary_wait: float = Field(default=60.0, gt=0)
+    """How long (seconds) the app's canary watches the DLQ for them coming back."""
     first_view: Literal["groups", "records"] = "groups"
     """What the app opens on: the failure groups (what broke, how much, from where) or the records."""
     # Safe redrive (docs/redrive.md).

@@ -142,6 +142,7 @@ class TriageScreen(Screen[None]):
             self._adopt(engine)
         self.state = "following" if self.loader.following else "loading"
         self.table.loading = False
+        self.focus_view()
         self.table.set_empty_text(loaded=False)
         self.detail.show_message("loading…")
         self._show_notices()
@@ -163,12 +164,15 @@ class TriageScreen(Screen[None]):
         """The failure groups or the records (the detail pane goes with the records)."""
         self.view = view
         self.set_class(view == "groups", "-groups")
+        # A hidden table must not take the focus (e.g. while the records table shows "loading").
+        self.groups.table.can_focus = view == "groups"
         if view == "groups":
             self.groups.mark_stale(now=True)
-            self.groups.table.focus()
-        else:
-            self.table.focus()
+        self.focus_view()
         self.refresh_status()
+
+    def focus_view(self) -> None:
+        (self.groups.table if self.view == "groups" else self.table).focus()
 
     def _decisions_changed(self) -> None:
         self.refresh_status()
