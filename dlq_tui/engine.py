@@ -20,7 +20,14 @@ from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
 from dlq_tui.decode.wire import SchemaRef, schema_refs
-from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
+from dlq_tui.engine_api import (
+    DecideResult,
+    DecisionsListener,
+    EngineInfo,
+    JournalOffer,
+    MatchResult,
+    PartitionStats,
+)
 from dlq_tui.groups import DecisionsSnapshot, GroupIndex, GroupSummary, decisions_snapshot
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
@@ -103,17 +110,6 @@ class SessionConfig:
     """The audit records' reason when `commit()` is given none."""
     start: StartSpec | None = None
     """`--from`: read from an offset or a time instead of the committed offsets."""
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    """What a filter made of some rows: the matches, and the rows it could not judge."""
-
-    matched: array[int]
-    unknown: array[int]
-    """Rows whose match depends on a key or value that could not be decoded."""
-    reason: str | None = None
-    """Why the first of them could not be decoded (e.g. the registry is unreachable)."""
 
 
 def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:

@@ -26,8 +26,10 @@ app), so a test can interrupt or kill dlq-tui exactly there."""
 log = logging.getLogger(__name__)
 
 
-class Interrupted(Exception):
-    """The work was cancelled by a terminating signal (after its commit, if any, was aborted)."""
+class Interrupted(KeyboardInterrupt):
+    """The work was ended by a terminating signal (after its commit, if any, was aborted). A
+    KeyboardInterrupt, so that, raised from a signal handler in the middle of any work, it goes
+    through the event loop as Ctrl-C does."""
 
     def __init__(self, signame: str) -> None:
         super().__init__(signame)
@@ -35,23 +37,26 @@ class Interrupted(Exception):
 
 
 async def run_until_signal(work: Coroutine[Any, Any, T]) -> T:
-    """Run `work`; SIGHUP or SIGTERM cancels it as Ctrl-C does (a commit in it aborts its
-    transaction, bounded), and then `Interrupted` is raised."""
+    """Run `work`; SIGHUP or SIGTERM during a commit cancels it as Ctrl-C does (the commit aborts
+    its transaction, bounded), then `Interrupted` is raised. Outside a commit the signal raises
+    `Interrupted` at once, wherever the work is — also in the middle of a long filter scan on the
+    event loop's thread."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(work)
     received: list[signal.Signals] = []
 
-    def on_signal(sig: signal.Signals) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        sig = signal.Signals(signum)
         received.append(sig)
-        task.cancel()
+        if any(not t.done() for t in _commits):
+            loop.call_soon_threadsafe(task.cancel)
+        else:
+            raise Interrupted(sig.name)
 
-    installed = []
+    previous: dict[signal.Signals, Any] = {}
     for sig in TERMINATING:
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal
-            pass
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, on_signal)
     try:
         return await task
     except asyncio.CancelledError:
@@ -59,8 +64,8 @@ async def run_until_signal(work: Coroutine[Any, Any, T]) -> T:
             raise Interrupted(received[0].name) from None
         raise
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 _commits: set[asyncio.Task[Any]] = set()

@@ -36,8 +36,8 @@ async def test_same_id_race_merges_once_and_both_exit_0(stack: Stack, tmp_path: 
         match = re.search(r"^([\d,]+) merged", r.stdout, re.MULTILINE)
         assert match, r.stdout
         merged += int(match.group(1).replace(",", ""))
-        if match.group(1) == "0":  # the loser says what happened
-            assert "already resolved by someone else" in r.stdout
+        if match.group(1) == "0":  # the loser says what happened (or found all resolved at open)
+            assert "already resolved by someone else" in r.stdout or "nothing to commit" in r.stdout
     assert merged == N
     copies = kcat_read(stack.bootstrap, dest)
     assert len(copies) == N and len({c.key for c in copies}) == N

@@ -192,3 +192,39 @@ async def test_sighup_during_an_ask_commit_keeps_the_decisions_in_the_journal(
     assert again.returncode == 0, again.stderr
     assert "restored 2 staged decision(s)" in again.stdout
     assert sorted(r.value or b"" for r in kcat_read(stack.bootstrap, dest)) == [b"v1", b"v2"]
+
+
+async def test_sigterm_outside_a_commit_ends_at_once(stack: Stack, tmp_path: Path) -> None:
+    """At the ask prompt (no commit running) SIGTERM ends dlq-tui at once, exit 1, quietly."""
+    name = unique_name("ask-term")
+    source, dest = f"{name}-dlq", f"{name}-retry"
+    await create_topic(stack.bootstrap, source)
+    await create_topic(stack.bootstrap, dest)
+    await produce(stack.bootstrap, source, [Rec(b"k", b"v")])
+    proc = subprocess.Popen(
+        [DLQ_TUI, "ask", "-b", stack.bootstrap, "-g", unique_name("g"), source, dest],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+
+    def until_prompt() -> None:
+        seen = b""
+        assert proc.stdout is not None
+        while b"Merge, purge or skip?" not in seen:
+            chunk = proc.stdout.read1(4096)
+            assert chunk, seen
+            seen += chunk
+
+    try:
+        await asyncio.to_thread(until_prompt)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert b"interrupted by SIGTERM" in err
+    for noise in (b"Traceback", b"Task was destroyed", b"Exception ignored"):
+        assert noise not in err, err
