@@ -29,6 +29,7 @@ from dlq_tui.kafka.committer import (
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
@@ -272,6 +273,21 @@ class TriageSession:
                 counts[rec.partition] += 1
         return flags, counts
 
+    async def stream(self) -> AsyncIterator[Sequence[RecordLike]]:
+        """The snapshot's unresolved records (all of them with --from-beginning) in batches, each
+        partition in offset order, without storing them: for one-pass readers such as `print`,
+        whose memory then stays bounded by a batch whatever the DLQ's size. Instead of `load()`,
+        not with it; `unresolved_count()` counts what was streamed."""
+        if self._reader is None:
+            raise RuntimeError("open() first")
+        async for batch in self._reader.batches():
+            flags, counts = self._resolved_flags(batch)
+            if not self.config.from_beginning and any(flags):
+                batch = [rec for rec, resolved in zip(batch, flags, strict=True) if not resolved]
+            for partition, n in counts.items():
+                self._unresolved_count[partition] += n
+            yield batch
+
     async def load_all(self) -> None:
         async for _ in self.load():
             pass
@@ -514,6 +530,7 @@ class TriageSession:
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
         writes, _missing = self.staged_writes()
+        await asyncio.to_thread(self.verify_payloads, writes)
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
         attempt = 0
         while True:
@@ -555,6 +572,14 @@ class TriageSession:
                 raise
             self._apply(report)
             return report
+
+    def verify_payloads(self, writes: Sequence[tuple[RowView, Decision]]) -> None:
+        """Refuse (DlqError, nothing written) when the stored bytes of any write are not those
+        that were loaded: a commit copies exactly what was inspected. For a thread."""
+        try:
+            self.store.verify_rows(view.row for view, _ in writes)
+        except ArenaDigestError as exc:
+            raise DlqError(f"refusing to commit: {exc}; reopen the DLQ to read the records again") from exc
 
     async def _source_ends(self) -> dict[int, int] | None:
         if self._reader is None:
@@ -632,3 +657,4 @@ class TriageSession:
             self.journal = None
         if self.registry is not None:
             self.registry.close()
+        self.store.close()

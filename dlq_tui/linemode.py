@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any, TextIO
 
@@ -25,10 +24,14 @@ ANSWERS = {"": Decision.MERGE, "m": Decision.MERGE, "p": Decision.PURGE, "s": De
 
 def describe(session: TriageSession, row: int, out: TextIO) -> None:
     """The record as `ask` and `print` show it (one block, escaped)."""
-    d = session.decoded(row)
+    describe_decoded(session.decoded(row), session.config.source, out)
+
+
+def describe_decoded(d: DecodedRecord, source: str, out: TextIO) -> None:
+    """`describe` for a decoded record of topic `source` (also one that is not stored)."""
     raw = d.raw
     out.write(
-        f"Record at offset #{raw.offset} in topic '{session.config.source}' (partition {raw.partition}), "
+        f"Record at offset #{raw.offset} in topic '{source}' (partition {raw.partition}), "
         f"{iso_ts(raw.timestamp)}\n"
     )
     out.write(f"  key:     {_text(d.key.text if raw.key is not None else '(none)', d.key.error)}\n")
@@ -156,23 +159,15 @@ async def run(
     flt_text: str = args.where
     if flt_text:
         parse(flt_text)  # a syntax error is a usage error before anything connects
+    if command == "print":
+        from dlq_tui.print_stream import print_streaming  # it uses this module's formatting
+
+        return await print_streaming(config, flt_text, args.format, args.limit, out)
     session = await _open(config)
     try:
         rows = _selected(session, flt_text)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
-        if command == "print":
-            limit = args.limit or len(rows)
-            for row in rows[:limit]:
-                if args.format == "jsonl":
-                    out.write(json.dumps(as_json(session.decoded(row)), ensure_ascii=False) + "\n")
-                else:
-                    describe(session, row, out)
-            if args.format == "text":
-                out.write(
-                    f"{min(limit, len(rows))} of {session.unresolved_count()} unresolved records shown\n"
-                )
-            return 0
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
             session.decide(rows, decision)
