@@ -5,6 +5,7 @@ from `linemode` (`as_json`, `describe_decoded`), the one place that formats a re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, BinaryIO, TextIO
 
@@ -18,6 +19,9 @@ from dlq_tui.triage.filter import parse
 __all__ = ["dumps_line", "print_streaming"]
 
 _OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+# Smaller fetches than the app's: what aiokafka buffers ahead is most of print's memory. A user's
+# own -c fetch settings win.
+STREAM_FETCH = {"fetch_max_bytes": 8 << 20, "max_partition_fetch_bytes": 1 << 20}
 
 
 def dumps_line(obj: dict[str, Any]) -> bytes:
@@ -34,6 +38,8 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     ("jsonl" or "text"). The text format ends with a count line, for which it reads to the end of
     the snapshot (without decoding past the limit)."""
     flt = parse(where) if where else None
+    kafka = dataclasses.replace(config.kafka, consumer={**STREAM_FETCH, **config.kafka.consumer})
+    config = dataclasses.replace(config, kafka=kafka)
     session = TriageSession(config)
     await session.open()
     # Schemas are fetched as records name them (line mode may wait on the registry) and cached.
