@@ -10,6 +10,7 @@ from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
 from typing import Literal
 
@@ -29,6 +30,7 @@ from dlq_tui.kafka.committer import (
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.scan import PlainFlags, plan_scan, scan
 from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
@@ -157,6 +159,9 @@ class TriageSession:
         self.notices: list[str] = []
         self._reader: SnapshotReader | None = None
         self._unresolved_count: dict[int, int] = {}
+        # Which rows' bytes are their texts (filled by filter scans; see dlq_tui.scan).
+        self._plain: PlainFlags | None = None
+        self._plain_store: RecordStore | None = None
 
     # -- opening and loading ----------------------------------------------------------------------
 
@@ -328,6 +333,14 @@ class TriageSession:
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
+        if flt.needs_decode:
+            formats = (self.config.key_format, self.config.value_format)
+            plan = plan_scan(flt, self.store.header_names(), formats)
+            if plan.useful:
+                if self._plain is None or self._plain_store is not self.store:
+                    self._plain, self._plain_store = PlainFlags(self.store), self.store
+                subject = partial(LazySubject, self)
+                return scan(self.store, self._plain, plan, flt, rows, subject, cancelled=cancelled)
         out = array("i")
         for n, row in enumerate(rows):
             if cancelled is not None and n % 4096 == 0 and cancelled():

@@ -331,6 +331,26 @@ class RecordStore:
                 p += n
         return tuple(out)
 
+    def row_span(self, i: int) -> tuple[int, int, int]:
+        """(chunk, start, end) of row `i`'s bytes (key, value, then its headers as stored) in
+        `chunk_buffer(chunk)`; for scans that search raw bytes."""
+        pos = self._pos[i]
+        c = pos >> _POS_BITS
+        start = pos & _POS_MASK
+        if i + 1 < len(self._pos):
+            nxt = self._pos[i + 1]
+            if nxt >> _POS_BITS == c:
+                return c, start, nxt & _POS_MASK
+        return c, start, len(self._chunk(pos))
+
+    def chunk_buffer(self, c: int) -> Buffer | bytearray:
+        """Arena chunk `c` (the last one may still be filling)."""
+        return self._frozen[c] if c < len(self._frozen) else self._cur
+
+    def header_names(self) -> list[str]:
+        """Every header name stored so far (each once)."""
+        return list(self._names)
+
     def row_of(self, rid: RecordId) -> int | None:
         part = self._parts.get(rid.partition)
         return None if part is None else part.find(rid.offset)
