@@ -30,11 +30,16 @@ Header names are searchable too: a word found in any stored header name is not u
 from __future__ import annotations
 
 import re
+import struct
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
 
 from dlq_tui.decode.formats import Format
+from dlq_tui.triage.arena import Buffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.filter_ast import And, Compare, Not, Or, PatternKind, Range, TextField, TextTerm
 from dlq_tui.triage.records import FilterSubject
@@ -59,6 +64,13 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 _LETTERS3 = re.compile(rb"[A-Za-z]{3}")
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\\]|\xc2[\x80-\x9f]")
 _HDR_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+# Bytes a plain key or value may hold when ASCII (no controls but TAB, LF, CR, ESC; no backslash),
+# and a plain ASCII header value (no ESC; backslashes are fine: headers are not parsed).
+_KV_OK = bytes(sorted({*range(0x20, 0x7F), 0x09, 0x0A, 0x0D, 0x1B} - {0x5C}))
+_HDR_OK = bytes(sorted({*range(0x20, 0x7F), 0x09, 0x0A, 0x0D}))
+_HDR = struct.Struct("<Ii")
+_HDR_SIZE = _HDR.size
 
 # PlainFlags values
 UNKNOWN, PLAIN_ASCII, PLAIN_UNICODE, NOT_PLAIN = 0, 1, 2, 3
@@ -172,6 +184,26 @@ class PlainFlags:
     def __init__(self, store: RecordStore) -> None:
         self._store = store
         self._flags = bytearray()
+        self._widths: list[int] = []  # per header name id: Spring integer width, or 0
+
+    @property
+    def flags(self) -> bytearray:
+        """The flags so far (UNKNOWN where not computed yet; may be shorter than the store)."""
+        return self._flags
+
+    def ensure(self, rows: int, cancelled: Callable[[], bool] | None = None) -> bytearray:
+        """Compute the flags of rows below `rows` that are not known yet; returns the flags."""
+        flags = self._flags
+        if rows > len(flags):
+            flags.extend(bytes(rows - len(flags)))
+        compute = self._compute
+        start = flags.find(UNKNOWN)  # flags are filled from the front
+        for row in range(max(start, 0) if start >= 0 else rows, rows):
+            if row & 4095 == 0 and cancelled is not None and cancelled():
+                break
+            if flags[row] == UNKNOWN:
+                flags[row] = compute(row)
+        return flags
 
     def get(self, row: int) -> int:
         flags = self._flags
@@ -184,41 +216,54 @@ class PlainFlags:
 
     def _compute(self, row: int) -> int:
         store = self._store
-        ascii_only = True
-        key, value = store.key_at(row), store.value_at(row)
-        if key and value and key[-1:].isalpha() and value[:1].isalpha():
+        buf, p, klen, vlen, count = store.layout_at(row)
+        klen, vlen = max(klen, 0), max(vlen, 0)
+        kv = buf[p : p + klen + vlen]
+        if klen and vlen and kv[klen - 1 : klen].isalpha() and kv[klen : klen + 1].isalpha():
             return NOT_PLAIN  # stored back to back: letters would run from key into value
-        for data in (key, value):
-            if data is None:
-                continue
-            if _BINARY.search(data) is not None:
+        ascii_only = kv.isascii()
+        if ascii_only:
+            if kv.translate(None, _KV_OK):  # a control byte or a backslash
                 return NOT_PLAIN
-            if not data.isascii():
-                ascii_only = False
+        else:
+            for data in (kv[:klen], kv[klen:]):
+                if _BINARY.search(data) is not None:
+                    return NOT_PLAIN
                 try:
                     data.decode()
                 except UnicodeDecodeError:
                     return NOT_PLAIN
-        for name, hvalue in store.headers_at(row):
-            if hvalue is None:
+        h = p + klen + vlen
+        widths = self._widths
+        for _ in range(count):
+            nid, n = _HDR.unpack_from(buf, h)
+            h += _HDR_SIZE
+            if n < 0:
                 continue
-            if len(hvalue) > 0xFFFF:
+            if n > 0xFFFF:
                 return NOT_PLAIN  # its stored length could spell letters
-            width = DERIVED_INT_HEADERS.get(name)
-            if width is not None:
+            value = buf[h : h + n]
+            h += n
+            while nid >= len(widths):
+                widths.append(DERIVED_INT_HEADERS.get(store.header_name(len(widths)), 0))
+            width = widths[nid]
+            if width:
                 # Shown as a number: fine unless the width is wrong (hex and a note) or its raw
                 # bytes spell a word themselves (they are in the bytes the scan searches).
-                if len(hvalue) != width or _LETTERS3.search(hvalue) is not None:
+                if n != width or _LETTERS3.search(value) is not None:
                     return NOT_PLAIN
                 continue
-            if _HDR_BINARY.search(hvalue) is not None:
-                return NOT_PLAIN
-            if not hvalue.isascii():
-                ascii_only = False
-                try:
-                    hvalue.decode()
-                except UnicodeDecodeError:
+            if value.isascii():
+                if value.translate(None, _HDR_OK):
                     return NOT_PLAIN
+                continue
+            ascii_only = False
+            if _HDR_BINARY.search(value) is not None:
+                return NOT_PLAIN
+            try:
+                value.decode()
+            except UnicodeDecodeError:
+                return NOT_PLAIN
         return PLAIN_ASCII if ascii_only else PLAIN_UNICODE
 
 
@@ -234,32 +279,35 @@ def scan(
 ) -> array[int]:
     """The rows of `rows` that `flt` matches, decoding (through `subject`) only rows that the plan
     cannot decide from their bytes."""
+    unicode_safe = not any(UNICODE_FOLDED & set(w.decode()) for w in plan.words)
+    if plan.exact and isinstance(flt.ast, TextTerm):
+        return _scan_word(store, plain, _exact_words_of(flt.ast), flt, rows, subject, unicode_safe, cancelled)
     out = array("i")
-    folded = UNICODE_FOLDED
-    unicode_safe = not any(folded & set(w.decode()) for w in plan.words)
+    append = out.append
     clauses = plan.clauses
-    exact = plan.exact
+    exact = _exact_predicate(flt.ast, store) if plan.exact else None
     matches = flt.matches
     span = store.row_span
-    chunk_of = store.chunk_buffer
-    lowered: dict[int, bytes] = {}
+    flags = plain.flags
+    get_flag = plain.get
+    low = b""
+    low_chunk = -1
     for n, row in enumerate(rows):
-        if cancelled is not None and n % 4096 == 0 and cancelled():
+        if n & 4095 == 0 and cancelled is not None and cancelled():
             break
-        flag = plain.get(row)
+        flag = flags[row] if row < len(flags) else UNKNOWN
+        if flag == UNKNOWN:
+            flag = get_flag(row)
         if flag == NOT_PLAIN or (flag == PLAIN_UNICODE and not unicode_safe):
             if matches(subject(row)):
-                out.append(row)
+                append(row)
             continue
         c, start, end = span(row)
-        low = lowered.get(c)
-        if low is None:
-            if len(lowered) > 4:
-                lowered.clear()
-            low = lowered[c] = bytes(chunk_of(c)).lower()
-        if exact:
-            if matches(_BytesSubject(store, row, low, start, end)):
-                out.append(row)
+        if c != low_chunk:
+            low, low_chunk = fold_case(store.chunk_buffer(c)), c
+        if exact is not None:
+            if exact(row, low, start, end):
+                append(row)
             continue
         for clause in clauses:
             for word in clause:
@@ -269,22 +317,126 @@ def scan(
                 break  # no word of this clause: cannot match
         else:
             if matches(subject(row)):
-                out.append(row)
+                append(row)
     return out
 
 
-class _BytesSubject:
-    """A plain row as a `FilterSubject` for exact plans: numbers from the columns, and a full text
-    that contains a plan word exactly when the row's bytes do (only such words are asked for)."""
+def fold_case(buf: Buffer | bytearray) -> bytes:
+    """`buf` with every byte OR 0x20: ASCII letters lower-cased, and no other byte becomes a
+    letter (so a search for a lower-case word of letters is case-insensitive); vectorised."""
+    if not len(buf):
+        return b""
+    return np.bitwise_or(np.frombuffer(buf, np.uint8), 0x20).tobytes()
 
-    __slots__ = ("_end", "_low", "_row", "_start", "_store")
 
-    def __init__(self, store: RecordStore, row: int, low: bytes, start: int, end: int) -> None:
+def _exact_words_of(term: TextTerm) -> bytes:
+    core = term.pattern.text.strip("*") if term.pattern.kind is PatternKind.GLOB else term.pattern.text
+    return core.lower().encode()
+
+
+def _scan_word(
+    store: RecordStore,
+    plain: PlainFlags,
+    word: bytes,
+    flt: Filter,
+    rows: Iterable[int],
+    subject: Callable[[int], FilterSubject],
+    unicode_safe: bool,
+    cancelled: Callable[[], bool] | None,
+) -> array[int]:
+    """`scan` for a filter that is one word: plain rows are decided chunk by chunk, by finding the
+    word in the case-folded chunk and mapping each hit to its row (no Python work per row)."""
+    wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
+    if not len(wanted):
+        return array("i")
+    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled), np.uint8)
+    row_flags = flags[wanted]
+    ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
+    decided = wanted[ok]
+    matched = np.zeros(len(wanted), dtype=bool)
+    if len(decided):
+        pos = np.frombuffer(store.positions(), np.int64)
+        chunk = pos >> 32
+        start = pos & 0xFFFFFFFF
+        # A row ends where the next row of the same chunk starts, else at the chunk's end.
+        chunk_len = np.array([len(store.chunk_buffer(c)) for c in range(int(chunk.max()) + 1)], np.int64)
+        end = chunk_len[chunk]
+        same = chunk[1:] == chunk[:-1]
+        end[:-1][same] = start[1:][same]
+        hit_rows: list[np.ndarray] = []
+        size = len(word)
+        for c in np.unique(chunk[decided]).tolist():
+            if cancelled is not None and cancelled():
+                break
+            folded = fold_case(store.chunk_buffer(c))
+            hits: list[int] = []
+            find = folded.find
+            i = find(word)
+            while i >= 0:
+                hits.append(i)
+                i = find(word, i + 1)
+            if not hits:
+                continue
+            in_chunk = _rows_of_chunk(chunk, c)
+            starts = start[in_chunk]
+            h = np.asarray(hits, np.int64)
+            at = np.searchsorted(starts, h, side="right") - 1
+            keep = at >= 0
+            h, at = h[keep], at[keep]
+            r = in_chunk[at]
+            hit_rows.append(r[h + size <= end[r]])
+        if hit_rows:
+            matched[ok] = np.isin(decided, np.concatenate(hit_rows))
+    matches = flt.matches
+    for i in np.flatnonzero(~ok).tolist():
+        row = int(wanted[i])
+        if matches(subject(row)):
+            matched[i] = True
+    return array("i", wanted[matched].astype(np.int32).tobytes())
+
+
+def _rows_of_chunk(chunk: np.ndarray, c: int) -> np.ndarray:
+    """Row numbers whose bytes are in chunk `c` (rows fill chunks in order: one contiguous run)."""
+    lo = int(np.searchsorted(chunk, c, side="left"))
+    hi = int(np.searchsorted(chunk, c, side="right"))
+    return np.arange(lo, hi, dtype=np.int64)
+
+
+RowTest = Callable[[int, bytes, int, int], bool]
+
+
+def _exact_predicate(node: object, store: RecordStore) -> RowTest:
+    """The filter as a test of a plain row's lower-cased bytes (for trees `_exact_words` accepts):
+    a word term is "the word is in the bytes", numbers come from the columns."""
+    if isinstance(node, TextTerm):
+        core = node.pattern.text.strip("*") if node.pattern.kind is PatternKind.GLOB else node.pattern.text
+        word = core.lower().encode()
+
+        def has(row: int, low: bytes, start: int, end: int) -> bool:
+            return low.find(word, start, end) >= 0
+
+        return has
+    if isinstance(node, Not):
+        inner = _exact_predicate(node.child, store)
+        return lambda row, low, start, end: not inner(row, low, start, end)
+    if isinstance(node, And | Or):
+        parts = [_exact_predicate(c, store) for c in node.children]
+        if isinstance(node, And):
+            return lambda row, low, start, end: all(p(row, low, start, end) for p in parts)
+        return lambda row, low, start, end: any(p(row, low, start, end) for p in parts)
+    assert isinstance(node, Compare | Range)
+    number = Filter.from_ast(node).matches
+    return lambda row, low, start, end: number(cast(FilterSubject, _Columns(store, row)))
+
+
+class _Columns:
+    """A row's partition, offset and timestamp, for number terms (a `FilterSubject` in part)."""
+
+    __slots__ = ("_row", "_store")
+
+    def __init__(self, store: RecordStore, row: int) -> None:
         self._store = store
         self._row = row
-        self._low = low
-        self._start = start
-        self._end = end
 
     @property
     def partition(self) -> int:
@@ -297,24 +449,3 @@ class _BytesSubject:
     @property
     def timestamp(self) -> int:
         return self._store.timestamp_at(self._row)
-
-    def full_text(self) -> str:
-        return self._low[self._start : self._end].decode("latin-1")
-
-    def _never(self) -> str:  # exact plans have bare words only
-        raise AssertionError("exact scan plans only read the full text")
-
-    def key_text(self) -> str:
-        return self._never()
-
-    def value_text(self) -> str:
-        return self._never()
-
-    def value_fields(self, path: str) -> list[str] | None:
-        raise AssertionError("exact scan plans only read the full text")
-
-    def header_text(self, name: str) -> str | None:
-        raise AssertionError("exact scan plans only read the full text")
-
-    def error_text(self) -> str:
-        return self._never()

@@ -331,6 +331,25 @@ class RecordStore:
                 p += n
         return tuple(out)
 
+    def layout_at(self, i: int) -> tuple[Buffer | bytearray, int, int, int, int]:
+        """(buffer, start, key length, value length, header count) of row `i`: the key starts at
+        `start` (lengths are -1 for None), the value follows, then each header as
+        ``<name id: u32 LE><value length: i32 LE, -1 for None><value>`` (`header_name(id)`). For
+        scans that read raw bytes in place."""
+        pos = self._pos[i]
+        return self._chunk(pos), pos & _POS_MASK, self._key_len[i], self._value_len[i], self._header_count[i]
+
+    def positions(self) -> array[int]:
+        """The position column (``chunk << 32 | offset in chunk`` per row; read-only use): for
+        vectorised scans over rows."""
+        return self._pos
+
+    def chunk_count(self) -> int:
+        return len(self._frozen) + 1
+
+    def header_name(self, name_id: int) -> str:
+        return self._names[name_id]
+
     def row_span(self, i: int) -> tuple[int, int, int]:
         """(chunk, start, end) of row `i`'s bytes (key, value, then its headers as stored) in
         `chunk_buffer(chunk)`; for scans that search raw bytes."""
