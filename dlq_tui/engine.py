@@ -31,6 +31,7 @@ from dlq_tui.kafka.committer import (
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
 from dlq_tui.scan import PlainFlags, plan_scan, scan
+from dlq_tui.scan_pool import WordPool
 from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
@@ -162,6 +163,7 @@ class TriageSession:
         # Which rows' bytes are their texts (filled by filter scans; see dlq_tui.scan).
         self._plain: PlainFlags | None = None
         self._plain_store: RecordStore | None = None
+        self._word_pool: WordPool | None = None
 
     # -- opening and loading ----------------------------------------------------------------------
 
@@ -340,7 +342,21 @@ class TriageSession:
                 if self._plain is None or self._plain_store is not self.store:
                     self._plain, self._plain_store = PlainFlags(self.store), self.store
                 subject = partial(LazySubject, self)
-                return scan(self.store, self._plain, plan, flt, rows, subject, cancelled=cancelled)
+                if self._word_pool is None:
+                    self._word_pool = WordPool()
+                try:
+                    return scan(
+                        self.store,
+                        self._plain,
+                        plan,
+                        flt,
+                        rows,
+                        subject,
+                        cancelled=cancelled,
+                        pool=self._word_pool,
+                    )
+                finally:
+                    self.store.release_pages()
         out = array("i")
         for n, row in enumerate(rows):
             if cancelled is not None and n % 4096 == 0 and cancelled():
@@ -670,4 +686,6 @@ class TriageSession:
             self.journal = None
         if self.registry is not None:
             self.registry.close()
+        if self._word_pool is not None:
+            self._word_pool.close()
         self.store.close()

@@ -30,7 +30,6 @@ Header names are searchable too: a word found in any stored header name is not u
 from __future__ import annotations
 
 import re
-import struct
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import cast
 import numpy as np
 
 from dlq_tui.decode.formats import Format
+from dlq_tui.scan_pool import MIN_CHUNKS, NOT_PLAIN, PLAIN_ASCII, PLAIN_UNICODE, UNKNOWN, WordPool, row_flag
 from dlq_tui.triage.arena import Buffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.filter_ast import And, Compare, Not, Or, PatternKind, Range, TextField, TextTerm
@@ -61,19 +61,6 @@ DERIVED_WORDS = ("null", "infinity", "nan")
 UNICODE_FOLDED = frozenset("iks")
 
 _WORD = re.compile(r"[A-Za-z]{3,}")
-_LETTERS3 = re.compile(rb"[A-Za-z]{3}")
-_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\\]|\xc2[\x80-\x9f]")
-_HDR_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
-
-# Bytes a plain key or value may hold when ASCII (no controls but TAB, LF, CR, ESC; no backslash),
-# and a plain ASCII header value (no ESC; backslashes are fine: headers are not parsed).
-_KV_OK = bytes(sorted({*range(0x20, 0x7F), 0x09, 0x0A, 0x0D, 0x1B} - {0x5C}))
-_HDR_OK = bytes(sorted({*range(0x20, 0x7F), 0x09, 0x0A, 0x0D}))
-_HDR = struct.Struct("<Ii")
-_HDR_SIZE = _HDR.size
-
-# PlainFlags values
-UNKNOWN, PLAIN_ASCII, PLAIN_UNICODE, NOT_PLAIN = 0, 1, 2, 3
 
 
 def _words(text: str) -> list[bytes]:
@@ -191,19 +178,51 @@ class PlainFlags:
         """The flags so far (UNKNOWN where not computed yet; may be shorter than the store)."""
         return self._flags
 
-    def ensure(self, rows: int, cancelled: Callable[[], bool] | None = None) -> bytearray:
-        """Compute the flags of rows below `rows` that are not known yet; returns the flags."""
+    def ensure(
+        self, rows: int, cancelled: Callable[[], bool] | None = None, pool: WordPool | None = None
+    ) -> bytearray:
+        """Compute the flags of rows below `rows` that are not known yet (frozen chunks of a file
+        arena in `pool`'s worker processes when there are enough); returns the flags."""
         flags = self._flags
         if rows > len(flags):
             flags.extend(bytes(rows - len(flags)))
+        first = flags.find(UNKNOWN)
+        if first < 0 or first >= rows:
+            return flags
+        if pool is not None:
+            self._ensure_in_pool(first, rows, pool)
         compute = self._compute
-        start = flags.find(UNKNOWN)  # flags are filled from the front
-        for row in range(max(start, 0) if start >= 0 else rows, rows):
+        for row in range(first, rows):
             if row & 4095 == 0 and cancelled is not None and cancelled():
                 break
             if flags[row] == UNKNOWN:
                 flags[row] = compute(row)
         return flags
+
+    def _ensure_in_pool(self, first: int, rows: int, pool: WordPool) -> None:
+        store, flags = self._store, self._flags
+        pos, klen, vlen, count = (
+            np.frombuffer(c, t)
+            for c, t in zip(store.layout_columns(), (np.int64, np.int32, np.int32, np.int32), strict=True)
+        )
+        chunk = pos[first:rows] >> 32
+        jobs = []
+        for c in np.unique(chunk).tolist():
+            location = store.chunk_location(c)
+            if location is None:
+                continue
+            lo = first + int(np.searchsorted(chunk, c, side="left"))
+            hi = first + int(np.searchsorted(chunk, c, side="right"))
+            layout = np.stack(
+                [pos[lo:hi] & 0xFFFFFFFF, klen[lo:hi], vlen[lo:hi], count[lo:hi]], axis=1
+            ).astype(np.int64)
+            jobs.append((lo, hi, location, layout.tobytes()))
+        if len(jobs) < MIN_CHUNKS:
+            return
+        widths = self.widths()
+        futures = [(lo, hi, pool.submit_flags(*loc, layout, widths)) for lo, hi, loc, layout in jobs]
+        for lo, hi, future in futures:
+            flags[lo:hi] = future.result()
 
     def get(self, row: int) -> int:
         flags = self._flags
@@ -215,56 +234,16 @@ class PlainFlags:
         return flag
 
     def _compute(self, row: int) -> int:
-        store = self._store
-        buf, p, klen, vlen, count = store.layout_at(row)
-        klen, vlen = max(klen, 0), max(vlen, 0)
-        kv = buf[p : p + klen + vlen]
-        if klen and vlen and kv[klen - 1 : klen].isalpha() and kv[klen : klen + 1].isalpha():
-            return NOT_PLAIN  # stored back to back: letters would run from key into value
-        ascii_only = kv.isascii()
-        if ascii_only:
-            if kv.translate(None, _KV_OK):  # a control byte or a backslash
-                return NOT_PLAIN
-        else:
-            for data in (kv[:klen], kv[klen:]):
-                if _BINARY.search(data) is not None:
-                    return NOT_PLAIN
-                try:
-                    data.decode()
-                except UnicodeDecodeError:
-                    return NOT_PLAIN
-        h = p + klen + vlen
-        widths = self._widths
-        for _ in range(count):
-            nid, n = _HDR.unpack_from(buf, h)
-            h += _HDR_SIZE
-            if n < 0:
-                continue
-            if n > 0xFFFF:
-                return NOT_PLAIN  # its stored length could spell letters
-            value = buf[h : h + n]
-            h += n
-            while nid >= len(widths):
-                widths.append(DERIVED_INT_HEADERS.get(store.header_name(len(widths)), 0))
-            width = widths[nid]
-            if width:
-                # Shown as a number: fine unless the width is wrong (hex and a note) or its raw
-                # bytes spell a word themselves (they are in the bytes the scan searches).
-                if n != width or _LETTERS3.search(value) is not None:
-                    return NOT_PLAIN
-                continue
-            if value.isascii():
-                if value.translate(None, _HDR_OK):
-                    return NOT_PLAIN
-                continue
-            ascii_only = False
-            if _HDR_BINARY.search(value) is not None:
-                return NOT_PLAIN
-            try:
-                value.decode()
-            except UnicodeDecodeError:
-                return NOT_PLAIN
-        return PLAIN_ASCII if ascii_only else PLAIN_UNICODE
+        buf, p, klen, vlen, count = self._store.layout_at(row)
+        return row_flag(buf, p, klen, vlen, count, self.widths())
+
+    def widths(self) -> list[int]:
+        """Per header name id: the width of a Spring integer header, else 0."""
+        widths, store = self._widths, self._store
+        names = store.header_names()
+        while len(widths) < len(names):
+            widths.append(DERIVED_INT_HEADERS.get(names[len(widths)], 0))
+        return widths
 
 
 def scan(
@@ -276,12 +255,16 @@ def scan(
     subject: Callable[[int], FilterSubject],
     *,
     cancelled: Callable[[], bool] | None = None,
+    pool: WordPool | None = None,
 ) -> array[int]:
     """The rows of `rows` that `flt` matches, decoding (through `subject`) only rows that the plan
-    cannot decide from their bytes."""
+    cannot decide from their bytes. `pool` lends more cores to one-word scans."""
     unicode_safe = not any(UNICODE_FOLDED & set(w.decode()) for w in plan.words)
     if plan.exact and isinstance(flt.ast, TextTerm):
-        return _scan_word(store, plain, _exact_words_of(flt.ast), flt, rows, subject, unicode_safe, cancelled)
+        word = _exact_words_of(flt.ast)
+        return _scan_word(store, plain, word, flt, rows, subject, unicode_safe, cancelled, pool)
+    if isinstance(rows, array | range) and len(rows):
+        plain.ensure(max(rows) + 1, cancelled, pool)
     out = array("i")
     append = out.append
     clauses = plan.clauses
@@ -343,13 +326,14 @@ def _scan_word(
     subject: Callable[[int], FilterSubject],
     unicode_safe: bool,
     cancelled: Callable[[], bool] | None,
+    pool: WordPool | None,
 ) -> array[int]:
     """`scan` for a filter that is one word: plain rows are decided chunk by chunk, by finding the
     word in the case-folded chunk and mapping each hit to its row (no Python work per row)."""
     wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
     if not len(wanted):
         return array("i")
-    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled), np.uint8)
+    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled, pool), np.uint8)
     row_flags = flags[wanted]
     ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
     decided = wanted[ok]
@@ -365,7 +349,23 @@ def _scan_word(
         end[:-1][same] = start[1:][same]
         hit_rows: list[np.ndarray] = []
         size = len(word)
-        for c in np.unique(chunk[decided]).tolist():
+
+        def rows_hit(c: int, hits: np.ndarray) -> None:
+            in_chunk = _rows_of_chunk(chunk, c)
+            at = np.searchsorted(start[in_chunk], hits, side="right") - 1
+            keep = at >= 0
+            r = in_chunk[at[keep]]
+            hit_rows.append(r[hits[keep] + size <= end[r]])
+
+        chunks = np.unique(chunk[decided]).tolist()
+        futures = []
+        if pool is not None:
+            located = [(c, store.chunk_location(c)) for c in chunks]
+            remote = [(c, loc) for c, loc in located if loc is not None]
+            if len(remote) >= MIN_CHUNKS:
+                futures = [(c, pool.submit(*loc, word)) for c, loc in remote]
+                chunks = [c for c, loc in located if loc is None]
+        for c in chunks:
             if cancelled is not None and cancelled():
                 break
             folded = fold_case(store.chunk_buffer(c))
@@ -375,16 +375,12 @@ def _scan_word(
             while i >= 0:
                 hits.append(i)
                 i = find(word, i + 1)
-            if not hits:
-                continue
-            in_chunk = _rows_of_chunk(chunk, c)
-            starts = start[in_chunk]
-            h = np.asarray(hits, np.int64)
-            at = np.searchsorted(starts, h, side="right") - 1
-            keep = at >= 0
-            h, at = h[keep], at[keep]
-            r = in_chunk[at]
-            hit_rows.append(r[h + size <= end[r]])
+            if hits:
+                rows_hit(c, np.asarray(hits, np.int64))
+        for c, future in futures:
+            found = np.frombuffer(future.result(), np.int64)
+            if len(found):
+                rows_hit(c, found)
         if hit_rows:
             matched[ok] = np.isin(decided, np.concatenate(hit_rows))
     matches = flt.matches

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+from array import array
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -246,3 +248,50 @@ def test_cases_the_bytes_alone_would_get_wrong() -> None:
     _agree([_rec(b"k1", b"v", ("timeout-ms", b"5"))], "timeout")  # in a header name
     _agree([_rec(b"k1", b"1", ("x", b"1"))], "header.x:1 ORD")  # a plain row, nothing found
     _agree([_rec(b"k1", b"\x00\x00\x00\x00\x00abc")], "abc")  # Confluent wire format, shown as hex
+
+
+def test_word_scan_in_worker_processes_agrees(tmp_path: Path) -> None:
+    """Frozen chunks of a file arena are searched by worker processes; the result is the same."""
+    from dlq_tui.scan import PlainFlags, scan
+    from dlq_tui.scan_pool import MIN_CHUNKS, WordPool
+    from dlq_tui.triage.arena import FileArena
+
+    recs = [
+        RawRecord(
+            0,
+            i,
+            0,
+            0,
+            b"k%d" % i,
+            (b"SocketTimeout " if i % 3 == 0 else b"fine ")
+            + b"x" * (i % 50)
+            + (b" TIME" if i % 5 == 0 else b""),
+            (("kafka_dlt-exception-message", b"TimeOut" if i % 7 == 0 else b"none"),),
+        )
+        for i in range(400)
+    ]
+    store = RecordStore(chunk_size=512, arena=FileArena(tmp_path))
+    store.extend(recs)
+    assert store.chunk_location(MIN_CHUNKS) is not None
+    decoder = RecordDecoder()
+    pool = WordPool()
+    try:
+        for text in ("timeout", "*TIME*", "fine"):
+            flt = parse(text)
+            plan = plan_scan(flt, store.header_names(), ("auto", "auto"))
+            assert plan.exact
+            expected = [r for r in range(len(recs)) if flt.matches(decoder.decode_uncached(recs[r]))]
+            rows = array("i", range(len(recs) - 1, -1, -1))  # any order is kept
+            got = scan(
+                store,
+                PlainFlags(store),
+                plan,
+                flt,
+                rows,
+                lambda r: decoder.decode_uncached(recs[r]),
+                pool=pool,
+            )
+            assert sorted(got) == expected and list(got) == sorted(got, reverse=True), text
+    finally:
+        pool.close()
+        store.close()

@@ -57,6 +57,16 @@ class Arena(Protocol):
         """Bytes of frozen chunks held in the Python heap."""
         ...
 
+    def release_pages(self) -> None:
+        """Unmap what scans paged in (it stays in the page cache): keeps the process's RSS to
+        what it holds, not what it last read."""
+        ...
+
+    def location(self, index: int) -> tuple[str, int, int] | None:
+        """(path another process of this user can open, offset, length) of frozen chunk `index`,
+        or None when the chunk is not in a file."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -87,6 +97,12 @@ class MemoryArena:
     def nbytes_heap(self) -> int:
         return sum(len(c) for c in self._chunks)
 
+    def location(self, index: int) -> tuple[str, int, int] | None:
+        return None
+
+    def release_pages(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -103,6 +119,7 @@ class FileArena:
         self._fd = fd
         self._size = 0
         self._maps: list[mmap.mmap] = []
+        self._offsets: list[int] = []
         self._digests: list[int] = []
 
     def freeze(self, chunk: bytearray) -> Buffer:
@@ -117,6 +134,7 @@ class FileArena:
         self._size = start + -(-n // mmap.ALLOCATIONGRANULARITY) * mmap.ALLOCATIONGRANULARITY
         mapped = mmap.mmap(self._fd, n, access=mmap.ACCESS_READ, offset=start) if n else mmap.mmap(-1, 1)
         self._maps.append(mapped)
+        self._offsets.append(start)
         self._digests.append(zlib.crc32(chunk))
         return mapped
 
@@ -128,6 +146,15 @@ class FileArena:
 
     def nbytes_heap(self) -> int:
         return 0
+
+    def release_pages(self) -> None:
+        for m in self._maps:
+            m.madvise(mmap.MADV_DONTNEED)
+
+    def location(self, index: int) -> tuple[str, int, int] | None:
+        if self._fd < 0:
+            return None
+        return f"/proc/{os.getpid()}/fd/{self._fd}", self._offsets[index], len(self._maps[index])
 
     def file_size(self) -> int:
         return self._size

@@ -344,8 +344,14 @@ class RecordStore:
         vectorised scans over rows."""
         return self._pos
 
-    def chunk_count(self) -> int:
-        return len(self._frozen) + 1
+    def layout_columns(self) -> tuple[array[int], array[int], array[int], array[int]]:
+        """The columns behind `layout_at` (position, key length, value length, header count), for
+        vectorised scans; read-only use."""
+        return self._pos, self._key_len, self._value_len, self._header_count
+
+    def chunk_location(self, c: int) -> tuple[str, int, int] | None:
+        """Where another process can read frozen chunk `c` (`Arena.location`), else None."""
+        return self._arena.location(c) if c < len(self._frozen) else None
 
     def header_name(self, name_id: int) -> str:
         return self._names[name_id]
@@ -428,6 +434,10 @@ class RecordStore:
         for c in sorted(chunks):
             if c < frozen:
                 self._arena.verify(c)
+
+    def release_pages(self) -> None:
+        """Drop the arena pages a scan mapped in from this process's RSS (see `Arena.release_pages`)."""
+        self._arena.release_pages()
 
     def close(self) -> None:
         """Release the arena's file. Stored rows stay readable; no more rows can be stored."""
