@@ -31,7 +31,7 @@ from dlq_tui.kafka.committer import (
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
 from dlq_tui.scan import PlainFlags, plan_scan, scan
-from dlq_tui.scan_pool import WordPool
+from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
@@ -342,8 +342,8 @@ class TriageSession:
                 if self._plain is None or self._plain_store is not self.store:
                     self._plain, self._plain_store = PlainFlags(self.store), self.store
                 subject = partial(LazySubject, self)
-                if self._word_pool is None:
-                    self._word_pool = WordPool()
+                if self._word_pool is None and scan_workers() > 0:
+                    self._word_pool = WordPool(scan_workers())
                 try:
                     return scan(
                         self.store,

@@ -20,7 +20,7 @@ import numpy as np
 
 from dlq_tui.triage.arena import Buffer
 
-__all__ = ["WordPool", "chunk_flags", "find_word", "row_flag"]
+__all__ = ["WordPool", "chunk_flags", "find_word", "row_flag", "scan_workers"]
 
 # Plain flags of rows (dlq_tui.scan explains what plain means)
 UNKNOWN, PLAIN_ASCII, PLAIN_UNICODE, NOT_PLAIN = 0, 1, 2, 3
@@ -33,6 +33,16 @@ _KV_OK = bytes(sorted({*range(0x20, 0x7F), 0x09, 0x0A, 0x0D, 0x1B} - {0x5C}))
 _HDR_OK = bytes(sorted({*range(0x20, 0x7F), 0x09, 0x0A, 0x0D}))
 _HDR = struct.Struct("<Ii")
 _HDR_SIZE = _HDR.size
+
+
+def scan_workers() -> int:
+    """Worker processes for scans: ``DLQ_TUI_SCAN_WORKERS`` (default 0: scan in the app's own
+    process). On the shared 2-core bench machine workers were slower (see docs/performance.md);
+    on an idle multi-core bastion they spread the search over the cores."""
+    try:
+        return max(0, int(os.environ.get("DLQ_TUI_SCAN_WORKERS", "0")))
+    except ValueError:
+        return 0
 
 
 MIN_CHUNKS = 4
@@ -113,8 +123,8 @@ def chunk_flags(path: str, offset: int, length: int, layout: bytes, widths: list
 
 
 class WordPool:
-    """A small process pool for `find_word` (one worker per CPU, at most 2: the bastion's cores
-    are shared with the app's own event loop)."""
+    """A small process pool for `find_word` and `chunk_flags` (default: one worker per CPU, at
+    most 2: the bastion's cores are shared with the app's own event loop)."""
 
     def __init__(self, workers: int | None = None) -> None:
         self._workers = workers or max(1, min(2, os.cpu_count() or 1))
