@@ -13,6 +13,7 @@ def main() -> int:
     runs = [
         [sys.executable, "-m", "bench.bench_engine"],
         [sys.executable, str(HERE / "bench_store.py"), "--records", "1000000"],
+        [sys.executable, str(HERE / "bench_decode.py")],
     ]
     table = HERE / "bench_table.py"
     if table.exists():

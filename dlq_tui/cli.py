@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import re
 import sys
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError as SourceError
 
 from dlq_tui import __version__
+from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.settings import (
@@ -26,6 +28,7 @@ from dlq_tui.settings import (
     read_properties_file,
     resolve_connection,
 )
+from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
@@ -123,6 +126,13 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="read from the earliest offset and show resolved history too",
     )
     beh.add_argument(
+        "--from",
+        dest="start_from",
+        metavar="WHERE",
+        help="start reading at p1:33000 (partition:offset), 33000 (every partition), a time "
+        "(2026-11-27T08:00, UTC) or --from=-1h; records before it are not loaded",
+    )
+    beh.add_argument(
         "--tombstones",
         choices=["auto", "always", "never"],
         help="tombstones to the source for merged/purged keyed records (auto: if compacted)",
@@ -165,7 +175,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="dlq-tui",
             description="Triage a Kafka dead letter queue full-screen: merge, purge or skip, committed in one "
-            "transaction. Line-mode commands: " + ", ".join(COMMANDS) + " (dlq-tui COMMAND --help).",
+            "transaction. Line-mode commands: "
+            + ", ".join(COMMANDS + MORE_COMMANDS)
+            + " (dlq-tui COMMAND --help).",
         )
         parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
         parser.add_argument(
@@ -178,7 +190,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     if command in ("ask", "merge-all"):
         parser.add_argument("destination", metavar="DESTINATION", help="where merges go (retry topic)")
     parser.add_argument(
-        "--where", metavar="FILTER", default="", help="only records matching FILTER (docs/filters.md)"
+        "--where",
+        metavar="FILTER",
+        default="",
+        help="only records matching FILTER (syntax: dlq-tui help filters)",
     )
     if command != "print":
         parser.add_argument(
@@ -212,6 +227,31 @@ def _normalise_transaction_flag(argv: list[str]) -> list[str]:
         else:
             out.append(a)
     return out
+
+
+def _attach_from_value(argv: list[str]) -> list[str]:
+    """`--from -1h` as `--from=-1h`: argparse would take `-1h` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--from" and i + 1 < len(argv) and re.fullmatch(r"-\d+[smhdw]", argv[i + 1]):
+            out.append(f"--from={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def _with_start(config: SessionConfig, args: argparse.Namespace) -> SessionConfig:
+    """The session config with `--from` parsed (a bad value is a usage error)."""
+    text = getattr(args, "start_from", None)
+    if text is None:
+        return config
+    try:
+        return dataclasses.replace(config, start=parse_start(text))
+    except StartError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -275,6 +315,7 @@ def session_config(
         value_format=settings.value_format,
         registry_url=conn.registry_url,
         registry_user_info=conn.registry_user_info.get_secret_value() if conn.registry_user_info else None,
+        registry_tls=conn.registry_tls,
         use_journal=settings.journal,
         read_only=settings.read_only,
     )
@@ -282,6 +323,9 @@ def session_config(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = _normalise_transaction_flag(list(sys.argv[1:] if argv is None else argv))
+    if args_list and args_list[0] in MORE_COMMANDS:  # produce, help: no DLQ session
+        return main_more(args_list)
+    args_list = _attach_from_value(args_list)
     command = args_list[0] if args_list and args_list[0] in COMMANDS else None
     parser = build_parser(command)
     try:
@@ -303,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        config = _with_start(config, args)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
         if command is None:

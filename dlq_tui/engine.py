@@ -15,8 +15,10 @@ from operator import attrgetter
 from typing import Literal
 
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
+from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
-from dlq_tui.decode.wire import wire_schema_id
+from dlq_tui.decode.wire import SchemaRef, schema_refs
+from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
     CommitReport,
@@ -24,14 +26,25 @@ from dlq_tui.kafka.committer import (
     Committer,
     FaultHook,
     FencedCommitError,
-    KnownStretch,
     ProgressHook,
     transactional_id_for,
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
 from dlq_tui.kafka.reader import PartitionProgress, SnapshotReader
+from dlq_tui.kafka.start import start_offsets
+from dlq_tui.plan import (
+    TOMBSTONE_RANGE_RESERVE,
+    CommitPlan,
+    KnownStretch,
+    PartitionPlan,
+    PlannedWrite,
+    SplitError,
+    TombstoneFate,
+    transaction_batches,
+)
 from dlq_tui.scan import PlainFlags, plan_scan, scan
 from dlq_tui.scan_pool import WordPool, scan_workers
+from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.filter import Filter
@@ -44,6 +57,8 @@ log = logging.getLogger(__name__)
 
 Tombstones = Literal["auto", "always", "never"]
 FENCED_RETRIES = 3
+DECIDE_SLICE = 50_000
+"""A bulk decision is applied on the loop this many rows at a time."""
 
 
 @dataclass(frozen=True)
@@ -60,23 +75,20 @@ class SessionConfig:
     value_format: str = "auto"
     registry_url: str | None = None
     registry_user_info: str | None = field(default=None, repr=False)
+    registry_tls: RegistryTls | None = None
     use_journal: bool = True
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     """The broker's `offset.metadata.max.bytes` (Kafka's default 4096)."""
+    start: StartSpec | None = None
+    """`--from`: read from an offset or a time instead of the committed offsets."""
 
 
-@dataclass(frozen=True)
-class PartitionStats:
-    """What the progress pane shows for one partition."""
-
-    partition: int
-    loaded: int  # records loaded
-    offsets_read: int
-    offsets_total: int  # snapshot size in offsets (records <= offsets: gaps)
-    unresolved: int  # loaded records not resolved
-    decided: int  # unresolved records with a staged decision
-    done: bool
+def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:
+    """The registry client of a session (None without a URL), with its TLS settings."""
+    if not url:
+        return None
+    return SchemaRegistry(url, user_info=user_info, verify=tls.ssl_context() if tls else True)
 
 
 class LazySubject:
@@ -134,11 +146,9 @@ class TriageSession:
         self.config = config
         self.store = RecordStore()
         self.buffer = StagedBuffer()
-        registry = (
-            SchemaRegistry(config.registry_url, user_info=config.registry_user_info)
-            if config.registry_url
-            else None
-        )
+        self._decision_listeners: list[DecisionsListener] = []
+        self.buffer.add_listener(self._decisions_changed)
+        registry = registry_client(config.registry_url, config.registry_user_info, config.registry_tls)
         self.registry = registry
         # Two decoders: `decoder` serves what is on screen and never waits on the registry (schemas
         # come from `prefetch_schemas`); `_scan_decoder` fetches, for filters in worker threads.
@@ -155,8 +165,8 @@ class TriageSession:
         self.resolution: dict[int, PartitionResolution] = {}
         self.resolved = bytearray()  # one flag per row: 1 = resolved (hidden unless --from-beginning)
         self.journal: Journal | None = None
-        self.journal_offer: dict[RecordId, Decision] = {}
-        self.journal_note: str | None = None
+        self._offered: dict[RecordId, Decision] = {}
+        self._journal_note: str | None = None
         self.notices: list[str] = []
         self._reader: SnapshotReader | None = None
         self._unresolved_count: dict[int, int] = {}
@@ -164,6 +174,78 @@ class TriageSession:
         self._plain: PlainFlags | None = None
         self._plain_store: RecordStore | None = None
         self._word_pool: WordPool | None = None
+        self.start_plan: StartPlan | None = None
+
+    # -- the app's interface (engine_api.Engine) ----------------------------------------------------
+
+    @property
+    def info(self) -> EngineInfo:
+        cfg = self.config
+        return EngineInfo(
+            cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning, self.start_note
+        )
+
+    @property
+    def journal_offer(self) -> JournalOffer | None:
+        if not self._offered:
+            return None
+        counts = Counter(self._offered.values())
+        return JournalOffer(counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP])
+
+    @property
+    def journal_offered(self) -> dict[RecordId, Decision]:
+        """The offered decisions themselves (line mode and tests)."""
+        return dict(self._offered)
+
+    @property
+    def journal_note(self) -> str | None:
+        return self._journal_note
+
+    @property
+    def journal_active(self) -> bool:
+        return self.journal is not None
+
+    def row_count(self) -> int:
+        return len(self.store)
+
+    def is_visible(self, row: int) -> bool:
+        return self.visible(row)
+
+    def partition_at(self, row: int) -> int:
+        return self.store.partition_at(row)
+
+    def offset_at(self, row: int) -> int:
+        return self.store.offset_at(row)
+
+    def timestamp_at(self, row: int) -> int:
+        return self.store.timestamp_at(row)
+
+    def size_at(self, row: int) -> int:
+        return max(0, self.store.key_len_at(row)) + max(0, self.store.value_len_at(row))
+
+    def staged_counts(self) -> dict[Decision, int]:
+        return self.buffer.counts()
+
+    def add_decisions_listener(self, listener: DecisionsListener) -> None:
+        self._decision_listeners.append(listener)
+
+    def remove_decisions_listener(self, listener: DecisionsListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._decision_listeners.remove(listener)
+
+    def _decisions_changed(self, _change: object) -> None:
+        for listener in list(self._decision_listeners):
+            listener()
+
+    async def prefetch(self, rows: range) -> bool:
+        fetched = await asyncio.to_thread(self.prefetch_schemas, rows, clear=False)
+        if fetched:
+            self.decoder.clear_cache()
+        return bool(fetched)
+
+    async def plan(self) -> CommitPlan:
+        writes = self.staged_writes()
+        return await asyncio.to_thread(self.commit_plan, writes)
 
     # -- opening and loading ----------------------------------------------------------------------
 
@@ -191,6 +273,13 @@ class TriageSession:
             for p in self.partitions
         }
         starts = None if cfg.from_beginning else {p: r.committed for p, r in self.resolution.items()}
+        if cfg.start is not None:
+            chosen, log_starts = await start_offsets(cfg.kafka, cfg.source, self.partitions, cfg.start)
+            committed = {p: r.committed for p, r in self.resolution.items()}
+            self.start_plan = plan_start(
+                cfg.start, chosen, committed, log_starts, from_beginning=cfg.from_beginning
+            )
+            starts = self.start_plan.starts
         self._reader = SnapshotReader(cfg.kafka, cfg.source, self.partitions, starts)
         await self._reader.open()
         self._unresolved_count = dict.fromkeys(self.partitions, 0)
@@ -201,17 +290,15 @@ class TriageSession:
     def _open_journal(self) -> None:
         journal = Journal(self.cluster_id, self.config.group, self.config.source)
         try:
-            self.journal_offer = {
-                rid: d for rid, d in journal.load().items() if not self.is_resolved_rid(rid)
-            }
+            self._offered = {rid: d for rid, d in journal.load().items() if not self.is_resolved_rid(rid)}
         except JournalBusyError:
-            self.journal_note = (
+            self._journal_note = (
                 "another dlq-tui session on this machine holds the journal of this DLQ; not journaling"
             )
             journal.close()
             return
         except OSError as exc:
-            self.journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
+            self._journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
             journal.close()
             return
         self.journal = journal
@@ -220,7 +307,7 @@ class TriageSession:
         """Take the offered decisions of a lost session into the buffer, then journal from here on."""
         assert self.journal is not None
         result = self.journal.restore_into(self.buffer, self.is_resolved_rid)
-        self.journal_offer = {}
+        self._offered = {}
         self.journal.attach(self.buffer)
         return result
 
@@ -229,11 +316,11 @@ class TriageSession:
         if self.journal is not None:
             self.journal.discard()
             self.journal.attach(self.buffer)
-        self.journal_offer = {}
+        self._offered = {}
 
     def start_journal(self) -> None:
         """Journal from here on without deciding on an offer yet (the offer stays in the file)."""
-        if self.journal is not None and not self.journal_offer:
+        if self.journal is not None and not self._offered:
             self.journal.attach(self.buffer)
 
     @property
@@ -367,13 +454,18 @@ class TriageSession:
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def decide(self, rows: Iterable[int], decision: Decision) -> int:
-        """Stage `decision` on the unresolved rows among `rows`; returns how many changed."""
+    def _check_decision(self, decision: Decision) -> None:
         if self.config.read_only and decision.resolves:
             raise DlqError("read-only session: merge and purge are disabled")
         if decision is Decision.MERGE and not self.config.destination:
             raise DlqError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)")
+
+    def _candidates(self, rows: Iterable[int], decision: Decision) -> tuple[list[RecordId], int, str | None]:
+        """The record ids of `rows` that can take `decision` (unresolved, not refused), how many
+        were looked at, and why some were refused. Reads only: safe in a thread."""
         candidates = [r for r in rows if not self.resolved[r]]
+        looked = len(candidates)
+        reason = None
         if decision is Decision.MERGE and self.destination_compacted:
             keyless = [r for r in candidates if self.store.key_len_at(r) < 0]
             if keyless:
@@ -382,15 +474,51 @@ class TriageSession:
                     f"'{self.config.destination}' is compacted and Kafka refuses records without a key there "
                     "(purge them, or merge to a topic that is not compacted)"
                 )
-                if len(keyless) == len(candidates):
-                    raise DlqError(reason)
-                self.notices.append(reason)
                 refused = set(keyless)
                 candidates = [r for r in candidates if r not in refused]
-        return self.buffer.set((self.store.rid_at(r) for r in candidates), decision)
+        rid_at = self.store.rid_at
+        return [rid_at(r) for r in candidates], looked, reason
+
+    def decide(self, rows: Iterable[int], decision: Decision) -> int:
+        """Stage `decision` on the unresolved rows among `rows`; returns how many changed."""
+        self._check_decision(decision)
+        rids, looked, reason = self._candidates(rows, decision)
+        if reason is not None:
+            if looked and not rids:
+                raise DlqError(reason)
+            self.notices.append(reason)
+        return self.buffer.set(rids, decision)
+
+    async def decide_many(self, rows: array[int], decision: Decision | None) -> DecideResult:
+        if decision is not None:
+            self._check_decision(decision)
+        changed = looked_all = staged_all = 0
+        reasons: list[str] = []
+        for start in range(0, len(rows), DECIDE_SLICE):
+            part = rows[start : start + DECIDE_SLICE]
+            if decision is None:
+                changed += self.undo(part)
+            else:
+                rids, looked, reason = await asyncio.to_thread(self._candidates, part, decision)
+                looked_all += looked
+                staged_all += len(rids)
+                if reason is not None:
+                    reasons.append(reason)
+                changed += self.buffer.set(rids, decision)
+            await asyncio.sleep(0)  # the screen draws between slices
+        if reasons:
+            if looked_all and not staged_all:
+                raise DlqError(reasons[0] if len(reasons) == 1 else "; ".join(reasons))
+            self.notices.extend(reasons)
+        return DecideResult(decision, changed, len(rows))
 
     def undo(self, rows: Iterable[int]) -> int:
         return self.buffer.undo(self.store.rid_at(r) for r in rows)
+
+    def forget_skips(self) -> int:
+        """Take every staged skip back (journaled as an undo): for a run that ended normally, whose
+        skips must not outlive it."""
+        return self.buffer.undo([rid for rid, d in self.buffer.items() if d is Decision.SKIP])
 
     def progress_stats(self) -> list[PartitionStats]:
         """Per-partition progress for the UI, in O(partitions) (cheap on every repaint): `decided` is the
@@ -412,9 +540,11 @@ class TriageSession:
             )
         return out
 
-    def prefetch_schemas(self, rows: Iterable[int]) -> int:
+    def prefetch_schemas(self, rows: Iterable[int], *, clear: bool = True) -> int:
         """Fetch (into the registry's cache) the schemas that the keys and values of `rows` name
-        in the Confluent wire format: on-screen decoding never fetches, it shows what is cached.
+        in the Confluent wire format or in ``__key_schema_id``/``__value_schema_id`` headers:
+        on-screen decoding never fetches, it shows what is cached (a record whose schema is not
+        fetched yet decodes as *pending*, `Decoded.pending`).
         For a worker thread (or line mode); failures are cached by the registry, not raised.
         Returns how many schema ids got an answer now (schema or failure); when any did, the
         decode cache is cleared so that the next paint shows them."""
@@ -422,18 +552,17 @@ class TriageSession:
         if registry is None:
             return 0
         store = self.store
-        ids: set[int] = set()
+        ids: set[SchemaRef] = set()
         for row in rows:
-            for data in (store.key_at(row), store.value_at(row)):
-                schema_id = wire_schema_id(data)
-                if schema_id is not None and not registry.is_known(schema_id):
+            for schema_id in schema_refs(store.key_at(row), store.value_at(row), store.headers_at(row)):
+                if not registry.is_known(schema_id):
                     ids.add(schema_id)
         for schema_id in ids:
             try:
                 registry.get_schema(schema_id)
             except Exception:  # shown where the record is shown
                 log.debug("schema %s: prefetch failed", schema_id, exc_info=True)
-        if ids:
+        if ids and clear:
             self.decoder.clear_cache()
         return len(ids)
 
@@ -449,7 +578,21 @@ class TriageSession:
         return "compact" in self.destination_policy
 
     @property
+    def start_note(self) -> str | None:
+        """With `--from`: what was not loaded, for the status line (None without `--from`)."""
+        plan = self.start_plan
+        if plan is None:
+            return None
+        if plan.skips_unresolved and self.config.tombstones != "never" and "compact" in self.cleanup_policy:
+            return plan.note + "; no tombstones (one could compact away a record that was not loaded)"
+        return plan.note
+
+    @property
     def tombstones_on(self) -> bool:
+        if self.start_plan is not None and self.start_plan.skips_unresolved:
+            # A tombstone would, once compacted, also delete an older unresolved record with the
+            # same key that this session did not load (and so could not protect).
+            return False
         if self.config.tombstones == "always":
             return True
         if self.config.tombstones == "never":
@@ -467,21 +610,6 @@ class TriageSession:
                 log_start=prog.log_start,
             )
         return known
-
-    def plan(self) -> dict[int, PartitionResolution]:
-        """The resolution state a commit of the staged writes would leave, from what this session
-        knows (the commit itself re-reads the group's offsets first)."""
-        writes, _ = self.staged_writes()
-        known = self._known()
-        by_partition: dict[int, list[int]] = {}
-        for record, _decision in writes:
-            by_partition.setdefault(record.partition, []).append(record.offset)
-        return {
-            p: self.resolution[p].resolve(
-                offsets, known=known[p].offsets, known_start=known[p].start, known_end=known[p].end
-            )
-            for p, offsets in by_partition.items()
-        }
 
     def staged_writes(self) -> tuple[list[tuple[RowView, Decision]], list[RecordId]]:
         """The merges and purges whose records are loaded (as lazy views on the store: a commit of
@@ -501,22 +629,80 @@ class TriageSession:
         counts = self.buffer.counts()
         return bool(counts[Decision.MERGE] or counts[Decision.PURGE])
 
-    def tombstone_plan(self, writes: Sequence[tuple[RowView, Decision]]) -> tuple[int, int]:
-        """(tombstones a commit of `writes` would write, tombstones it would withhold) from what is
-        loaded; the commit also looks at records that arrived after the snapshot. For a thread."""
-        if not self.tombstones_on:
-            return 0, 0
-        protected = self.protected_keys(writes)
-        write = withheld = 0
-        for view, _ in writes:
+    @property
+    def tombstone_reason(self) -> str:
+        mode = self.config.tombstones
+        if mode == "always":
+            return "--tombstones always"
+        if mode == "never":
+            return "--tombstones never"
+        if self.tombstones_on:
+            return "the source topic is compacted"
+        return "the source topic is not compacted"
+
+    def commit_plan(
+        self, staged: tuple[list[tuple[RowView, Decision]], list[RecordId]] | None = None
+    ) -> CommitPlan:
+        """What a commit of the staged decisions would write, from what this session loaded (the
+        commit itself re-reads the group's offsets and the records that arrived after the
+        snapshot). O(staged + loaded records of the touched partitions): run it in a thread."""
+        writes, missing = staged if staged is not None else self.staged_writes()
+        tombstones = self.tombstones_on
+        protected = self.protected_keys(writes) if tombstones else {}
+        planned: list[PlannedWrite] = []
+        pending: dict[int, list[tuple[RecordLike, Decision]]] = {}
+        for view, decision in writes:
             key = view.key
-            if key is None:
-                continue
-            if protected.get(view.partition, {}).get(key, -1) > view.offset:
-                withheld += 1
-            else:
-                write += 1
-        return write, withheld
+            fate: TombstoneFate = "none"
+            if tombstones and key is not None:
+                fate = "withheld" if protected.get(view.partition, {}).get(key, -1) > view.offset else "write"
+            planned.append(PlannedWrite(view.partition, view.offset, decision, key, fate))
+            pending.setdefault(view.partition, []).append((view, decision))
+        known = self._known()
+        reserve = TOMBSTONE_RANGE_RESERVE if tombstones else 0
+        after: dict[int, PartitionResolution] = {}
+        transactions = 0
+        error = None
+        try:
+            for _batch, state in transaction_batches(
+                self.resolution, pending, known, self.config.max_metadata_bytes - reserve
+            ):
+                transactions += 1
+                after.update(state)
+        except SplitError as exc:
+            error = str(exc)
+        by_partition: dict[int, Counter[str]] = {}
+        for w in planned:
+            c = by_partition.setdefault(w.partition, Counter())
+            c[w.decision.value] += 1
+            c[w.tombstone] += 1
+        partitions = tuple(
+            PartitionPlan(
+                partition=p,
+                merges=c[Decision.MERGE.value],
+                purges=c[Decision.PURGE.value],
+                tombstones=c["write"],
+                withheld=c["withheld"],
+                committed=after[p].committed if p in after else self.resolution[p].committed,
+                resolved_above=after[p].resolved_above.count() if p in after else 0,
+                metadata=after[p].metadata if p in after else "",
+            )
+            for p, c in sorted(by_partition.items())
+        )
+        return CommitPlan(
+            source=self.config.source,
+            destination=self.config.destination,
+            group=self.config.group,
+            writes=tuple(planned),
+            partitions=partitions,
+            tombstones_on=tombstones,
+            tombstone_reason=self.tombstone_reason,
+            keep_timestamp=self.config.keep_timestamp,
+            skipped=self.buffer.count(Decision.SKIP),
+            not_loaded=len(missing),
+            transactions=transactions,
+            error=error,
+        )
 
     def protected_keys(self, writes: Sequence[tuple[RowView, Decision]]) -> dict[int, dict[bytes, int]]:
         """Per partition: for the keys being resolved, the highest offset of a loaded record with
@@ -665,7 +851,7 @@ class TriageSession:
                 with contextlib.suppress(Exception):
                     journal.attach(self.buffer)
             raise
-        if new.journal_offer:
+        if new._offered:
             new.restore_journal()  # the journal holds this session's decisions
         elif new.journal is None and staged:
             for decision in Decision:

@@ -10,12 +10,14 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from dlq_tui.decode.formats import Decoded
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.display import iso_ts
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.plan import CommitPlan, plan_lines, result_lines
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
@@ -39,7 +41,8 @@ def describe_decoded(d: DecodedRecord, source: str, out: TextIO) -> None:
     out.write(f"  value:   {_text(value, d.value.error)}\n")
     if d.value.schema_id is not None:
         out.write(
-            f"  schema:  id {d.value.schema_id}{' (' + d.value.subject + ')' if d.value.subject else ''}\n"
+            f"  schema:  id {d.value.schema_id}{' (' + d.value.subject + ')' if d.value.subject else ''}"
+            f"{schema_kind(d.value)}\n"
         )
     error = d.error_text()
     if error:
@@ -54,12 +57,21 @@ def describe_decoded(d: DecodedRecord, source: str, out: TextIO) -> None:
         out.write(f"  headers: {', '.join(one_line(safe_text(n), 60) for n in other)}\n")
 
 
+def schema_kind(part: Decoded) -> str:
+    """`` PROTOBUF shop.Order`` / `` JSON OrderCanceled`` (nothing for Avro, the default)."""
+    if part.schema_type in (None, "AVRO"):
+        return ""
+    words = [w for w in (part.schema_type, part.schema_title) if w]
+    return " " + one_line(safe_text(" ".join(words)), 120) if words else ""
+
+
 def _text(text: str, error: str | None) -> str:
     shown = one_line(safe_text(text), 500)
     return f"{shown}  [{one_line(safe_text(error), 200)}]" if error else shown
 
 
 def as_json(d: DecodedRecord) -> dict[str, Any]:
+    """The JSON of print before format v1 (kept for callers; `record_json` is the format now)."""
     raw = d.raw
 
     def part(decoded: Any, present: bool) -> Any:
@@ -99,38 +111,39 @@ def _selected(session: TriageSession, where: str) -> list[int]:
 
 
 def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
-    out.write(f"{report.merged} merged, {report.purged} purged, {skipped} skipped\n")
-    detail = f"{report.tombstones} tombstones, {report.transactions} transaction(s)"
-    if report.tombstones_withheld:
-        detail += f"; {report.tombstones_withheld} tombstones withheld: a newer record with the same key is undecided"
-    if report.dropped:
-        detail += f"; {len(report.dropped)} decisions dropped: already resolved by someone else"
-    out.write(detail + "\n")
+    """What a commit wrote, in the words the app uses too (`plan.result_lines`)."""
+    for line, _tone in result_lines(report.result(skipped)):
+        out.write(line + "\n")
 
 
-def print_plan(session: TriageSession, out: TextIO) -> None:
-    writes, _ = session.staged_writes()
-    dest = session.config.destination
-    for record, decision in writes:
-        key = (
-            one_line(safe_text(record.key.decode("utf-8", "replace")), 60)
-            if record.key is not None
-            else "(none)"
-        )
-        if decision is Decision.MERGE:
-            out.write(f"would merge     {record.partition}:{record.offset} key {key} -> {dest}\n")
+def _key_text(key: bytes | None) -> str:
+    return one_line(safe_text(key.decode("utf-8", "replace")), 60) if key is not None else "(none)"
+
+
+def print_plan(plan: CommitPlan, out: TextIO) -> None:
+    """`--dry-run`: each write the commit would make, then the plan's summary (the same object and
+    words as the app's review screen)."""
+    for w in plan.writes:
+        key = _key_text(w.key)
+        where = f"{w.partition}:{w.offset}"
+        if w.decision is Decision.MERGE:
+            out.write(f"would merge     {where} key {key} -> {plan.destination}\n")
         else:
-            out.write(f"would purge     {record.partition}:{record.offset} key {key}\n")
-        if session.tombstones_on and record.key is not None:
+            out.write(f"would purge     {where} key {key}\n")
+        if w.tombstone == "write":
+            out.write(f"would tombstone {where} key {key} -> {plan.source}\n")
+        elif w.tombstone == "withheld":
             out.write(
-                f"would tombstone {record.partition}:{record.offset} key {key} -> {session.config.source}\n"
+                f"tombstone withheld {where} key {key}: a newer record with the same key is undecided\n"
             )
-    for p, state in sorted(session.plan().items()):
-        meta = f" metadata {state.metadata}" if state.metadata else ""
+    for line, _tone in plan_lines(plan):
+        out.write(line + "\n")
+    for p in plan.partitions:
+        meta = f" metadata {p.metadata}" if p.metadata else ""
         out.write(
-            f"would commit    partition {p} offset {state.committed}{meta} for group {session.config.group}\n"
+            f"would commit    partition {p.partition} offset {p.committed}{meta} for group {plan.group}\n"
         )
-    out.write(f"dry run: nothing written ({len(writes)} decisions)\n")
+    out.write(f"dry run: nothing written ({plan.decisions} decisions)\n")
 
 
 async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
@@ -164,6 +177,8 @@ async def run(
 
         return await print_streaming(config, flt_text, args.format, args.limit, out)
     session = await _open(config)
+    if session.start_note:  # stderr: `print --format jsonl` output stays pure JSON
+        print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
         rows = _selected(session, flt_text)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
@@ -172,7 +187,7 @@ async def run(
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
             session.decide(rows, decision)
             if args.dry_run:
-                print_plan(session, out)
+                print_plan(await asyncio.to_thread(session.commit_plan), out)
                 return 0
             await commit(session, 0, out)
             return 0
@@ -190,11 +205,12 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         out.write(
             f"restored {restored.restored} staged decision(s) of an earlier session on this DLQ "
             f"from the journal ({restored.dropped_as_resolved} dropped: resolved meanwhile); "
-            "their records are not asked again\n"
+            "records restored as merge or purge are not asked again, skipped ones are\n"
         )
     elif session.journal_note:
         out.write(f"note: {session.journal_note}\n")
-    rows = [r for r in rows if session.decision(r) is None]
+    # A skip never hides a record from a later run: only restored merges and purges are not asked.
+    rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
     if not rows:
         out.write("no unresolved records\n")
     for row in rows:
@@ -225,22 +241,15 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         skipped += decision is Decision.SKIP
         since_commit += decision is not Decision.SKIP
         if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
-            _add(total, await session.commit())
+            total.add(await session.commit())
             since_commit = 0
     if args.dry_run:
-        print_plan(session, out)
+        print_plan(await asyncio.to_thread(session.commit_plan), out)
         return 0
     if session.has_writes():
-        _add(total, await session.commit())
+        total.add(await session.commit())
+    # The run ended normally: its skips are done with (the journal keeps nothing of them), so the
+    # next run asks about those records again. A run cut off keeps them all in the journal.
+    session.forget_skips()
     print_report(total, skipped, out)
     return 0
-
-
-def _add(total: CommitReport, report: CommitReport) -> None:
-    total.merged += report.merged
-    total.purged += report.purged
-    total.tombstones += report.tombstones
-    total.tombstones_withheld += report.tombstones_withheld
-    total.transactions += report.transactions
-    total.committed.extend(report.committed)
-    total.dropped.extend(report.dropped)

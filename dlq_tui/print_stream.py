@@ -1,36 +1,25 @@
 """`dlq-tui print`, streaming: records are decoded, filtered and written as they arrive (each
 partition in offset order), never stored, so memory stays bounded by one fetch batch whatever the
-DLQ's size. JSON lines are encoded with orjson; the record's JSON object and the text block come
-from `linemode` (`as_json`, `describe_decoded`), the one place that formats a record."""
+DLQ's size. A record is formatted by the one function for each format: `record_json.record_json`
+and `dumps` (JSON lines, format v1), `linemode.describe_decoded` (text)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any, BinaryIO, TextIO
-
-import orjson
+import sys
+from typing import TextIO
 
 from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.engine import SessionConfig, TriageSession
-from dlq_tui.linemode import as_json, describe_decoded
+from dlq_tui.linemode import describe_decoded
+from dlq_tui.record_json import dumps, record_json
 from dlq_tui.triage.filter import parse
 
-__all__ = ["dumps_line", "print_streaming"]
+__all__ = ["print_streaming"]
 
-_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 # Smaller fetches than the app's: what aiokafka buffers ahead is most of print's memory. A user's
 # own -c fetch settings win.
 STREAM_FETCH = {"fetch_max_bytes": 8 << 20, "max_partition_fetch_bytes": 1 << 20}
-
-
-def dumps_line(obj: dict[str, Any]) -> bytes:
-    """One JSON line (UTF-8, compact, newline-terminated). Falls back to the standard library
-    for what orjson refuses (integers beyond 64 bits in a decoded payload)."""
-    try:
-        return orjson.dumps(obj, option=_OPTS)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
 
 
 async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: int, out: TextIO) -> int:
@@ -42,11 +31,10 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     config = dataclasses.replace(config, kafka=kafka)
     session = TriageSession(config)
     await session.open()
+    if session.start_note:  # stderr: JSON lines stay pure JSON
+        print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     # Schemas are fetched as records name them (line mode may wait on the registry) and cached.
     decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
-    binary: BinaryIO | None = getattr(out, "buffer", None) if fmt == "jsonl" else None
-    if binary is not None:
-        out.flush()
     shown = 0
     try:
         async for batch in session.stream():
@@ -54,26 +42,21 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
                 if fmt == "jsonl":
                     break
                 continue  # only counting now
-            lines: list[bytes] = []
+            lines: list[str] = []
             for rec in batch:
                 d = decoder.decode_uncached(rec)
                 if flt is not None and not flt.matches(d):
                     continue
                 if fmt == "jsonl":
-                    lines.append(dumps_line(as_json(d)))
+                    lines.append(dumps(record_json(d, config.source)))
                 else:
                     describe_decoded(d, config.source, out)
                 shown += 1
                 if limit and shown >= limit:
                     break
             if lines:
-                data = b"".join(lines)
-                if binary is not None:
-                    binary.write(data)
-                else:
-                    out.write(data.decode())
-        if binary is not None:
-            binary.flush()
+                lines.append("")
+                out.write("\n".join(lines))
         if fmt == "text":
             out.write(f"{shown} of {session.unresolved_count()} unresolved records shown\n")
         return 0

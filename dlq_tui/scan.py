@@ -8,7 +8,7 @@ bytes. So a scan first looks at the raw bytes:
   value are UTF-8 text without binary control bytes and without backslashes (no JSON escapes, no
   Avro or other wire format, nothing shown as hex), and every header value is printable UTF-8 text
   or one of Spring's fixed-width integer headers (shown as digits / an ISO time) or null (shown as
-  ``(null)``). Decoding a plain row may re-render JSON (whitespace, number formats), but it never
+  ``(null)``), and no header names a schema for key or value. Decoding a plain row may re-render JSON (whitespace, number formats), but it never
   adds, removes or changes a run of letters: every run of ASCII letters of a decoded text is a run
   of the raw bytes, and the other way round, apart from derived words (``null``, ``Infinity``,
   ``inf``, ``nan``, single letters of numbers and times).
@@ -38,6 +38,7 @@ from typing import cast
 import numpy as np
 
 from dlq_tui.decode.formats import Format
+from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
 from dlq_tui.scan_pool import MIN_CHUNKS, NOT_PLAIN, PLAIN_ASCII, PLAIN_UNICODE, UNKNOWN, WordPool, row_flag
 from dlq_tui.triage.arena import Buffer
 from dlq_tui.triage.filter import Filter
@@ -54,6 +55,9 @@ DERIVED_INT_HEADERS = {
     "kafka_dlt-original-offset": 8,
     "kafka_dlt-original-timestamp": 8,
 }
+# A key or value named by one of these headers is decoded with that schema (Avro field names are
+# not in its bytes): such rows are never plain.
+SCHEMA_HEADERS = frozenset({KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER})
 # Words that decoding can produce on its own: ``(null)`` for a null header, ``Infinity``/``inf``
 # for huge JSON numbers. A word inside one of them is never used.
 DERIVED_WORDS = ("null", "infinity", "nan")
@@ -238,11 +242,13 @@ class PlainFlags:
         return row_flag(buf, p, klen, vlen, count, self.widths())
 
     def widths(self) -> list[int]:
-        """Per header name id: the width of a Spring integer header, else 0."""
+        """Per header name id: the width of a Spring integer header, -1 for a header that names
+        the schema of the key or value (decoded with it: not plain), else 0."""
         widths, store = self._widths, self._store
         names = store.header_names()
         while len(widths) < len(names):
-            widths.append(DERIVED_INT_HEADERS.get(names[len(widths)], 0))
+            name = names[len(widths)]
+            widths.append(-1 if name in SCHEMA_HEADERS else DERIVED_INT_HEADERS.get(name, 0))
         return widths
 
 

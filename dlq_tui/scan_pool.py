@@ -86,13 +86,15 @@ def row_flag(buf: Buffer | bytearray, p: int, klen: int, vlen: int, count: int, 
     for _ in range(count):
         nid, n = _HDR.unpack_from(buf, h)
         h += _HDR_SIZE
+        width = widths[nid]
+        if width < 0:
+            return NOT_PLAIN  # names the schema the key or value is decoded with
         if n < 0:
             continue
         if n > 0xFFFF:
             return NOT_PLAIN  # its stored length could spell letters
         value = buf[h : h + n]
         h += n
-        width = widths[nid]
         if width:
             # Shown as a number: fine unless the width is wrong (hex and a note) or its raw
             # bytes spell a word themselves (they are in the bytes the scan searches).

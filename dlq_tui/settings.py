@@ -16,6 +16,12 @@ from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from dlq_tui.decode.registry_tls import (
+    REGISTRY_TLS_PROPERTIES,
+    RegistryTls,
+    RegistryTlsError,
+    registry_tls_from_properties,
+)
 from dlq_tui.kafka.connection import KafkaSettings
 
 ENV_PREFIX = "DLQ_TUI_"
@@ -249,11 +255,16 @@ class ResolvedConnection:
     """The outcome of mapping settings and properties: Kafka settings, registry URL and auth."""
 
     def __init__(
-        self, kafka: KafkaSettings, registry_url: str | None, registry_user_info: SecretStr | None
+        self,
+        kafka: KafkaSettings,
+        registry_url: str | None,
+        registry_user_info: SecretStr | None,
+        registry_tls: RegistryTls | None = None,
     ) -> None:
         self.kafka = kafka
         self.registry_url = registry_url
         self.registry_user_info = registry_user_info
+        self.registry_tls = registry_tls
 
     def __repr__(self) -> str:
         return (
@@ -278,7 +289,7 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
     # common properties given to one client are taken for both.
     for props in (consumer_only, producer_only):
         for name in list(props):
-            if name in _COMMON:
+            if name in _COMMON or name in REGISTRY_TLS_PROPERTIES:
                 shared.setdefault(name, props.pop(name))
 
     for name in shared:
@@ -377,12 +388,24 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
         )
     if registry_url and "," in registry_url:
         registry_url = registry_url.split(",")[0].strip()
-    return ResolvedConnection(kafka, registry_url, user_info)
+    return ResolvedConnection(kafka, registry_url, user_info, _registry_tls(shared))
+
+
+def _registry_tls(shared: dict[str, str]) -> RegistryTls | None:
+    """The registry's ``schema.registry.ssl.*`` settings, checked (files readable, PEM)."""
+    try:
+        tls = registry_tls_from_properties(shared)
+        if tls is not None:
+            tls.ssl_context()
+    except RegistryTlsError as exc:
+        raise SettingsError(str(exc)) from None
+    return tls
 
 
 def _known(name: str) -> bool:
     return (
         name in _COMMON
+        or name in REGISTRY_TLS_PROPERTIES
         or name in _CONSUMER
         or name in _PRODUCER
         or name in _UNUSED

@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlq_tui.decode.formats import Decoded, Format, decode_bytes, hex_dump, parse_format
+from dlq_tui.decode.json_schema import JsonSchema
+from dlq_tui.decode.protobuf import ProtoSchema
 from dlq_tui.decode.registry import RegisteredSchema, RegistryError
 
 ORDER = {
@@ -29,10 +31,15 @@ class Schemas:
         self.calls = 0
 
     def add(self, schema_id: int, schema: Any, schema_type: str = "AVRO") -> None:
-        parsed = fastavro.parse_schema(schema) if schema_type == "AVRO" else None
-        self.by_id[schema_id] = RegisteredSchema(
-            schema_id, schema_type, json.dumps(schema), parsed, "orders-value"
-        )
+        text = schema if isinstance(schema, str) else json.dumps(schema)
+        parsed: Any = None
+        if schema_type == "AVRO":
+            parsed = fastavro.parse_schema(schema)
+        elif schema_type == "PROTOBUF":
+            parsed = ProtoSchema.compile(text)
+        elif schema_type == "JSON":
+            parsed = JsonSchema.compile(text)
+        self.by_id[schema_id] = RegisteredSchema(schema_id, schema_type, text, parsed, "orders-value")
 
     def get_schema(self, schema_id: int) -> RegisteredSchema:
         self.calls += 1
@@ -113,7 +120,9 @@ def test_json_schema_and_protobuf_schema_types(schemas: Schemas) -> None:
     bad = decode_bytes(wire(8, b"{nope"), "auto", schemas)
     assert bad.kind == "hex" and bad.error is not None and bad.error.startswith("not valid JSON for schema 8")
     p = decode_bytes(wire(9, b"\x00\x08\x01"), "auto", schemas)
-    assert p.kind == "hex" and p.error == "schema 9 is PROTOBUF; only Avro and JSON are decoded"
+    assert p.kind == "hex" and p.error == (
+        "not valid Protobuf for schema 9: message index [0] names no message (the schema has 0)"
+    )
 
 
 def test_avro_mode_on_non_wire_data() -> None:
@@ -239,9 +248,12 @@ def test_decoded_is_frozen() -> None:
 def test_fuzz_never_raises_and_text_is_consistent(payload: bytes, mode: Format) -> None:
     s = Schemas()
     s.add(7, ORDER)
-    for data in (payload, wire(7, payload)):
+    s.add(8, {"type": "object", "required": ["a"]}, "JSON")
+    s.add(9, 'syntax = "proto3"; message M { string a = 1; repeated int64 n = 2; M child = 3; }', "PROTOBUF")
+    for data in (payload, wire(7, payload), wire(8, payload), wire(9, payload)):
         d = decode_bytes(data, mode, s)
-        assert d.kind in ("avro", "json", "text", "hex")
+        assert d.kind in ("avro", "protobuf", "json", "text", "hex")
+        assert d.error is None or "\n" not in d.error  # a lazy note is worked out without raising
         assert d.size == len(data) and d.raw is data
         if d.kind == "hex":
             assert d.text == data.hex()

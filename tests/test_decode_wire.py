@@ -25,3 +25,41 @@ def test_not_wire_format() -> None:
         assert split_wire(data) is None
         assert not is_wire_format(data)
     assert HEADER_SIZE == 5
+
+
+# -- Protobuf message indexes and schema ids in headers --------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from dlq_tui.decode.wire import (  # noqa: E402
+    WireError,
+    encode_message_indexes,
+    header_schema_ref,
+    read_message_indexes,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=40), start=st.integers(0, 5))
+def test_reading_message_indexes_never_raises_anything_but_wire_error(data: bytes, start: int) -> None:
+    try:
+        indexes, end = read_message_indexes(data, start)
+    except WireError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert indexes and all(i >= 0 for i in indexes) and start < end <= len(data)
+
+
+@given(indexes=st.lists(st.integers(0, 2**31), min_size=1, max_size=10))
+def test_message_indexes_round_trip(indexes: list[int]) -> None:
+    encoded = encode_message_indexes(indexes)
+    assert read_message_indexes(encoded + b"tail", 0) == (tuple(indexes), len(encoded))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.binary(max_size=30))
+def test_header_schema_ref_never_raises(value: bytes) -> None:
+    ref = header_schema_ref(value)
+    if ref is not None:
+        assert value[0] in (0, 1) and ref[1] in (5, 17)

@@ -17,7 +17,7 @@ def test_seed_makes_the_demo_dlq(stack: Stack) -> None:
     assert demo_main(["seed", "-b", stack.bootstrap, "--registry", stack.registry_url, "--count", "30"]) == 0
     assert {DLQ_TOPIC, RETRY_TOPIC} <= kcat_topics(stack.bootstrap)
     records = kcat_read(stack.bootstrap, DLQ_TOPIC)
-    assert len(records) == 34
+    assert len(records) == 37  # 30 + 4 awkward ones + Protobuf and JSON Schema (demo/formats.py)
     assert {r.partition for r in records} == {0, 1, 2}
     assert kcat_read(stack.bootstrap, RETRY_TOPIC) == []
 
@@ -51,3 +51,43 @@ def test_seed_makes_the_demo_dlq(stack: Stack) -> None:
     except UnicodeDecodeError:
         pass
     assert any(r.key is not None and b"\x1b[" in r.key for r in records)
+
+
+async def test_demo_holds_protobuf_and_json_schema_records(stack: Stack) -> None:
+    import asyncio
+
+    from dlq_tui.demo.__main__ import seed
+    from dlq_tui.engine import SessionConfig, TriageSession
+    from dlq_tui.kafka.connection import KafkaSettings
+    from tests.stack import unique_name
+
+    source, dest = unique_name("demo-formats-dlq"), unique_name("demo-formats-retry")
+    await seed(
+        stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True, formats=True
+    )
+    cfg = SessionConfig(
+        kafka=KafkaSettings(bootstrap_servers=stack.bootstrap), source=source, group=unique_name("g"),
+        registry_url=stack.registry_url, use_journal=False, read_only=True,
+    )  # fmt: skip
+    session = TriageSession(cfg)
+    try:
+        await session.open()
+        await session.load_all()
+        await asyncio.to_thread(session.prefetch_schemas, range(len(session.store)))
+        by_key = {session.store.key_at(r): session.decoded(r) for r in range(len(session.store))}
+    finally:
+        await session.close()
+    proto = by_key[b"ORD-PROTO"].value
+    assert (proto.kind, proto.schema_title, proto.error) == (
+        "protobuf",
+        "com.flyeralarm.crm.OrderCanceled",
+        None,
+    )
+    assert proto.data["customer"] == {"name": "Bob", "id": "4200000001"}
+    assert proto.data["reason"] == "WRONG_PRODUCT"
+    json_ok = by_key[b"ORD-JSON"].value
+    assert (json_ok.kind, json_ok.schema_title, json_ok.error) == ("json", "OrderCanceled", None)
+    json_bad = by_key[b"ORD-JSON-BAD"].value
+    assert json_bad.kind == "json" and json_bad.error is not None
+    assert json_bad.error.endswith("$.quantity: 0 is less than the minimum of 1")
+    assert by_key[b"ORD001"].value.kind == "avro"

@@ -180,7 +180,7 @@ async def test_ask_commit_every(stack: Stack, topic_name: str) -> None:
     result = run(["ask", *base, "--commit-every", "1", source, dest], stdin="m\np\nq\n")
     assert result.returncode == 0, result.stderr
     assert "1 merged, 1 purged, 0 skipped" in result.stdout
-    assert "2 transaction(s)" in result.stdout
+    assert "in 2 transactions" in result.stdout
     offset, _ = (await group_offsets(stack.bootstrap, group, source))[0]
     assert offset == 2
 
@@ -218,3 +218,52 @@ async def test_ask_journal_survives_a_killed_session(stack: Stack, topic_name: s
     assert "restored 2 staged decision(s)" in again.stdout
     assert "1 merged, 1 purged, 0 skipped" in again.stdout
     assert [r.key for r in kcat_read(stack.bootstrap, dest)] == [b"ORD001"]
+
+
+async def test_ask_again_asks_about_skipped_records(stack: Stack, topic_name: str) -> None:
+    """A skip in a run that ended normally never hides the record from the next run (the
+    reference tool's issue #1, through the journal this time)."""
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await seed(stack.bootstrap, stack.registry_url, 3, dlq_topic=source, retry_topic=dest, quiet=True)
+    args = ["ask", "-b", stack.bootstrap, "-g", unique_name("g"), "--where", "key:ORD00*", source, dest]
+    first = run(args, stdin="s\np\ns\n")
+    assert first.returncode == 0, first.stderr
+    assert "0 merged, 1 purged, 2 skipped" in first.stdout
+    second = run(args, stdin="s\ns\n")
+    assert second.returncode == 0, second.stderr
+    assert "restored" not in second.stdout, "a normal end leaves nothing to restore"
+    assert second.stdout.count("Record at offset") == 2, second.stdout
+    assert "no unresolved records" not in second.stdout
+
+
+async def test_dry_run_numbers_equal_the_commit_with_a_withheld_tombstone(
+    stack: Stack, topic_name: str
+) -> None:
+    """One commit plan: `--dry-run` promises exactly what the commit then writes, including a
+    tombstone withheld because a newer record with the same key stays undecided."""
+    from tests.stack import create_topic
+
+    source, dest = f"{topic_name}-dlq", f"{topic_name}-retry"
+    await create_topic(stack.bootstrap, source, 1, {"cleanup.policy": "compact"})
+    await create_topic(stack.bootstrap, dest, 1)
+    await produce(
+        stack.bootstrap,
+        source,
+        [Rec(b"A", b"a-0"), Rec(b"B", b"b-1"), Rec(b"A", b"a-2"), Rec(b"C", b"c-3")],
+    )
+    base = ["-b", stack.bootstrap, "-g", unique_name("g"), "--where", "offset:0..1"]
+    dry = run(["merge-all", *base, "--dry-run", source, dest])
+    assert dry.returncode == 0, dry.stderr
+    assert "tombstones: 1 to" in dry.stdout, dry.stdout
+    assert "1 withheld: a newer record with the same key is undecided" in dry.stdout
+    assert "tombstone withheld 0:0 key A" in dry.stdout
+    assert "Commit 2 staged decisions in 1 transaction" in dry.stdout
+    assert kcat_read(stack.bootstrap, dest) == []
+
+    real = run(["merge-all", *base, source, dest])
+    assert real.returncode == 0, real.stderr
+    assert "2 merged, 0 purged, 0 skipped; 1 tombstone in 1 transaction" in real.stdout, real.stdout
+    assert "1 tombstone withheld" in real.stdout
+    tombstones = [r.key for r in kcat_read(stack.bootstrap, source) if r.value is None]
+    assert tombstones == [b"B"]
+    assert sorted(r.key for r in kcat_read(stack.bootstrap, dest)) == [b"A", b"B"]

@@ -112,6 +112,7 @@ HEADER_NAMES = [
     "__connect.errors.exception.message",
     "x-wrong",
     "trace",
+    "__value_schema_id",
 ]
 
 
@@ -248,6 +249,7 @@ def test_cases_the_bytes_alone_would_get_wrong() -> None:
     _agree([_rec(b"k1", b"v", ("timeout-ms", b"5"))], "timeout")  # in a header name
     _agree([_rec(b"k1", b"1", ("x", b"1"))], "header.x:1 ORD")  # a plain row, nothing found
     _agree([_rec(b"k1", b"\x00\x00\x00\x00\x00abc")], "abc")  # Confluent wire format, shown as hex
+    _agree([_rec(b"k1", b"Nabc", ("__value_schema_id", b"\x00\x00\x00\x00\x07"))], "abc")  # named schema
 
 
 def test_word_scan_in_worker_processes_agrees(tmp_path: Path) -> None:

@@ -30,9 +30,9 @@ def keys_at_cursor(screen: object) -> str:
     from tests.tuikit import MainScreen
 
     assert isinstance(screen, MainScreen)
-    row = screen._cursor_row()
+    row = screen.table.cursor_row()
     assert row is not None
-    key = screen.session.record(row).key
+    key = screen.engine.record(row).key
     return "" if key is None else key.decode("utf-8", "replace")
 
 
@@ -52,7 +52,7 @@ async def test_load_navigate_mark_undo(stack: Stack) -> None:
         assert keys_at_cursor(screen) == "ORD003"
         await pilot.press("p")
         await pilot.press("s")
-        session = screen.session
+        session = screen.engine
         counts = session.buffer.counts()
         assert (counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP]) == (1, 1, 1)
         await pilot.pause()
@@ -96,25 +96,25 @@ async def test_filter_select_all_bulk_purge_and_commit(stack: Stack) -> None:
         assert not bar.is_open
         await shows(pilot, "filter key:ORD00* (9)")
         await pilot.press("a")
-        assert len(screen.selection) == 9
+        assert len(screen.table.selection) == 9
         await pilot.press("p")
-        assert screen.session.buffer.counts()[Decision.PURGE] == 9
-        assert len(screen.selection) == 0
+        assert screen.engine.buffer.counts()[Decision.PURGE] == 9
+        assert len(screen.table.selection) == 0
         # Undo on a selection: select two, undo them.
         await pilot.press("space", "space")
-        assert len(screen.selection) == 2
+        assert len(screen.table.selection) == 2
         await pilot.press("u")
-        assert screen.session.buffer.counts()[Decision.PURGE] == 7
+        assert screen.engine.buffer.counts()[Decision.PURGE] == 7
         await pilot.press("c")
         assert isinstance(app.screen, ReviewScreen)
         await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
         await pilot.pause()
         text = screen_text(app)
-        assert "Commit 7 staged decisions in one transaction" in text
+        assert "Commit 7 staged decisions in 1 transaction" in text
         assert "purge 7" in text
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen.state in ("done", "failed"), 60)  # type: ignore[attr-defined]
-        await shows(pilot, "✓ Committed: 0 merged, 7 purged, 7 tombstones")
+        await shows(pilot, "✓ Committed: 0 merged, 7 purged, 0 skipped; 7 tombstones")
         await pilot.press("enter")
         assert app.screen is screen
         await pilot.pause()
@@ -133,13 +133,13 @@ async def test_merge_purge_merge_commit_read_back(stack: Stack) -> None:
     app = DlqApp(TriageSession(config(stack, demo)))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await wait_loaded(pilot)
-        originals = {screen.session.record(r).key: screen.session.record(r) for r in screen._all}
+        originals = {screen.engine.record(r).key: screen.engine.record(r) for r in screen.table.view}
         await pilot.press("m", "p", "m")
         await pilot.press("c")
         await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen.state == "done", 60)  # type: ignore[attr-defined]
-        await shows(pilot, "2 merged, 1 purged, 3 tombstones")
+        await shows(pilot, "2 merged, 1 purged, 0 skipped; 3 tombstones")
         await pilot.press("enter")
         await pilot.pause()
         assert len(screen.table.source) == 7 - 3
@@ -181,14 +181,14 @@ async def test_read_only_hides_merge_purge_commit(stack: Stack) -> None:
     async with app.run_test(size=(100, 24)) as pilot:
         screen = await wait_loaded(pilot)
         await pilot.press("m", "p", "c")
-        assert len(screen.session.buffer) == 0
+        assert len(screen.engine.buffer) == 0
         assert app.screen is screen
         await pilot.pause()
         text = screen_text(app)
         assert "Merge" not in text.splitlines()[-1] and "Commit" not in text.splitlines()[-1]
         assert "READ-ONLY" in text
         await pilot.press("s")  # skip is a session marker: allowed
-        assert screen.session.buffer.counts()[Decision.SKIP] == 1
+        assert screen.engine.buffer.counts()[Decision.SKIP] == 1
         titles = [c.title for c in app.get_system_commands(screen)]
         assert not any(t.startswith(("Merge", "Purge", "Commit")) for t in titles)
         assert any(t.startswith("Skip") for t in titles)
@@ -202,10 +202,10 @@ async def test_without_destination_merge_says_why(stack: Stack) -> None:
         screen = await wait_loaded(pilot)
         await pilot.press("m")
         await pilot.pause()
-        assert len(screen.session.buffer) == 0
+        assert len(screen.engine.buffer) == 0
         assert any("no DESTINATION" in str(n.message) for n in app._notifications)
         await pilot.press("p")
-        assert screen.session.buffer.counts()[Decision.PURGE] == 1
+        assert screen.engine.buffer.counts()[Decision.PURGE] == 1
         titles = [c.title for c in app.get_system_commands(screen)]
         assert any(t.startswith("Merge") and "unavailable" in t for t in titles)
         await pilot.press("q", "q")
@@ -253,7 +253,7 @@ async def test_quit_asks_and_journal_is_offered_next_time(stack: Stack) -> None:
         await shows(pilot, "1 merge, 1 purge, 1 skip")
         await pilot.press("r")
         await pilot.pause()
-        counts = screen.session.buffer.counts()
+        counts = screen.engine.buffer.counts()
         assert (counts[Decision.MERGE], counts[Decision.PURGE], counts[Decision.SKIP]) == (1, 1, 1)
         await pilot.press("q", "q")
 
@@ -291,7 +291,7 @@ async def test_poison_record_shows_hex_and_reason(stack: Stack) -> None:
         await pilot.pause()
         await shows(pilot, "raw hex")
         await pilot.press("p")  # the poison record can still be purged
-        assert screen.session.buffer.counts()[Decision.PURGE] == 1
+        assert screen.engine.buffer.counts()[Decision.PURGE] == 1
         await pilot.press("q", "q")
 
 
@@ -301,9 +301,9 @@ async def test_keys_remapped_from_settings(stack: Stack) -> None:
     async with app.run_test(size=(100, 24)) as pilot:
         screen = await wait_loaded(pilot)
         await pilot.press("m")
-        assert len(screen.session.buffer) == 0
+        assert len(screen.engine.buffer) == 0
         await pilot.press("y", "ctrl+d")
-        counts = screen.session.buffer.counts()
+        counts = screen.engine.buffer.counts()
         assert (counts[Decision.MERGE], counts[Decision.PURGE]) == (1, 1)
         assert any("nonsense" in str(n.message) for n in app._notifications)
         await pilot.press("question_mark")
@@ -336,14 +336,14 @@ async def test_reload_keeps_staged_decisions(stack: Stack) -> None:
     async with app.run_test(size=(100, 24)) as pilot:
         screen = await wait_loaded(pilot)
         await pilot.press("m", "p")
-        first = screen.session
+        first = screen.engine
         await produce(stack.bootstrap, demo.dlq, [Rec(b"ORD-NEW", b'{"new": true}', partition=2)])
         await pilot.press("r")
-        await wait_until(pilot, lambda: screen.session is not first and screen.state == "loaded")
+        await wait_until(pilot, lambda: screen.engine is not first and screen.state == "loaded")
         assert len(screen.table.source) == 8
-        counts = screen.session.buffer.counts()
+        counts = screen.engine.buffer.counts()
         assert (counts[Decision.MERGE], counts[Decision.PURGE]) == (1, 1)
-        assert app.session is screen.session
+        assert app.engine is screen.engine
         await pilot.press("q", "q")
 
 
@@ -367,7 +367,7 @@ async def test_commit_failure_keeps_the_buffer(stack: Stack) -> None:
         assert "Commit failed" in text and "broker said no" in text
         await pilot.press("escape")
         assert app.screen is screen
-        assert screen.session.buffer.counts()[Decision.MERGE] == 1
+        assert screen.engine.buffer.counts()[Decision.MERGE] == 1
         assert len(screen.table.source) == 7
         await pilot.press("q", "q")
 
@@ -415,7 +415,7 @@ async def test_from_beginning_shows_committed_rows_as_resolved(stack: Stack) -> 
         assert len(screen.table.source) == 7  # still shown ...
         assert screen.table.source.cells(0).mark == "✓"  # ... as resolved
         await pilot.press("g", "p")  # a resolved record cannot be decided again
-        assert len(screen.session.buffer) == 0
+        assert len(screen.engine.buffer) == 0
         await pilot.press("q")
 
 
@@ -427,7 +427,7 @@ async def test_command_palette_runs_actions(stack: Stack) -> None:
         await pilot.press("ctrl+p", *"Skip")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.session.buffer.counts()[Decision.SKIP] == 1)
+        await wait_until(pilot, lambda: screen.engine.buffer.counts()[Decision.SKIP] == 1)
         await pilot.press("q")
 
 
@@ -442,12 +442,12 @@ async def test_failed_reload_keeps_the_session(stack: Stack, monkeypatch: pytest
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await wait_loaded(pilot)
         await pilot.press("m")
-        first = screen.session
+        first = screen.engine
         monkeypatch.setattr("dlq_tui.engine.TriageSession", Unreachable)  # what reopen() builds
         await pilot.press("r")
         await wait_until(pilot, lambda: any("reload failed" in str(n.message) for n in app._notifications))
         await wait_until(pilot, lambda: screen.state == "loaded")
-        assert screen.session is first
+        assert screen.engine is first
         assert first.journal is not None  # re-attached
         await pilot.press("p", "c")  # the old session still commits
         await wait_until(pilot, lambda: app.screen.state == "ready")  # type: ignore[attr-defined]
@@ -496,7 +496,7 @@ async def test_escape_cancels_a_running_commit(stack: Stack) -> None:
         await shows(pilot, "cancelled, nothing written, decisions kept")
         await pilot.press("escape")
         assert app.screen is screen
-        counts = screen.session.buffer.counts()
+        counts = screen.engine.buffer.counts()
         assert (counts[Decision.MERGE], counts[Decision.PURGE]) == (1, 1)
         assert len(screen.table.source) == 7
         await pilot.press("q", "q")
@@ -530,21 +530,21 @@ async def test_filter_change_clears_selection_and_bulk_refusals_are_shown(stack:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await wait_loaded(pilot)
         await pilot.press("a")
-        assert len(screen.selection) == len(screen.table.source)
+        assert len(screen.table.selection) == len(screen.table.source)
         await shows(pilot, "selected")  # in the staged bar's status, not a toast
         assert not app._notifications
         # A new filter: the selection goes (a bulk action must not hit hidden rows), and says so.
         await pilot.press("slash", *"key:ORD00*", "enter")
-        await wait_until(pilot, lambda: screen.filter_text == "key:ORD00*")
-        assert len(screen.selection) == 0
+        await wait_until(pilot, lambda: screen.table.filter_text == "key:ORD00*")
+        assert len(screen.table.selection) == 0
         await shows(pilot, "selection of")
         # A compacted destination refuses keyless records: bulk merge says why it left some out.
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
-        await wait_until(pilot, lambda: screen.filter_text == "")
-        screen.session.destination_policy = "compact"
+        await wait_until(pilot, lambda: screen.table.filter_text == "")
+        screen.engine.destination_policy = "compact"
         await pilot.press("a", "m")
         await wait_until(pilot, lambda: any("keyless" in str(n.message) for n in app._notifications))
-        assert screen.session.take_notices() == []  # taken, shown once
-        merged = screen.session.buffer.counts()[Decision.MERGE]
+        assert screen.engine.take_notices() == []  # taken, shown once
+        merged = screen.engine.buffer.counts()[Decision.MERGE]
         assert 0 < merged < len(screen.table.source)
         await pilot.press("q", "q")

@@ -377,23 +377,17 @@ def test_snapshot_80x24(snap_compare: object) -> None:
     assert snap_compare(app, press=["down", "down", "down"], terminal_size=(80, 24))  # type: ignore[operator]
 
 
-def test_scan_open_is_bounded() -> None:
-    from dlq_tui.tui.rows import ViewRows
+async def test_scan_open_is_bounded() -> None:
+    from dlq_tui.memory_engine import MemoryEngine
+    from dlq_tui.triage.decisions import Decision
+    from dlq_tui.triage.records import RawRecord
+    from dlq_tui.tui.rows import Selection, ViewRows
 
-    class Store:
-        def partition_at(self, row: int) -> int:
-            return 0
-
-    class Session:
-        store = Store()
-
-        def is_resolved(self, row: int) -> bool:
-            return False
-
-        def decision(self, row: int) -> object:
-            return None if row == 9_000 else "decided"
-
-    view = ViewRows(Session(), None, range(10_000))  # type: ignore[arg-type]
+    engine = MemoryEngine([RawRecord(0, o, 0, 0, b"k", b"v") for o in range(10_000)], destination=None)
+    await engine.open()
+    await engine.load_all()
+    engine.decide([r for r in range(10_000) if r != 9_000], Decision.SKIP)
+    view = ViewRows(engine, Selection(), range(10_000))
     assert view.scan_open(0, 1, 5_000) == (None, 5_001)  # gave up: go on from 5,001 in a worker
     assert view.find_open(5_001) == 9_000
     assert view.scan_open(8_000, 1, 5_000) == (9_000, None)

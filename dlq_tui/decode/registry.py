@@ -19,18 +19,24 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import fastavro
 import httpx
 
+from .json_schema import JsonSchema, JsonSchemaError
+from .protobuf import ProtoCompileError, ProtoSchema
+from .wire import SchemaRef
+
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_NEGATIVE_TTL",
     "DEFAULT_READ_TIMEOUT",
+    "GuidSchemaSource",
     "RegisteredSchema",
     "RegistryError",
+    "SchemaPending",
     "SchemaRegistry",
     "SchemaSource",
 ]
@@ -59,15 +65,20 @@ class RegistryError(Exception):
         return str(self.args[0])
 
 
+class SchemaPending(RegistryError):
+    """The schema has not been fetched yet (decoding from the cache only): not a failure."""
+
+
 @dataclass(frozen=True, slots=True)
 class RegisteredSchema:
-    """A schema fetched by id. `parsed` is the fastavro-parsed schema for AVRO, else None.
+    """A schema fetched by id (or GUID). `parsed` is what decodes with it: the fastavro-parsed
+    schema for AVRO, a `ProtoSchema` for PROTOBUF, a `JsonSchema` for JSON (None if unknown).
 
     `subject` is a subject the id is registered under, when known: the one passed to `register`,
     else the first the registry lists (ids are per content, so several subjects may share one).
     """
 
-    schema_id: int
+    schema_id: SchemaRef
     schema_type: str  # "AVRO", "JSON" or "PROTOBUF"
     schema_str: str
     parsed: Any
@@ -79,6 +90,15 @@ class SchemaSource(Protocol):
 
     def get_schema(self, schema_id: int) -> RegisteredSchema:
         """The schema for `schema_id`; raises `RegistryError`."""
+        ...
+
+
+@runtime_checkable
+class GuidSchemaSource(Protocol):
+    """A `SchemaSource` that also resolves Confluent Schema Registry 8 GUIDs (header schema ids)."""
+
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        """The schema for `guid`; raises `RegistryError`."""
         ...
 
 
@@ -143,11 +163,11 @@ class SchemaRegistry:
         self._fetch_lock = threading.Lock()  # serialises network fetches
         self._probe_lock = threading.Lock()
         self._probed = False
-        self._schemas: dict[int, RegisteredSchema] = {}
-        self._failures: dict[int, tuple[float, RegistryError]] = {}
+        self._schemas: dict[SchemaRef, RegisteredSchema] = {}
+        self._failures: dict[SchemaRef, tuple[float, RegistryError]] = {}
         self._outage: tuple[float, RegistryError] | None = None
         # The last failure seen, kept until a fetch succeeds (for `cached_schema`).
-        self._last_failures: dict[int, RegistryError] = {}
+        self._last_failures: dict[SchemaRef, RegistryError] = {}
         self._last_outage: RegistryError | None = None
         self._subjects: dict[int, str] = {}
         self.request_count = 0  # HTTP requests attempted (for tests and diagnostics)
@@ -168,8 +188,9 @@ class SchemaRegistry:
 
     # -- public API -----------------------------------------------------------------------------
 
-    def get_schema(self, schema_id: int) -> RegisteredSchema:
-        """The schema registered under `schema_id` (cached); raises `RegistryError`."""
+    def get_schema(self, schema_id: SchemaRef) -> RegisteredSchema:
+        """The schema registered under `schema_id` (cached): an int id, or a Confluent Schema
+        Registry 8 GUID (``GET /schemas/guids/{guid}``); raises `RegistryError`."""
         hit = self._schemas.get(schema_id)
         if hit is not None:
             return hit
@@ -198,7 +219,11 @@ class SchemaRegistry:
                 self._last_outage = None
             return schema
 
-    def cached_schema(self, schema_id: int) -> RegisteredSchema:
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        """The schema with Confluent Schema Registry 8 GUID `guid` (cached); raises `RegistryError`."""
+        return self.get_schema(guid)
+
+    def cached_schema(self, schema_id: SchemaRef) -> RegisteredSchema:
         """The schema if it was fetched, never touching the network (for decoding on a UI
         thread). Raises the last failure for this id (or the last outage), however old, or a
         "not fetched yet" `RegistryError` if it was never asked for."""
@@ -209,9 +234,9 @@ class SchemaRegistry:
             failure = self._last_failures.get(schema_id) or self._last_outage
         if failure is not None:
             raise failure
-        raise RegistryError(f"schema id {schema_id} not fetched yet from the schema registry")
+        raise SchemaPending(f"{_what(schema_id)} not fetched yet from the schema registry")
 
-    def is_known(self, schema_id: int) -> bool:
+    def is_known(self, schema_id: SchemaRef) -> bool:
         """Whether asking for `schema_id` now would be answered from the cache (the schema, or a
         failure not yet expired) rather than by a request."""
         now = self._clock()
@@ -268,7 +293,7 @@ class SchemaRegistry:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _raise_cached_failure(self, schema_id: int) -> None:
+    def _raise_cached_failure(self, schema_id: SchemaRef) -> None:
         now = self._clock()
         with self._lock:
             if self._outage is not None:
@@ -281,21 +306,63 @@ class SchemaRegistry:
                     raise failure[1]
                 del self._failures[schema_id]
 
-    def _fetch(self, schema_id: int) -> RegisteredSchema:
-        payload = self._request("GET", f"/schemas/ids/{schema_id}", f"fetching schema id {schema_id}")
+    def _fetch(self, schema_id: SchemaRef) -> RegisteredSchema:
+        what = _what(schema_id)
+        if isinstance(schema_id, str):
+            path = f"/schemas/guids/{quote(schema_id, safe='')}"
+        else:
+            path = f"/schemas/ids/{schema_id}"
+        payload = self._request("GET", path, f"fetching {what}")
         if not isinstance(payload, dict) or not isinstance(payload.get("schema"), str):
-            raise RegistryError(
-                f"schema registry at {self.url}: unexpected response for schema id {schema_id}"
-            )
+            raise RegistryError(f"schema registry at {self.url}: unexpected response for {what}")
         schema_str: str = payload["schema"]
         schema_type = str(payload.get("schemaType") or "AVRO").upper()
         parsed: Any = None
         if schema_type == "AVRO":
             named: dict[str, Any] = {}
             self._parse_references(payload.get("references"), named, 0)
-            parsed = _parse_avro(schema_str, named, f"schema id {schema_id}")
-        subject = self._subjects.get(schema_id) or self._lookup_subject(schema_id)
+            parsed = _parse_avro(schema_str, named, what)
+        elif schema_type == "PROTOBUF":
+            texts: dict[str, str] = {}
+            self._reference_texts(payload.get("references"), texts, 0)
+            try:
+                parsed = ProtoSchema.compile(schema_str, texts)
+            except ProtoCompileError as exc:
+                raise RegistryError(f"{what} is not a usable Protobuf schema: {exc}") from None
+        elif schema_type == "JSON":
+            texts = {}
+            self._reference_texts(payload.get("references"), texts, 0)
+            try:
+                parsed = JsonSchema.compile(schema_str, texts)
+            except JsonSchemaError as exc:
+                raise RegistryError(f"{what} is not a usable JSON Schema: {exc}") from None
+        subject = None
+        if isinstance(schema_id, int):
+            subject = self._subjects.get(schema_id) or self._lookup_subject(schema_id)
+        elif isinstance(payload.get("subject"), str):
+            subject = payload["subject"]
         return RegisteredSchema(schema_id, schema_type, schema_str, parsed, subject)
+
+    def _reference_texts(self, refs: object, out: dict[str, str], depth: int) -> None:
+        """The texts of referenced schemas (and theirs), by reference name (the import path of a
+        Protobuf schema, the ``$ref`` URI of a JSON Schema)."""
+        if not refs:
+            return
+        if not isinstance(refs, list) or depth > _MAX_REFERENCE_DEPTH:
+            raise RegistryError(f"schema registry at {self.url}: unusable schema references")
+        for ref in refs:
+            if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
+                raise RegistryError(f"schema registry at {self.url}: unusable schema reference")
+            if ref["name"] in out:
+                continue
+            subject, version = str(ref.get("subject")), str(ref.get("version"))
+            what = f"fetching referenced schema {subject!r} version {version}"
+            path = f"/subjects/{quote(subject, safe='')}/versions/{quote(version, safe='')}"
+            payload = self._request("GET", path, what)
+            if not isinstance(payload, dict) or not isinstance(payload.get("schema"), str):
+                raise RegistryError(f"schema registry at {self.url}: unexpected response {what}")
+            out[ref["name"]] = payload["schema"]
+            self._reference_texts(payload.get("references"), out, depth + 1)
 
     def _parse_references(self, refs: object, named: dict[str, Any], depth: int) -> None:
         """Parse referenced schemas (Confluent schema references) into `named`, dependencies first."""
@@ -368,9 +435,20 @@ class SchemaRegistry:
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "request"
             raise self._error(f"{where}: {kind} timed out {what}", outage=True) from None
         except httpx.ConnectError as exc:
+            tls = _tls_problem(_reason(exc))
+            if tls is not None:
+                raise self._error(f"{where}: {tls}", outage=True) from None
             raise self._error(f"{where} unreachable: {_reason(exc)}", outage=True) from None
         except httpx.HTTPError as exc:
+            tls = _tls_problem(_reason(exc))
+            if tls is not None:  # TLS 1.3 reports a refused client certificate on the first read
+                raise self._error(f"{where}: {tls}", outage=True) from None
             msg = f"{where}: {type(exc).__name__} {what}: {_reason(exc)}"
+            if isinstance(exc, httpx.RemoteProtocolError) and self.url.startswith("https:"):
+                msg += (
+                    " (a TLS server that requires a client certificate may hang up like this: "
+                    "see schema.registry.ssl.certificate.location / keystore.location)"
+                )
             raise self._error(msg, outage=True) from None
         status = response.status_code
         if status >= 400:
@@ -395,6 +473,10 @@ class SchemaRegistry:
         return RegistryError(message, status=status, outage=outage)
 
 
+def _what(schema_id: SchemaRef) -> str:
+    return f"schema GUID {schema_id}" if isinstance(schema_id, str) else f"schema id {schema_id}"
+
+
 def _with_subject(schema: RegisteredSchema, subject: str) -> RegisteredSchema:
     return RegisteredSchema(schema.schema_id, schema.schema_type, schema.schema_str, schema.parsed, subject)
 
@@ -404,6 +486,30 @@ def _parse_avro(schema_str: str, named: dict[str, Any], what: str) -> Any:
         return fastavro.parse_schema(json.loads(schema_str), named_schemas=named)
     except Exception as exc:  # fastavro raises several types (SchemaParseException, ValueError, ...)
         raise RegistryError(f"{what} is not a valid Avro schema: {_reason(exc)}") from None
+
+
+def _tls_problem(reason: str) -> str | None:
+    """A TLS handshake failure said in the settings' terms, or None if `reason` is not one."""
+    upper = reason.upper()
+    if "CERTIFICATE_VERIFY_FAILED" in upper:
+        if "HOSTNAME MISMATCH" in upper or "IP ADDRESS MISMATCH" in upper:
+            return (
+                f"TLS certificate does not name this host ({reason}); fix the URL, or set "
+                "schema.registry.ssl.endpoint.identification.algorithm= to skip the host name check"
+            )
+        return (
+            f"TLS certificate not trusted ({reason}); give the CA that signed the registry's "
+            "certificate with schema.registry.ssl.ca.location (PEM) or schema.registry.ssl.truststore.location"
+        )
+    if "CERTIFICATE_REQUIRED" in upper or "CERTIFICATE REQUIRED" in upper:
+        return (
+            f"the registry requires a client certificate ({reason}); give it with "
+            "schema.registry.ssl.certificate.location and schema.registry.ssl.key.location "
+            "(or schema.registry.ssl.keystore.location)"
+        )
+    if "[SSL" in upper or ("TLS" in upper and "ALERT" in upper):
+        return f"TLS handshake failed ({reason})"
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -436,5 +542,8 @@ class CachedSchemas:
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
 
-    def get_schema(self, schema_id: int) -> RegisteredSchema:
+    def get_schema(self, schema_id: SchemaRef) -> RegisteredSchema:
         return self.registry.cached_schema(schema_id)
+
+    def get_schema_by_guid(self, guid: str) -> RegisteredSchema:
+        return self.registry.cached_schema(guid)

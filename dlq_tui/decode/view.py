@@ -10,6 +10,7 @@ from .cache import LruCache
 from .dlq_headers import DlqInfo, header_display, parse_dlq_headers
 from .formats import Decoded, Format, decode_bytes, parse_format
 from .registry import SchemaSource
+from .wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
 
 __all__ = ["DEFAULT_CACHE_SIZE", "DecodedRecord", "RecordDecoder"]
 
@@ -28,6 +29,14 @@ def _field_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def schema_header(headers: Any, name: str) -> tuple[str, bytes] | None:
+    """The last header called `name` with a value, as ``(name, value)`` (for `decode_bytes`)."""
+    for hname, hvalue in reversed(headers):
+        if hname == name and hvalue is not None:
+            return name, hvalue
+    return None
 
 
 def _walk(values: list[Any], segment: str) -> list[Any]:
@@ -79,14 +88,16 @@ class DecodedRecord:
     def key(self) -> Decoded:
         key = self._key
         if key is None:
-            key = self._key = decode_bytes(self.raw.key, self._formats[0], self._formats[2])
+            header = schema_header(self.raw.headers, KEY_SCHEMA_ID_HEADER)
+            key = self._key = decode_bytes(self.raw.key, self._formats[0], self._formats[2], header)
         return key
 
     @property
     def value(self) -> Decoded:
         value = self._value
         if value is None:
-            value = self._value = decode_bytes(self.raw.value, self._formats[1], self._formats[2])
+            header = schema_header(self.raw.headers, VALUE_SCHEMA_ID_HEADER)
+            value = self._value = decode_bytes(self.raw.value, self._formats[1], self._formats[2], header)
         return value
 
     @property
@@ -119,6 +130,11 @@ class DecodedRecord:
     @property
     def rid(self) -> RecordId:
         return RecordId(self.raw.partition, self.raw.offset)
+
+    @property
+    def pending(self) -> bool:
+        """Whether the key or the value waits for its schema (see `Decoded.pending`)."""
+        return self.key.pending or self.value.pending
 
     def key_text(self) -> str:
         return self.key.text

@@ -13,7 +13,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dlq_tui.decode.registry import SchemaRegistry
-from dlq_tui.demo.data import DLQ_TOPIC, PARTITIONS, RETRY_TOPIC, demo_records, order_canceled_schema
+from dlq_tui.demo.data import (
+    DLQ_TOPIC,
+    PARTITIONS,
+    RETRY_TOPIC,
+    DemoRecord,
+    demo_records,
+    order_canceled_schema,
+)
+from dlq_tui.demo.formats import format_records, register_format_schemas
 
 
 async def recreate_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int) -> None:
@@ -66,14 +74,21 @@ async def seed(
     quiet: bool = False,
     now_ms: int | None = None,
     schema_id: int | None = None,
+    formats: bool = False,
 ) -> int:
     """(Re)create `dlq_topic` and `retry_topic` and fill the DLQ with the demo records. Tests pin
     what varies, for reproducible screens: `now_ms` (the timestamps end there; default: now) and
     `schema_id` (written into the records as is, nothing registered; default: register the schema
-    under `<dlq_topic>-value` and use the id the registry gives)."""
+    under `<dlq_topic>-value` and use the id the registry gives). `formats` adds the Protobuf and
+    JSON Schema records of demo/formats.py (registered in the registry; `make demo` has them)."""
+    extra: list[DemoRecord] = []
     if schema_id is None:
         with SchemaRegistry(registry_url) as registry:
             schema_id = registry.register(f"{dlq_topic}-value", order_canceled_schema())
+    if formats:  # Protobuf and JSON Schema records
+        with SchemaRegistry(registry_url) as registry:
+            ids = register_format_schemas(registry, dlq_topic)
+        extra = format_records(*ids, ts=int(time.time() * 1000) if now_ms is None else now_ms)
     # A compacted topic refuses keyless records, yet real DLQs hold some (written before the policy
     # changed, or by a tool that bypassed it). So: create with `delete`, seed, then switch to compact.
     await recreate_topics(
@@ -82,8 +97,9 @@ async def seed(
         PARTITIONS,
     )
     await wait_for_leaders(bootstrap, [dlq_topic, retry_topic])
-    records = demo_records(
-        schema_id, count=count, now_ms=int(time.time() * 1000) if now_ms is None else now_ms
+    records = (
+        demo_records(schema_id, count=count, now_ms=int(time.time() * 1000) if now_ms is None else now_ms)
+        + extra
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
@@ -143,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", default=f"http://127.0.0.1:{registry_port}/apis/ccompat/v7")
     parser.add_argument("--count", type=int, default=300, help="ordinary records (default 300)")
     args = parser.parse_args(argv)
-    return asyncio.run(seed(args.bootstrap_servers, args.registry, args.count))
+    return asyncio.run(seed(args.bootstrap_servers, args.registry, args.count, formats=True))
 
 
 if __name__ == "__main__":

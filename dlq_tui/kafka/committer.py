@@ -30,6 +30,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from dlq_tui.kafka.admin import admin_client, committed_offsets
 from dlq_tui.kafka.connection import DlqError, FencedError, KafkaSettings, describe_error
+from dlq_tui.plan import TOMBSTONE_RANGE_RESERVE, CommitResult, KnownStretch, SplitError, transaction_batches
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RecordId, RecordLike
 from dlq_tui.triage.resolution import DEFAULT_MAX_METADATA_BYTES, PartitionResolution
@@ -38,24 +39,11 @@ log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_SECONDS = 60.0
 """How long a commit waits for the transaction coordinator to accept its producer."""
-TOMBSTONE_RANGE_RESERVE = 2 * 20 + 2
-"""Metadata bytes kept free for one range of a transaction's own tombstones (`,a-b`)."""
 
 FaultHook = Callable[[str], Awaitable[None]]
 """Called at named stages ('produced', 'offsets-sent'); tests raise from it to inject a failure."""
 ProgressHook = Callable[[str, int, int], None]
 """(stage, done, total): stage is 'producing' or 'committing'."""
-
-
-@dataclass(frozen=True)
-class KnownStretch:
-    """What the reader read of one partition: every record offset in [start, end), ascending, and
-    the partition's log start offset."""
-
-    offsets: Sequence[int]
-    start: int
-    end: int
-    log_start: int
 
 
 @dataclass(frozen=True)
@@ -92,13 +80,28 @@ class CommitReport:
     """The group's resolution state per partition after the commit (as re-read, for partitions
     this commit did not write to)."""
 
-    def summary(self) -> str:
-        text = f"{self.merged} merged, {self.purged} purged, {self.tombstones} tombstones"
-        if self.tombstones_withheld:
-            text += f" ({self.tombstones_withheld} withheld: a newer record with the same key is undecided)"
-        if self.dropped:
-            text += f", {len(self.dropped)} dropped (already resolved by someone else)"
-        return text
+    def result(self, skipped: int = 0) -> CommitResult:
+        """What was written, for rendering (`plan.result_lines`)."""
+        return CommitResult(
+            merged=self.merged,
+            purged=self.purged,
+            tombstones=self.tombstones,
+            withheld=self.tombstones_withheld,
+            transactions=self.transactions,
+            dropped=len(self.dropped),
+            skipped=skipped,
+        )
+
+    def add(self, other: CommitReport) -> None:
+        """Add what `other` (a later commit of the same run) wrote."""
+        self.merged += other.merged
+        self.purged += other.purged
+        self.tombstones += other.tombstones
+        self.tombstones_withheld += other.tombstones_withheld
+        self.transactions += other.transactions
+        self.committed.extend(other.committed)
+        self.dropped.extend(other.dropped)
+        self.partitions.update(other.partitions)
 
 
 class CommitError(DlqError):
@@ -203,36 +206,18 @@ class Committer:
         # Room for the ranges of this transaction's own tombstones (usually one per partition).
         reserve = TOMBSTONE_RANGE_RESERVE if request.tombstones else 0
         done = 0
-        while any(pending.values()):
-            batch: list[tuple[RecordLike, Decision]] = []
-            next_state: dict[int, PartitionResolution] = {}
-            for p, items in pending.items():
-                if not items:
-                    continue
-                stretch = request.known[p]
-                items.sort(key=lambda rd: rd[0].offset)
-                fit = state[p].fit(
-                    [r.offset for r, _ in items],
-                    known=stretch.offsets,
-                    known_start=stretch.start,
-                    known_end=stretch.end,
-                    max_bytes=max(0, request.max_metadata_bytes - reserve),
-                )
-                if not fit.included:
-                    raise CommitError(
-                        f"partition {p}: too many undecided records between resolved ones to record "
-                        "the resolved set in the offset metadata; decide on the records in between",
-                        report,
-                    )
-                included = set(fit.included)
-                batch.extend(rd for rd in items if rd[0].offset in included)
-                pending[p] = [rd for rd in items if rd[0].offset not in included]
-                next_state[p] = fit.resolution
+        batches = transaction_batches(state, pending, request.known, request.max_metadata_bytes - reserve)
+        while True:
+            try:
+                batch, next_state = next(batches)
+            except StopIteration:
+                break
+            except SplitError as exc:
+                raise CommitError(str(exc), report) from exc
             await self._transaction(
                 producer, request, batch, next_state, protected, report, fault, progress, done, total
             )
             done += len(batch)
-            state.update(next_state)
             report.partitions.update(next_state)
 
     async def _protected_keys(

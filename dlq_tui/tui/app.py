@@ -16,12 +16,12 @@ from functools import partial
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.keys import _normalize_key_list
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from dlq_tui.decode.sanitize import one_line
 from dlq_tui.engine import SessionConfig, TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.settings import Settings
 from dlq_tui.tui import keys
 from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen
@@ -41,15 +41,15 @@ class DlqApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "dlq-tui"
 
-    def __init__(self, session: TriageSession, key_map: dict[str, str] | None = None) -> None:
+    def __init__(self, engine: Engine, key_map: dict[str, str] | None = None) -> None:
         super().__init__()
-        self.session = session
+        self.engine = engine
         self.key_map = {k: v for k, v in (key_map or {}).items() if v}
-        self._session_closed = False
+        self._engine_closed = False
         self._clash_warned = False
 
     def get_default_screen(self) -> Screen[None]:
-        return MainScreen(self.session)
+        return MainScreen(self.engine)
 
     def on_mount(self) -> None:
         unknown = keys.unknown_actions(self.key_map)
@@ -89,7 +89,7 @@ class DlqApp(App[int]):
     def keys_for(self, action: str) -> list[str]:
         """The Textual key names bound to `action` (after remapping)."""
         default = next((a.key for a in keys.ACTIONS if a.name == action), "")
-        return [k for k in _normalize_key_list(self.key_map.get(action) or default).split(",") if k]
+        return [k.strip() for k in (self.key_map.get(action) or default).split(",") if k.strip()]
 
     def key_display(self, action: str) -> str:
         return "/".join(self.get_key_display(Binding(k, action)) for k in self.keys_for(action))
@@ -160,21 +160,21 @@ class DlqApp(App[int]):
         """Stop the workers, close the session, exit with `code`."""
         self.workers.cancel_all()
         await asyncio.sleep(0)
-        await self.close_session()
+        await self.close_engine()
         self.exit(code, return_code=code)
 
-    async def close_session(self) -> None:
-        if self._session_closed:
+    async def close_engine(self) -> None:
+        if self._engine_closed:
             return
-        self._session_closed = True
+        self._engine_closed = True
         try:
-            await self.session.close()
+            await self.engine.close()
         except Exception:  # closing must not turn a clean quit into a traceback
-            log.debug("closing the session failed", exc_info=True)
+            log.debug("closing the engine failed", exc_info=True)
 
     async def on_unmount(self) -> None:
         with contextlib.suppress(Exception):
-            await self.close_session()
+            await self.close_engine()
 
 
 def run_app(config: SessionConfig, settings: Settings) -> int:

@@ -5,10 +5,13 @@ remaps (``merge = "M"``, several keys as ``"m,ctrl+m"``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from textual.binding import Binding
 
-__all__ = ["ACTIONS", "KeyAction", "bindings", "unknown_actions"]
+from dlq_tui.engine_api import Engine
+
+__all__ = ["ACTIONS", "Host", "KeyAction", "bindings", "unknown_actions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,19 @@ class KeyAction:
     help: str
     show: bool = False  # in the footer
     writes: bool = False  # merge / purge / commit: hidden with --read-only
+
+
+@runtime_checkable
+class Host(Protocol):
+    """What the screens need of the app (so that they do not import it)."""
+
+    engine: Engine
+
+    def keys_for(self, action: str) -> list[str]: ...
+
+    def key_display(self, action: str) -> str: ...
+
+    def request_exit(self, code: int) -> None: ...
 
 
 ACTIONS: tuple[KeyAction, ...] = (
@@ -63,6 +79,18 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("focus_detail", "enter", "Detail", "focus the detail pane to scroll it (escape: back)"),
     KeyAction("hex", "x", "Hex", "toggle raw hex of key, value and headers in the detail pane"),
     KeyAction("detail_size", "d", "Detail size", "cycle the detail pane: normal, large, hidden"),
+    KeyAction(
+        "copy",
+        "y",
+        "Copy",
+        "copy the cursor row (or the selection) as JSON to the clipboard (OSC 52; the print --format jsonl format)",
+    ),
+    KeyAction(
+        "export",
+        "w",
+        "Export",
+        "write the selection, or else every row shown (the filter's matches), to a JSONL file",
+    ),
     KeyAction("follow", "f", "Follow", "follow: keep reading records that arrive after the snapshot"),
     KeyAction(
         "reload", "r", "Reload", "re-read the group's offsets and take a new snapshot (decisions kept)"

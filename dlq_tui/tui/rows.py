@@ -3,7 +3,7 @@
 The view holds store row numbers partition by partition (`array('i')` each), so the table's order
 does not depend on how the reader's fetches interleave the partitions, and index <-> row is a
 binary search away. Cells are computed only for the rows being drawn: the columns come from the
-store, the texts from the session's decoder (which caches), the mark from the staged buffer.
+store, the texts from the engine's decoded rows (cached), the mark from the staged decisions.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dlq_tui.decode.sanitize import one_line
 from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.display import local_ts
-from dlq_tui.engine import TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.tui.widgets.record_table import RowCells
 
@@ -136,10 +136,10 @@ class ViewRows:
     the reader's fetches interleave the partitions. `selection` is the app's selection (shared).
     """
 
-    __slots__ = ("_order", "_parts", "_starts", "selection", "session")
+    __slots__ = ("_order", "_parts", "_starts", "engine", "selection")
 
-    def __init__(self, session: TriageSession, selection: Selection, rows: Iterable[int] = ()) -> None:
-        self.session = session
+    def __init__(self, engine: Engine, selection: Selection, rows: Iterable[int] = ()) -> None:
+        self.engine = engine
         self.selection = selection
         self._parts: dict[int, array[int]] = {}
         self._order: list[int] = []  # partitions, ascending
@@ -167,7 +167,7 @@ class ViewRows:
 
     def _position(self, row: int) -> tuple[int, int, bool]:
         """(index where `row` is or would go, its partition's slot, whether it is there)."""
-        p = self.session.store.partition_at(row)
+        p = self.engine.partition_at(row)
         k = bisect_left(self._order, p)
         if k == len(self._order) or self._order[k] != p:
             return self._starts[k], k, False
@@ -188,10 +188,10 @@ class ViewRows:
     def extend(self, rows: Iterable[int]) -> int | None:
         """Add `rows` (each partition's rows ascending and after those it has); returns the first
         view index that changed, None if nothing was added."""
-        store = self.session.store
+        partition_at = self.engine.partition_at
         added: dict[int, array[int]] = {}
         for row in rows:
-            p = store.partition_at(row)
+            p = partition_at(row)
             arr = added.get(p)
             if arr is None:
                 arr = added[p] = array("i")
@@ -226,17 +226,17 @@ class ViewRows:
         self._reindex()
 
     def mark(self, row: int) -> tuple[str, str]:
-        session = self.session
-        if session.is_resolved(row):
+        engine = self.engine
+        if engine.is_resolved(row):
             return RESOLVED_MARK, "resolved"
-        decision = session.decision(row)
+        decision = engine.decision(row)
         if decision is None:
             return "", ""
         return MARKS[decision], decision.value
 
     def is_open(self, row: int) -> bool:
         """Unresolved and undecided: what triage still has to look at."""
-        return not self.session.is_resolved(row) and self.session.decision(row) is None
+        return not self.engine.is_resolved(row) and self.engine.decision(row) is None
 
     def next_open(self, index: int, step: int = 1) -> int | None:
         """The first index after (`step` 1) or before (-1) `index` whose row is open."""
@@ -286,16 +286,15 @@ class ViewRows:
 
     def cells(self, index: int) -> RowCells:
         row = self.row_at(index)
-        session = self.session
-        store = session.store
+        engine = self.engine
         mark, style = self.mark(row)
-        d = session.decoded(row)
+        d = engine.decoded(row)
         return RowCells(
             mark=mark,
             style=style,
-            partition=store.partition_at(row),
-            offset=store.offset_at(row),
-            timestamp=local_ts(store.timestamp_at(row)),
+            partition=engine.partition_at(row),
+            offset=engine.offset_at(row),
+            timestamp=local_ts(engine.timestamp_at(row)),
             key=key_preview(d),
             value=value_preview(d),
             error=error_preview(d),

@@ -14,12 +14,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widgets import Markdown, Static, TabbedContent, TabPane
 
 from dlq_tui.decode.sanitize import one_line
+from dlq_tui.engine_api import JournalOffer
+from dlq_tui.help import text as help_text
+from dlq_tui.triage.decisions import Decision
 from dlq_tui.tui.keys import ACTIONS
 
-__all__ = ["ChoiceScreen", "ErrorScreen", "HelpScreen"]
+__all__ = ["ChoiceScreen", "ErrorScreen", "HelpScreen", "journal_offer_dialog", "quit_dialog"]
 
 Choice = tuple[str, str, str]
 """(key, label, result): pressing `key` dismisses the dialog with `result`."""
@@ -75,23 +78,28 @@ class ChoiceScreen(ModalScreen[str]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys as currently bound (after `[keys]` remapping), and what the marks mean."""
+    """Two tabs: the keys as currently bound (after `[keys]` remapping) and what the marks mean;
+    the filter language with examples (the packaged copy of docs/filters.md, so it is there on a
+    jump host where dlq-tui was installed with pip)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 90; max-width: 100%; height: auto; max-height: 100%;
+    HelpScreen > TabbedContent {
+        width: 100; max-width: 100%; height: 100%; max-height: 40;
         border: thick $primary; background: $surface; padding: 0 1;
     }
+    HelpScreen Markdown { margin: 0; padding: 0; }
     """
 
-    def __init__(self, keys: dict[str, str], unavailable: dict[str, str]) -> None:
-        """`keys`: action -> key display; `unavailable`: action -> why it is off."""
+    def __init__(self, keys: dict[str, str], unavailable: dict[str, str], *, tab: str = "keys") -> None:
+        """`keys`: action -> key display; `unavailable`: action -> why it is off; `tab`: "keys" or
+        "filters" (shown first)."""
         super().__init__()
         self._keys = keys
         self._unavailable = unavailable
+        self._tab = tab
 
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))
@@ -121,8 +129,12 @@ class HelpScreen(ModalScreen[None]):
             Text("per partition: snapshot offsets read/total ('read'), decided/unresolved records ('dec')"),
         )
         legend.add_row(Text("remapping"), Text('[keys] in the config file: action = "key" (docs/keys.md)'))
-        with VerticalScroll():
-            yield Static(Group(Text("Keys", style="bold underline"), keys, Text(""), legend))
+        legend.add_row(Text("more"), Text("dlq-tui help keys · dlq-tui help filters (on any terminal)"))
+        with TabbedContent(initial=f"help-{self._tab}"):
+            with TabPane("Keys", id="help-keys"), VerticalScroll():
+                yield Static(Group(keys, Text(""), legend))
+            with TabPane("Filters", id="help-filters"), VerticalScroll():
+                yield Markdown(help_text("filters"), open_links=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -161,3 +173,37 @@ class ErrorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.app.bell()
+
+
+def journal_offer_dialog(offer: JournalOffer) -> ChoiceScreen:
+    """Restore or discard the decisions of a session that ended without committing."""
+    body = (
+        f"A dlq-tui session on this DLQ that ended without committing staged {offer.total:,} decisions "
+        f"({offer.merges:,} merge, {offer.purges:,} purge, {offer.skips:,} skip; those resolved since "
+        "are left out).\nRestore them into the staged buffer, or discard them?"
+    )
+    return ChoiceScreen(
+        "Restore staged decisions?",
+        body,
+        [("r", "restore", "restore"), ("d", "discard", "discard")],
+        cancel=None,  # the journal records nothing new until this is answered
+    )
+
+
+def quit_dialog(counts: dict[Decision, int], journal_active: bool) -> ChoiceScreen:
+    """Quit with merges or purges staged and not committed?"""
+    kept = (
+        "They stay in the local journal, and reopening this DLQ offers to restore them."
+        if journal_active
+        else "There is no journal for this session: they will be lost."
+    )
+    body = (
+        f"{counts[Decision.MERGE]:,} merge and {counts[Decision.PURGE]:,} purge are staged and not "
+        f"committed. {kept}"
+    )
+    return ChoiceScreen(
+        "Quit without committing?",
+        body,
+        [("q", "quit", "quit"), ("c", "review and commit", "commit")],
+        cancel="stay",
+    )

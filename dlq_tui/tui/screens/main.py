@@ -1,726 +1,122 @@
-"""The triage screen: title bar, record table, detail pane, filter bar, progress, staged bar, footer.
+"""The triage screen's keys: decide, select, move, filter, follow, reload, commit, quit, help.
 
-Long work runs in workers of named exclusive groups and posts messages back:
-
-- ``load``: open the session (or reopen it for `r`), then read the snapshot (and follow) in
-  batches; each batch's schemas are fetched off the UI thread before its rows are shown.
-- ``filter-count``: the live match count while the filter is typed (thread; cancelled by the
-  next keystroke). ``filter-more``: matches among rows loaded after the filter was applied.
-- the detail pane's ``detail`` group lays out big records in a thread; the review screen's
-  ``commit`` group runs the transaction.
-
-The screen talks to the `TriageSession` only; it has no Kafka logic of its own.
+`MainScreen` is `TriageScreen` (triage_screen.py: the parts and the data flow) plus the actions
+bound to the keys of `tui.keys`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-import time
-from array import array
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from textual import on, work
-from textual.app import ComposeResult
+from textual import on
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.events import Key, Resize
-from textual.message import Message
-from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer, Input
-from textual.worker import Worker, get_current_worker
+from textual.events import Key
+from textual.widgets import Input
 
 from dlq_tui.decode.sanitize import one_line
-from dlq_tui.engine import TriageSession
-from dlq_tui.kafka.connection import DlqError
+from dlq_tui.export import ExportResult, clipboard_text
+from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
-from dlq_tui.triage.filter import Filter, FilterError, parse
 from dlq_tui.tui import keys
-from dlq_tui.tui.rows import Selection, ViewRows
-from dlq_tui.tui.screens.dialogs import ChoiceScreen, ErrorScreen, HelpScreen
+from dlq_tui.tui.decider import Decider
+from dlq_tui.tui.screens.dialogs import HelpScreen, quit_dialog
+from dlq_tui.tui.screens.export import ExportScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
-from dlq_tui.tui.widgets.detail import DetailPane
+from dlq_tui.tui.screens.triage_screen import DETAIL_SIZES, TriageScreen
 from dlq_tui.tui.widgets.filter_bar import FilterBar
-from dlq_tui.tui.widgets.progress import ProgressPane
-from dlq_tui.tui.widgets.record_table import RecordTable
-from dlq_tui.tui.widgets.staged_bar import StagedBar, TitleBar, TitleInfo
-
-if TYPE_CHECKING:
-    from dlq_tui.tui.app import DlqApp
+from dlq_tui.tui.widgets.staged_bar import StagedBar
 
 __all__ = ["MainScreen"]
 
-PROGRESS_INTERVAL_S = 0.25
-COUNT_DEBOUNCE_S = 0.15
-AUTO_COLLAPSE_HEIGHT = 18
-DETAIL_SIZES = ("normal", "large", "hidden")
-STATUS_S = 6.0
-"""Routine feedback stays this long in the staged bar's status (toasts would cover the table)."""
-SCAN_ROWS = 5_000
-"""n/N and the advance after m/p/s look this many rows on the UI thread, then in a worker."""
-THREAD_DECIDE_ROWS = 100_000
-"""Bulk decisions (and undo) over more rows than this run in a thread worker."""
 WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
+COPY_MAX_ROWS = 1_000
+"""`y` copies at most this many records (a terminal's clipboard is no place for more)."""
 
 
-class Opened(Message):
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__()
-        self.session = session
-
-
-class OpenFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class ReopenFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class RowsLoaded(Message):
-    def __init__(self, session: TriageSession, rows: range) -> None:
-        super().__init__()
-        self.session = session
-        self.rows = rows
-
-
-class SchemasFetched(Message):
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__()
-        self.session = session
-
-
-class LoadFinished(Message):
-    def __init__(self, session: TriageSession, error: str | None = None) -> None:
-        super().__init__()
-        self.session = session
-        self.error = error
-
-
-class FilterCounted(Message):
-    """`matches` among `total` rows: those loaded before store row `covered`."""
-
-    def __init__(
-        self, token: int, text: str, flt: Filter, matches: array[int], total: int, covered: int
-    ) -> None:
-        super().__init__()
-        self.token, self.text, self.flt, self.matches = token, text, flt, matches
-        self.total, self.covered = total, covered
-
-
-class MoreMatched(Message):
-    def __init__(self, generation: int, matches: array[int], covered: int) -> None:
-        super().__init__()
-        self.generation, self.matches, self.covered = generation, matches, covered
-
-
-class SeekDone(Message):
-    """A worker's search for the next open row (`found` None: there is none)."""
-
-    def __init__(self, token: int, view: object, origin: int, found: int | None, message: str) -> None:
-        super().__init__()
-        self.token, self.view, self.origin, self.found, self.message = token, view, origin, found, message
-
-
-class Decided(Message):
-    """A bulk decision (or undo, `decision` None) that ran in a thread is done."""
-
-    def __init__(
-        self, session: TriageSession, decision: Decision | None, changed: int, total: int, error: str | None
-    ) -> None:
-        super().__init__()
-        self.session, self.decision, self.changed, self.total, self.error = (
-            session,
-            decision,
-            changed,
-            total,
-            error,
-        )
-
-
-class MainScreen(Screen[None]):
+class MainScreen(TriageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *keys.bindings(),
         Binding("escape", "escape", "Back", show=False),
     ]
 
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__()
-        self.session = session
-        self.selection = Selection()
-        self._all = ViewRows(session, self.selection)
-        self._view = self._all
-        self.state = "connecting"  # connecting | loading | loaded | following | failed
-        self.following = False
-        self._opened = False
-        self._loader: Worker[None] | None = None
-        # filter: applied, and being typed
-        self.filter_text = ""
-        self._flt: Filter | None = None
-        self._filter_gen = 0
-        self._covered = 0  # the applied filter has looked at the rows below this store row
-        self._loaded_upto = 0  # store rows below this one are in the views
-        self._more_running = False
-        self._count_token = 0
-        self._counted: FilterCounted | None = None
-        self._apply_when_counted: str | None = None
-        self._count_timer: Timer | None = None
-        self._counting: tuple[int, str] | None = None  # (token, text) of the count running
-        # layout
-        self._detail_size = "normal"
-        self._detail_auto = True
-        # throttled repaint of the progress pane
-        self._progress_timer: Timer | None = None
-        self._progress_at = 0.0
-        # the staged bar's status line
-        self._status = ""
-        self._status_timer: Timer | None = None
-        # a search for the next open row running in a worker (its token), a bulk decision running
-        self._seek_token = 0
-        self._deciding = False
-
-    # -- composition ------------------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        yield TitleBar(id="title")
-        with Vertical(id="main-body"):
-            yield RecordTable(self._all, id="records")
-            yield DetailPane(self.session, id="detail")
-        yield FilterBar(id="filter")
-        yield ProgressPane(id="progress")
-        yield StagedBar(id="staged")
-        yield Footer(compact=True)
-
-    @property
-    def table(self) -> RecordTable:
-        return self.query_one("#records", RecordTable)
-
-    @property
-    def detail(self) -> DetailPane:
-        return self.query_one("#detail", DetailPane)
-
-    @property
-    def filter_bar(self) -> FilterBar:
-        return self.query_one("#filter", FilterBar)
-
-    @property
-    def dlq_app(self) -> DlqApp:
-        from dlq_tui.tui.app import DlqApp
-
-        assert isinstance(self.app, DlqApp)
-        return self.app
-
-    def on_mount(self) -> None:
-        table = self.table
-        table.empty_text = "connecting…"
-        table.loading = True
-        table.focus()
-        self.detail.border_title = "detail · enter: scroll · x: hex · d: size"
-        self.detail.show_message("connecting…")
-        self._apply_detail_size()
-        self._update_title()
-        self._update_status(progress_now=True)
-        self.session.buffer.add_listener(self._on_buffer_change)
-        self._loader = self._run_loader()
-
-    def on_resize(self, event: Resize) -> None:
-        if self._detail_auto:
-            size = "hidden" if event.size.height < AUTO_COLLAPSE_HEIGHT else "normal"
-            if size != self._detail_size:
-                self._detail_size = size
-                self._apply_detail_size()
-
-    # -- loading --------------------------------------------------------------------------------
-
-    @work(exclusive=True, group="load", exit_on_error=False)
-    async def _run_loader(self, reopen: bool = False) -> None:
-        session = self.session
-        if reopen:
-            try:
-                session = await self._reopen()
-            except Exception as exc:
-                self.post_message(ReopenFailed(_describe(exc)))
-                return
-            self.post_message(Opened(session))
-        elif not self._opened:
-            try:
-                await session.open()
-            except Exception as exc:
-                self.post_message(OpenFailed(_describe(exc)))
-                return
-            self.post_message(Opened(session))
-        try:
-            while True:
-                follow = self.following
-                async for rows in session.load(follow=follow):
-                    self.post_message(RowsLoaded(session, rows))
-                    if len(rows):
-                        # The rows show at once; their Avro values say "not fetched yet" until the
-                        # schemas are here, then repaint.
-                        fetched = await asyncio.to_thread(session.prefetch_schemas, rows)
-                        if fetched:
-                            self.post_message(SchemasFetched(session))
-                    if follow and not self.following:
-                        break
-                if not follow and self.following:
-                    continue  # the snapshot is read; now follow
-                break
-        except Exception as exc:
-            self.post_message(LoadFinished(session, _describe(exc)))
-            return
-        self.post_message(LoadFinished(session))
-
-    async def _reopen(self) -> TriageSession:
-        """A new session on the same DLQ (new snapshot, fresh group offsets), keeping the staged
-        decisions that are still unresolved. If it cannot be opened, the old session is left as
-        it was (its journal re-attached) and the error raised."""
-        old = self.session
-        previous = self._loader
-        if previous is not None and previous is not get_current_worker():
-            with contextlib.suppress(Exception):
-                await previous.wait()
-        new = await old.reopen()  # raises with `old` left usable if the new one cannot open
-        old.buffer.remove_listener(self._on_buffer_change)
-        return new
-
-    @on(Opened)
-    def _opened_session(self, message: Opened) -> None:
-        session = message.session
-        reopened = session is not self.session
-        if reopened:
-            self._adopt(session)
-        self._opened = True
-        self.state = "following" if self.following else "loading"
-        table = self.table
-        table.loading = False
-        table.empty_text = "loading…"
-        self.detail.show_message("loading…")
-        for notice in session.notices:
-            self.notify(one_line(notice, 300), severity="warning")
-        if session.journal_note:
-            self.notify(one_line(session.journal_note, 300), severity="warning", timeout=10)
-        cfg = session.config
-        if not reopened and not cfg.destination and not cfg.read_only:
-            self.notify(
-                "merge is off: no DESTINATION topic given (dlq-tui SOURCE DESTINATION)", severity="warning"
-            )
-        if session.journal_offer:
-            self._offer_journal(session)
-        self._update_title()
-        self._update_status(progress_now=True)
-
-    def _adopt(self, session: TriageSession) -> None:
-        """Switch the screen over to a reopened session (the store rows are numbered anew)."""
-        self.session = session
-        self.dlq_app.session = session
-        session.buffer.add_listener(self._on_buffer_change)
-        self.selection = Selection()
-        self._all = ViewRows(session, self.selection)
-        self._view = self._all
-        self._loaded_upto = 0
-        self._count_token += 1  # counts over the old session's rows are void
-        self._counted = None
-        if self._flt is not None:
-            self._filter_gen += 1
-            self._view = ViewRows(session, self.selection)
-            self._covered = 0
-        self.detail.session = session
-        self.table.set_source(self._view, cursor=0)
-
-    def _offer_journal(self, session: TriageSession) -> None:
-        offer = session.journal_offer
-        counts = {d: sum(1 for v in offer.values() if v is d) for d in Decision}
-        body = (
-            f"A dlq-tui session on this DLQ that ended without committing staged {len(offer):,} decisions "
-            f"({counts[Decision.MERGE]:,} merge, {counts[Decision.PURGE]:,} purge, "
-            f"{counts[Decision.SKIP]:,} skip; those resolved since are left out).\n"
-            "Restore them into the staged buffer, or discard them?"
-        )
-
-        def answered(answer: str | None) -> None:
-            if session is not self.session:
-                return
-            if answer == "restore":
-                result = session.restore_journal()
-                note = f"restored {result.restored:,} staged decisions"
-                if result.dropped_as_resolved:
-                    note += f" ({result.dropped_as_resolved:,} left out: resolved meanwhile)"
-                self.say(note)
-                self.table.rows_changed()
-                self.detail.refresh_state()
-            elif answer == "discard":
-                session.discard_journal()
-                self.say("discarded the journaled decisions")
-            self._update_status(progress_now=True)
-
-        self.app.push_screen(
-            ChoiceScreen(
-                "Restore staged decisions?",
-                body,
-                [("r", "restore", "restore"), ("d", "discard", "discard")],
-                cancel=None,  # the journal records nothing new until this is answered
-            ),
-            answered,
-        )
-
-    @on(OpenFailed)
-    def _open_failed(self, message: OpenFailed) -> None:
-        self.state = "failed"
-        self.table.loading = False
-        cfg = self.session.config
-        self.app.push_screen(
-            ErrorScreen(
-                f"Cannot open {one_line(cfg.source, 80)} (group {one_line(cfg.group, 60)})", message.message
-            )
-        )
-
-    @on(ReopenFailed)
-    def _reopen_failed(self, message: ReopenFailed) -> None:
-        self._opened = True
-        self.table.loading = False
-        self.state = "loaded" if self.session.loading_done else "loading"
-        self.notify(
-            f"reload failed: {one_line(message.message, 300)}. Still showing the previous snapshot; "
-            "r: try again",
-            severity="error",
-            timeout=15,
-        )
-        self._loader = self._run_loader()  # the rest of the old snapshot, if any; follow if on
-        self._update_status(progress_now=True)
-
-    @on(RowsLoaded)
-    def _rows_loaded(self, message: RowsLoaded) -> None:
-        if message.session is self.session:
-            self._take_rows(message.rows.stop)
-            if self.session.loading_done:
-                self._set_empty_text()
-            self._update_status()
-
-    @on(SchemasFetched)
-    def _schemas_fetched(self, message: SchemasFetched) -> None:
-        """The engine cleared its decode cache: repaint the rows and the detail."""
-        if message.session is self.session:
-            self.table.rows_changed()
-            self.detail.refresh_state()
-
-    def _take_rows(self, stop: int) -> None:
-        """Show the store rows loaded up to `stop`, from where the views end (a batch whose message
-        was lost to a cancelled loader is taken in with the next one)."""
-        if stop <= self._loaded_upto:
-            return
-        session = self.session
-        rows = range(self._loaded_upto, stop)
-        current = self._cursor_row()
-        first = self._all.extend(session.visible_rows(rows))
-        self._loaded_upto = stop
-        if self._view is self._all:
-            self._view_grew(first, current)
-        elif self._flt is not None:
-            self._match_more()
-
-    def _view_grew(self, first: int | None, current: int | None) -> None:
-        """Rows were added to the shown view from index `first` on; keep the cursor on its row."""
-        if first is None:
-            return
-        table = self.table
-        table.rows_changed(first, None)
-        if current is not None:
-            index = self._view.index_of(current)
-            if index is not None and index != table.cursor:
-                table.cursor = index
-
-    @on(LoadFinished)
-    def _load_finished(self, message: LoadFinished) -> None:
-        if message.session is not self.session:
-            return
-        self._take_rows(len(self.session.store))
-        if message.error:
-            self.state = "failed"
-            self.following = False
-            self.notify(f"reading stopped: {one_line(message.error, 300)}", severity="error", timeout=15)
-        else:
-            self.state = "loaded"
-        self._set_empty_text()
-        self._update_title()
-        self._update_status(progress_now=True)
-
-    def _set_empty_text(self) -> None:
-        """The snapshot is read: say what an empty table means (not "loading…")."""
-        cfg = self.session.config
-        what = "records" if cfg.from_beginning else "unresolved records"
-        self.table.empty_text = (
-            f"no {what} in {one_line(cfg.source, 60)} for group {one_line(cfg.group, 40)}"
-            if self._view is self._all
-            else "no record matches the filter (/: change it; an empty filter clears it)"
-        )
-        if not len(self._view) and self.detail.row is None:
-            self.detail.show_message("no record")
-
-    # -- status ---------------------------------------------------------------------------------
-
-    def _on_buffer_change(self, _change: object) -> None:
-        if threading.get_ident() != self.app._thread_id:
-            return  # a bulk decision in a worker: its Decided message refreshes
-        self.call_after_refresh(self._update_status)
-
-    def _update_title(self) -> None:
-        cfg = self.session.config
-        self.query_one("#title", TitleBar).show(
-            TitleInfo(
-                source=cfg.source,
-                destination=cfg.destination,
-                group=cfg.group,
-                filter_text=self.filter_text,
-                matches=len(self._view) if self._flt is not None else None,
-                following=self.following,
-                read_only=cfg.read_only,
-            )
-        )
-
-    def say(self, text: str) -> None:
-        """Routine feedback, in the staged bar for `STATUS_S` (warnings and errors: notify)."""
-        self._status = text
-        if self._status_timer is not None:
-            self._status_timer.stop()
-        self._status_timer = self.set_timer(STATUS_S, self._clear_status) if text else None
-        self._update_status()
-
-    def _clear_status(self) -> None:
-        self._status_timer = None
-        self._status = ""
-        self._update_status()
-
-    def _update_status(self, *, progress_now: bool = False) -> None:
-        session = self.session
-        self.query_one("#staged", StagedBar).show(
-            session.buffer.counts(),
-            len(self.selection),
-            read_only=session.config.read_only,
-            status=self._status,
-        )
-        now = time.monotonic()
-        if progress_now or now - self._progress_at >= PROGRESS_INTERVAL_S:
-            self._flush_progress()
-        elif self._progress_timer is None:
-            self._progress_timer = self.set_timer(PROGRESS_INTERVAL_S, self._flush_progress)
-
-    def _flush_progress(self) -> None:
-        if self._progress_timer is not None:
-            self._progress_timer.stop()
-            self._progress_timer = None
-        self._progress_at = time.monotonic()
-        session = self.session
-        stats = session.progress_stats() if self._opened else []
-        state = self.state
-        if state == "loading" and self.following and session.loading_done:
-            state = "following"
-        self.query_one("#progress", ProgressPane).show(
-            stats,
-            state=state,
-            loaded=len(session.store),
-            unresolved=session.unresolved_count(),
-            decided=len(session.buffer),
-        )
-
-    # -- the cursor and the detail ----------------------------------------------------------------
-
-    def _cursor_index(self) -> int | None:
-        return self.table.cursor if len(self._view) else None
-
-    def _cursor_row(self) -> int | None:
-        index = self._cursor_index()
-        return None if index is None else self._view.row_at(index)
-
-    @on(RecordTable.CursorMoved)
-    def _cursor_moved(self, message: RecordTable.CursorMoved) -> None:
-        if message.index < len(self._view):
-            self.detail.show_row(self._view.row_at(message.index))
-
-    @on(RecordTable.Activated)
-    def _activated(self, _message: RecordTable.Activated) -> None:
-        self.action_focus_detail()
-
-    def _apply_detail_size(self) -> None:
-        detail = self.detail
-        for size in DETAIL_SIZES:
-            detail.set_class(size == self._detail_size, f"-{size}")
-
-    # -- decisions ------------------------------------------------------------------------------
+    # -- what may be done -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        cfg = self.session.config
-        if action in WRITE_ACTIONS and cfg.read_only:
+        info = self.engine.info
+        if action in WRITE_ACTIONS and info.read_only:
             return False
-        if action == "merge" and not cfg.destination:
+        if action == "merge" and not info.destination:
             return None  # shown disabled; the key says why (on_key)
         return True
 
     def unavailable(self) -> dict[str, str]:
-        cfg = self.session.config
-        out: dict[str, str] = {}
-        if cfg.read_only:
-            out.update(dict.fromkeys(WRITE_ACTIONS, "--read-only"))
-        elif not cfg.destination:
-            out["merge"] = "no DESTINATION topic given"
-        return out
+        info = self.engine.info
+        if info.read_only:
+            return dict.fromkeys(WRITE_ACTIONS, "--read-only")
+        return {} if info.destination else {"merge": "no DESTINATION topic given"}
 
     def on_key(self, event: Key) -> None:
-        cfg = self.session.config
-        if cfg.destination or cfg.read_only or isinstance(self.focused, Input):
+        info = self.engine.info
+        if info.destination or info.read_only or isinstance(self.focused, Input):
             return
-        if event.key in self.dlq_app.keys_for("merge"):
+        if event.key in self.host.keys_for("merge"):
             event.stop()
             self.notify(
                 "merge is off: no DESTINATION topic was given (dlq-tui SOURCE DESTINATION)",
                 severity="warning",
             )
 
-    def _targets(self) -> tuple[array[int], bool]:
-        """The selection if there is one (bulk), else the cursor row."""
-        if self.selection:
-            return self.selection.rows(), True
-        row = self._cursor_row()
-        return (array("i") if row is None else array("i", [row])), False
-
-    def _decide(self, decision: Decision) -> None:
-        if self._busy():
-            return
-        rows, bulk = self._targets()
-        if not rows:
-            self.notify("no record here", severity="warning")
-            return
-        if bulk and len(rows) > THREAD_DECIDE_ROWS:
-            self._deciding = True
-            self.say(f"staging {decision.value} on {len(rows):,} selected records…")
-            self._decide_in_thread(self.session, rows, decision)
-            return
-        try:
-            changed = self.session.decide(rows, decision)
-        except DlqError as exc:
-            self._show_notices()
-            self.notify(str(exc), severity="error")
-            return
-        self._show_notices()
-        if bulk:
-            self._bulk_done(decision, changed, len(rows))
-            return
-        index = self.table.cursor
-        if self.session.is_resolved(rows[0]):
-            self.notify("this record is already resolved", severity="warning")
-            return
-        self.table.rows_changed(index, index + 1)
-        if not self._advance(index):
-            self.detail.refresh_state()  # the cursor stays: show the new decision
-        self._update_status()
+    # -- decisions ------------------------------------------------------------------------------
 
     def _busy(self) -> bool:
-        if self._deciding:
+        if self.decider.running:
             self.notify("a bulk decision is still running", severity="warning")
-        return self._deciding
+        return self.decider.running
 
-    def _show_notices(self) -> None:
-        take = getattr(self.session, "take_notices", None)
-        if take is not None:
-            notices = take()
-        else:  # an engine without take_notices
-            notices, self.session.notices = self.session.notices, []
-        for notice in notices:
-            self.notify(one_line(notice, 300), severity="warning", timeout=10)
+    def _decide(self, decision: Decision | None) -> None:
+        """Stage `decision` (None: undo) on the selection, or on the cursor row and move on."""
+        if self._busy():
+            return
+        rows, bulk = self.table.targets()
+        if not rows:
+            if decision is not None:
+                self.notify("no record here", severity="warning")
+            return
+        done = self.decider.decide(self.engine, rows, decision, bulk=bulk)
+        if done is None:
+            what = "undoing" if decision is None else f"staging {decision.value}"
+            self.say(f"{what} on {len(rows):,} selected records…")
+        else:
+            self._decided(done)
 
-    @work(thread=True, exclusive=True, group="decide")
-    def _decide_in_thread(self, session: TriageSession, rows: array[int], decision: Decision | None) -> None:
-        error = None
-        changed = 0
-        try:
-            changed = session.undo(rows) if decision is None else session.decide(rows, decision)
-        except DlqError as exc:
-            error = str(exc)
-        except Exception as exc:
-            error = _describe(exc)
-        self.post_message(Decided(session, decision, changed, len(rows), error))
-
-    @on(Decided)
-    def _decided(self, message: Decided) -> None:
-        self._deciding = False
-        if message.session is not self.session:
+    @on(Decider.Done)
+    def _decided(self, done: Decider.Done) -> None:
+        if done.engine is not self.engine:
             return
         self._show_notices()
-        if message.error is not None:
+        if done.error is not None:
             self.say("")
-            self.notify(message.error, severity="error")
+            self.notify(done.error, severity="error")
             return
-        if message.decision is None:
-            self._undo_done(message.changed)
-        else:
-            self._bulk_done(message.decision, message.changed, message.total)
-
-    def _bulk_done(self, decision: Decision, changed: int, total: int) -> None:
-        self.selection.clear()
-        self.table.rows_changed()
-        self.detail.refresh_state()
-        self.say(f"{decision.value} staged on {changed:,} of {total:,} selected records")
-
-    def _undo_done(self, changed: int) -> None:
-        self.selection.clear()
-        self.table.rows_changed()
-        self.detail.refresh_state()
-        self.say(f"undone on {changed:,} records")
-
-    def _advance(self, index: int) -> bool:
-        """After a decision: the cursor to the next open row (wrapping to the top); returns whether
-        it moved now. A search past `SCAN_ROWS` rows goes on in a worker."""
-        self._seek_token += 1
-        view = self._view
-        found, resume = view.scan_open(index, 1, SCAN_ROWS)
-        if found is None and resume is None:
-            found, resume = view.scan_open(-1, 1, SCAN_ROWS, stop=index)
-            if found is None and resume is None:
-                self.say("every record shown is decided: c to review and commit")
-                return False
-            if resume is not None:
-                self._seek(self._seek_token, view, resume, 1, index, None, "every record shown is decided")
-                return False
-        elif found is None:
-            assert resume is not None
-            self._seek(self._seek_token, view, resume, 1, index, index, "every record shown is decided")
-            return False
-        assert found is not None
-        self.table.cursor = found
-        return found != index
-
-    @work(thread=True, exclusive=True, group="seek")
-    def _seek(
-        self, token: int, view: ViewRows, start: int, step: int, origin: int, wrap: int | None, none_msg: str
-    ) -> None:
-        """The rest of a search for the next open row (off the UI thread); `wrap`: then search from
-        the top up to that index."""
-        worker = get_current_worker()
-        found = None
-        try:
-            found = view.find_open(start, step, cancelled=lambda: worker.is_cancelled)
-            if found is None and wrap is not None and not worker.is_cancelled:
-                found = view.find_open(0, 1, stop=wrap, cancelled=lambda: worker.is_cancelled)
-        except IndexError:  # the view changed under the search (a commit): give up quietly
+        table, decision = self.table, done.decision
+        if done.bulk:
+            table.clear_selection()
+            table.rows_changed()
+            self.detail.refresh_state()
+            what = "undone" if decision is None else f"{decision.value} staged"
+            self.say(f"{what} on {done.changed:,} of {len(done.rows):,} selected records")
+            self.refresh_status()
             return
-        if not worker.is_cancelled:
-            self.post_message(SeekDone(token, view, origin, found, none_msg))
-
-    @on(SeekDone)
-    def _seek_done(self, message: SeekDone) -> None:
-        if message.token != self._seek_token or message.view is not self._view:
-            return  # a newer search, or another view
-        if self.table.cursor != message.origin:
-            return  # the engineer moved on meanwhile
-        if message.found is None:
-            self.say(message.message)
-            return
-        self.table.cursor = message.found
+        index = table.cursor
+        table.rows_changed(index, index + 1)
+        if decision is None:
+            if not done.changed:
+                self.say("nothing staged on this record")
+            self.detail.refresh_state()
+        elif self.engine.is_resolved(done.rows[0]):
+            self.notify("this record is already resolved", severity="warning")
+        elif not table.advance(index):
+            self.detail.refresh_state()  # the cursor stays: show the new decision
 
     def action_merge(self) -> None:
         self._decide(Decision.MERGE)
@@ -732,101 +128,44 @@ class MainScreen(Screen[None]):
         self._decide(Decision.SKIP)
 
     def action_undo(self) -> None:
-        if self._busy():
-            return
-        rows, bulk = self._targets()
-        if not rows:
-            return
-        if bulk and len(rows) > THREAD_DECIDE_ROWS:
-            self._deciding = True
-            self.say(f"undoing on {len(rows):,} selected records…")
-            self._decide_in_thread(self.session, rows, None)
-            return
-        changed = self.session.undo(rows)
-        if bulk:
-            self._undo_done(changed)
-        else:
-            if not changed:
-                self.say("nothing staged on this record")
-            index = self.table.cursor
-            self.table.rows_changed(index, index + 1)
-            self.detail.refresh_state()
-        self._update_status()
+        self._decide(None)
 
-    # -- selection ------------------------------------------------------------------------------
+    # -- selection and navigation ---------------------------------------------------------------
 
     def action_toggle_select(self) -> None:
-        index = self._cursor_index()
-        if index is None:
-            return
-        row = self._view.row_at(index)
-        if self.session.is_resolved(row) and row not in self.selection:
-            self.notify("resolved records cannot be selected", severity="warning")
-            return
-        self.selection.toggle(row)
-        self.table.rows_changed(index, index + 1)
-        self.table.cursor = index + 1
-        self._update_status()
+        refused = self.table.toggle_select()
+        if refused:
+            self.notify(refused, severity="warning")
+        self.refresh_status()
 
     def action_select_all(self) -> None:
-        session = self.session
-        added = self.selection.add_all(r for r in self._view if not session.is_resolved(r))
-        self.table.rows_changed()
-        what = "matching the filter" if self._flt is not None else "shown"
+        added = self.table.select_all()
+        what = "matching the filter" if self.table.flt is not None else "shown"
         self.say(f"selected {added:,} more records {what}")
+        self.refresh_status()
 
     def action_clear_selection(self) -> None:
-        if not self.selection:
-            return
-        self.selection.clear()
-        self.table.rows_changed()
-        self._update_status()
-
-    # -- navigation -----------------------------------------------------------------------------
+        if self.table.clear_selection():
+            self.refresh_status()
 
     def action_next_match(self) -> None:
-        self._jump(1)
+        self.table.jump(1)
 
     def action_previous_match(self) -> None:
-        self._jump(-1)
-
-    def _jump(self, step: int) -> None:
-        index = self._cursor_index()
-        if index is None:
-            return
-        self._seek_token += 1
-        where = "below" if step > 0 else "above"
-        found, resume = self._view.scan_open(index, step, SCAN_ROWS)
-        if found is not None:
-            self.table.cursor = found
-        elif resume is not None:
-            self.say(f"searching {where}…")
-            self._seek(
-                self._seek_token, self._view, resume, step, index, None, f"no undecided record {where}"
-            )
-        else:
-            self.say(f"no undecided record {where}")
+        self.table.jump(-1)
 
     def action_top(self) -> None:
         self.table.cursor = 0
 
     def action_bottom(self) -> None:
-        self.table.cursor = max(0, len(self._view) - 1)
-
-    def action_focus_detail(self) -> None:
-        if self._detail_size == "hidden":
-            self._detail_size = "normal"
-            self._detail_auto = False
-            self._apply_detail_size()
-        self.detail.focus()
+        self.table.cursor = max(0, len(self.table.view) - 1)
 
     def action_escape(self) -> None:
-        bar = self.filter_bar
-        if bar.is_open:
-            self._close_filter_bar()
+        if self.filter_bar.is_open:
+            self.filter_bar.close()
         elif self.focused is not self.table:
             self.table.focus()
-        elif self.selection:
+        else:
             self.action_clear_selection()
 
     def action_hex(self) -> None:
@@ -843,274 +182,129 @@ class MainScreen(Screen[None]):
     # -- filter ---------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        self.filter_bar.open(self.filter_text)
-        if self.filter_text:
-            self._filter_typed(self.filter_text)
+        self.filter_bar.open(self.table.filter_text)
 
-    def _close_filter_bar(self) -> None:
-        self.filter_bar.close()
-        self.workers.cancel_group(self, "filter-count")
-        self._apply_when_counted = None
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
         self.table.focus()
 
-    @on(Input.Changed, "#filter-input")
-    def _filter_input_changed(self, event: Input.Changed) -> None:
-        self._filter_typed(event.value)
+    @on(FilterBar.Pending)
+    def _filter_pending(self) -> None:
+        self.say("filtering…")
 
-    def _filter_typed(self, text: str, *, now: bool = False) -> None:
-        """Parse at once (errors show as you type); count the matches in a worker once typing
-        pauses for `COUNT_DEBOUNCE_S` (or `now`), so a fast typist does not start a scan of a
-        million records per keystroke."""
-        bar = self.filter_bar
-        self._count_token += 1
-        self._counted = None
-        if self._count_timer is not None:
-            self._count_timer.stop()
-            self._count_timer = None
-        if not text.strip():
-            self.workers.cancel_group(self, "filter-count")
-            bar.show_hint()
-            return
-        try:
-            flt = parse(text)
-        except FilterError as exc:
-            self.workers.cancel_group(self, "filter-count")
-            bar.show_error(exc, text)
-            return
-        token = self._count_token
-        bar.show_counting(len(self._all))
+    @on(FilterBar.Cleared)
+    def _filter_cleared(self) -> None:
+        self.table.clear_filter(loaded=self.state != "loading")
 
-        def start() -> None:
-            self._count_timer = None
-            if token == self._count_token:
-                self._counting = (token, text)
-                self._count(token, text, flt, self._all.to_array(), self._loaded_upto)
-
-        if now:
-            start()
-        else:
-            self._count_timer = self.set_timer(COUNT_DEBOUNCE_S, start)
-
-    @work(thread=True, exclusive=True, group="filter-count")
-    def _count(self, token: int, text: str, flt: Filter, rows: array[int], covered: int) -> None:
-        worker = get_current_worker()
-        matches = self.session.match(flt, rows, cancelled=lambda: worker.is_cancelled)
-        if not worker.is_cancelled:
-            self.post_message(FilterCounted(token, text, flt, matches, len(rows), covered))
-
-    @on(FilterCounted)
-    def _filter_counted(self, message: FilterCounted) -> None:
-        if message.token != self._count_token:
-            return
-        self._counted = message
-        if self._apply_when_counted == message.text:
-            self._apply_when_counted = None
-            self._apply_filter(message)
-        elif self.filter_bar.is_open:
-            self.filter_bar.show_count(len(message.matches), message.total)
-
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        text = event.value
-        if not text.strip():
-            self._close_filter_bar()
-            self._clear_filter()
-            return
-        try:
-            parse(text)
-        except FilterError as exc:
-            self.filter_bar.show_error(exc, text)
-            self.app.bell()
-            return
-        counted = self._counted
-        if counted is not None and counted.text == text:
-            self._close_filter_bar()
-            self._apply_filter(counted)
-        else:
-            if self._counting != (self._count_token, text):  # not already being counted
-                self._filter_typed(text, now=True)
-            self._apply_when_counted = text
-            self.filter_bar.close()
-            self.table.focus()
-            self.say("filtering…")
-
-    def _apply_filter(self, counted: FilterCounted) -> None:
-        current = self._cursor_row()
-        if self._status == "filtering…":
+    @on(FilterBar.Applied)
+    def _filter_applied(self, message: FilterBar.Applied) -> None:
+        if self.query_one("#staged", StagedBar).status == "filtering…":
             self.say("")
-        self._drop_selection("the filter changed")
-        self.filter_text = counted.text
-        self._flt = counted.flt
-        self._filter_gen += 1
-        self._view = ViewRows(self.session, self.selection, counted.matches)
-        self._covered = counted.covered
-        self.table.empty_text = "no record matches the filter (/: change it; an empty filter clears it)"
-        cursor = 0 if current is None else self._view.index_at_or_after(current)
-        self.table.set_source(self._view, cursor=cursor)
-        if not len(self._view):
-            self.detail.show_message("no record matches the filter")
-        self._match_more()
-        self._update_title()
+        self.table.apply_filter(message.text, message.flt, message.matches, message.covered)
 
-    def _drop_selection(self, why: str) -> None:
-        """Bulk actions act on the selection: it never holds rows the table does not show."""
-        if not self.selection:
-            return
-        n = len(self.selection)
-        self.selection.clear()
-        self.say(f"selection of {n:,} cleared: {why} (a: select all matching)")
-
-    def _clear_filter(self) -> None:
-        if self._flt is None:
-            return
-        current = self._cursor_row()
-        self.filter_text = ""
-        self._flt = None
-        self._filter_gen += 1
-        self._view = self._all
-        cfg = self.session.config
-        what = "records" if cfg.from_beginning else "unresolved records"
-        self.table.empty_text = f"no {what}" if self.state != "loading" else "loading…"
-        cursor = 0 if current is None else self._all.index_at_or_after(current)
-        self.table.set_source(self._all, cursor=cursor)
-        self._update_title()
-
-    def _match_more(self) -> None:
-        """Run the applied filter over rows loaded since it last looked (one worker at a time)."""
-        if self._more_running or self._flt is None or self._covered >= self._loaded_upto:
-            return
-        self._more_running = True
-        rows = self.session.visible_rows(range(self._covered, self._loaded_upto))
-        self._match_rows(self._filter_gen, self._flt, rows, self._loaded_upto)
-
-    @work(thread=True, group="filter-more")
-    def _match_rows(self, generation: int, flt: Filter, rows: array[int], covered: int) -> None:
-        self.post_message(MoreMatched(generation, self.session.match(flt, rows), covered))
-
-    @on(MoreMatched)
-    def _more_matched(self, message: MoreMatched) -> None:
-        self._more_running = False
-        if message.generation != self._filter_gen:
-            self._match_more()
-            return
-        self._covered = message.covered
-        if len(message.matches):
-            current = self._cursor_row()
-            self._view_grew(self._view.extend(message.matches), current)
-            self._update_title()
-        self._match_more()
-
-    # -- follow, reload -------------------------------------------------------------------------
+    # -- follow, reload, commit, quit, help ---------------------------------------------------------
 
     def action_follow(self) -> None:
-        if not self._opened:
+        if not self.loader.opened:
             return
-        self.following = not self.following
-        if self.following:
+        self.loader.following = not self.loader.following
+        if self.loader.following:
             self.say("following: new records are added as they arrive")
             if self.state in ("loaded", "failed"):
                 self.state = "loading"
-                self._loader = self._run_loader()
+                self.loader.start()
         else:
             self.say("stopped following")
             if self.state == "following":
                 self.state = "loaded"
-        self._update_title()
-        self._update_status(progress_now=True)
+        self.refresh_status(progress_now=True)
 
     def action_reload(self) -> None:
-        if not self._opened:
-            return
-        if self._busy():
+        if not self.loader.opened or self._busy():
             return
         self.say("reloading: new snapshot, fresh group offsets; staged decisions are kept")
         self.state = "connecting"
-        self._opened = False
         self.table.loading = True
-        self._loader = self._run_loader(reopen=True)
-        self._update_status(progress_now=True)
-
-    # -- commit and quit --------------------------------------------------------------------------
+        self.loader.reload()
+        self.refresh_status(progress_now=True)
 
     def action_commit(self) -> None:
         if self._busy():
             return
-        if not self.session.has_writes():
+        if not self.engine.has_writes():
             self.say("nothing to commit: stage merge or purge first (skip is never committed)")
             return
-        self.app.push_screen(ReviewScreen(self.session), self._committed)
+        self.app.push_screen(ReviewScreen(self.engine), self._committed)
 
     def _committed(self, outcome: CommitOutcome | None) -> None:
         if outcome is None:
             return
-        self._rederive()
+        self.table.rederive()
+        self.detail.refresh_state()
+        self.refresh_status(progress_now=True)
         if outcome.report is not None:
-            self.say("committed: " + outcome.report.summary())
+            self.say("committed: " + result_lines(outcome.report.result())[0][0])
         elif outcome.error:
             self.notify(
                 f"commit failed; decisions kept: {one_line(outcome.error, 300)}", severity="error", timeout=15
             )
 
-    def _rederive(self) -> None:
-        """After a commit: committed rows leave the views (or show as resolved with
-        --from-beginning)."""
-        session = self.session
-        current = self._cursor_row()
-        self._all.keep(session.visible)
-        if self._view is not self._all:
-            self._view.keep(session.visible)
-        self.selection.discard_all([r for r in self.selection.rows() if session.is_resolved(r)])
-        cursor = 0 if current is None else self._view.index_at_or_after(current)
-        self.table.set_source(self._view, cursor=cursor)
-        if not len(self._view):
-            self.detail.show_message("no record")
-        else:
-            self.detail.show_row(self._view.row_at(self.table.cursor), force=True)
-        self._update_title()
-        self._update_status(progress_now=True)
-
     def action_quit(self) -> None:
-        if not self.session.has_writes():
-            self.dlq_app.request_exit(0)
+        if not self.engine.has_writes():
+            self.host.request_exit(0)
             return
-        counts = self.session.buffer.counts()
-        kept = (
-            "They stay in the local journal, and reopening this DLQ offers to restore them."
-            if self.session.journal is not None
-            else "There is no journal for this session: they will be lost."
-        )
-        body = (
-            f"{counts[Decision.MERGE]:,} merge and {counts[Decision.PURGE]:,} purge are staged and not "
-            f"committed. {kept}"
-        )
 
         def answered(answer: str | None) -> None:
             if answer == "quit":
-                self.dlq_app.request_exit(0)
+                self.host.request_exit(0)
             elif answer == "commit":
                 self.action_commit()
 
-        self.app.push_screen(
-            ChoiceScreen(
-                "Quit without committing?",
-                body,
-                [("q", "quit", "quit"), ("c", "review and commit", "commit")],
-                cancel="stay",
-            ),
-            answered,
+        self.app.push_screen(quit_dialog(self.engine.staged_counts(), self.engine.journal_active), answered)
+
+    def action_copy(self) -> None:
+        rows, _bulk = self.table.targets()
+        if not rows:
+            self.notify("no record here", severity="warning")
+            return
+        if len(rows) > COPY_MAX_ROWS:
+            self.notify(
+                f"{len(rows):,} records are too many for the clipboard: w exports them to a file",
+                severity="warning",
+            )
+            return
+        self.app.copy_to_clipboard(clipboard_text(self.engine, rows))
+        self.say(
+            f"copied {len(rows):,} record(s) as JSON to the clipboard (OSC 52: nothing arrived? your terminal "
+            "does not allow it; in tmux: set -g set-clipboard on; w exports to a file)"
         )
 
-    def action_help(self) -> None:
-        app = self.dlq_app
+    def action_export(self) -> None:
+        table = self.table
+        if table.selection:
+            rows, what = table.selection.rows(), "the selection"
+        else:
+            rows = table.view.to_array()
+            what = "the filter's matches" if table.flt is not None else "every row shown"
+        if not rows:
+            self.notify("nothing to export", severity="warning")
+            return
+
+        def done(result: ExportResult | None) -> None:
+            if result is not None:
+                self.say(f"exported {result.records:,} records to {one_line(str(result.path), 200)}")
+
+        self.app.push_screen(ExportScreen(self.engine, rows, what), done)
+
+    @on(FilterBar.HelpWanted)
+    def _filter_help(self) -> None:
+        self.action_help(tab="filters")
+
+    def action_help(self, tab: str = "keys") -> None:
+        host = self.host
         shown = {
-            a.name: app.key_display(a.name)
+            a.name: host.key_display(a.name)
             for a in keys.ACTIONS
             if self.check_action(a.name, ()) is not False
         }
-        self.app.push_screen(HelpScreen(shown, self.unavailable()))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DlqError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        self.app.push_screen(HelpScreen(shown, self.unavailable(), tab=tab))

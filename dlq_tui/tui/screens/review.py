@@ -1,14 +1,13 @@
 """The commit review: what the staged buffer would write, then the commit itself, in a worker.
 
-The summary (grouped by decision and partition, the destination, tombstones, the group's new
-offsets) is computed in a thread worker (a big buffer takes a moment); the commit runs in an async
+The engine's commit plan (`plan.plan_lines`, the same words as `--dry-run`) is computed off the
+loop (a big buffer takes a moment); the commit runs in an async
 worker with a progress bar. The screen dismisses with a `CommitOutcome`; on failure the buffer is
 kept (the engine guarantees it) and the message says so."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,28 +22,14 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import Worker
 
 from dlq_tui.decode.sanitize import one_line
-from dlq_tui.engine import TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
-from dlq_tui.triage.decisions import Decision
+from dlq_tui.plan import CommitPlan, PlanLine, plan_lines, result_lines
 
-__all__ = ["CommitOutcome", "ReviewScreen", "ReviewSummary", "summarize"]
+__all__ = ["CommitOutcome", "ReviewScreen", "lines_content", "report_content"]
 
 Part = str | tuple[str, str]
-
-
-@dataclass(frozen=True)
-class ReviewSummary:
-    by_partition: dict[Decision, dict[int, int]]
-    keyed: int
-    withheld: int
-    skipped: int
-    not_loaded: int
-    offsets: dict[int, tuple[int, int]]  # partition -> (new committed offset, resolved above it)
-
-    @property
-    def writes(self) -> int:
-        return sum(sum(p.values()) for p in self.by_partition.values())
 
 
 @dataclass(frozen=True)
@@ -54,94 +39,30 @@ class CommitOutcome:
     cancelled: bool = False
 
 
-def summarize(session: TriageSession) -> ReviewSummary:
-    """What a commit would do, from the session's view (for a worker thread)."""
-    writes, missing = session.staged_writes()
-    by_partition: dict[Decision, Counter[int]] = {Decision.MERGE: Counter(), Decision.PURGE: Counter()}
-    for record, decision in writes:
-        by_partition[decision][record.partition] += 1
-    keyed, withheld = session.tombstone_plan(writes)
-    offsets: dict[int, tuple[int, int]] = {}
-    for p, state in session.plan().items():
-        offsets[p] = (state.committed, state.resolved_above.count())
-    return ReviewSummary(
-        by_partition={d: dict(sorted(c.items())) for d, c in by_partition.items()},
-        keyed=keyed,
-        withheld=withheld,
-        skipped=session.buffer.count(Decision.SKIP),
-        not_loaded=len(missing),
-        offsets=offsets,
-    )
+TONES: dict[str, str] = {
+    "title": "bold",
+    "merge": "bold $text-success",
+    "purge": "bold $text-error",
+    "warn": "bold $text-warning",
+    "dim": "dim",
+    "": "",
+}
 
 
-def summary_content(session: TriageSession, s: ReviewSummary) -> Content:
-    cfg = session.config
+def lines_content(lines: list[PlanLine]) -> Content:
+    """A rendered plan or result (`plan.plan_lines` / `plan.result_lines`): the same words as line
+    mode, with the tones as styles."""
     parts: list[Part] = []
-    parts += [(f"Commit {s.writes:,} staged decisions in one transaction", "bold"), "\n\n"]
-    for decision in (Decision.MERGE, Decision.PURGE):
-        per = s.by_partition.get(decision, {})
-        total = sum(per.values())
-        if not total:
-            continue
-        style = "bold $text-success" if decision is Decision.MERGE else "bold $text-error"
-        parts.append((f"{decision.value} {total:,}", style))
-        if decision is Decision.MERGE:
-            parts += [" → ", (one_line(cfg.destination or "?", 80), "bold")]
-            parts.append(
-                " (key, value, headers byte for byte; "
-                + ("original timestamps)" if cfg.keep_timestamp else "new timestamps)")
-            )
-        parts.append("\n")
-        for p, n in per.items():
-            parts.append(f"    partition {p}: {n:,}\n")
-    if session.tombstones_on:
-        why = "always" if cfg.tombstones == "always" else "the source topic is compacted"
-        parts.append(
-            f"tombstones: {s.keyed:,} to {one_line(cfg.source, 60)} ({why}; none for keyless records)\n"
-        )
-        if s.withheld:
-            parts.append(
-                f"    {s.withheld:,} withheld: a newer record with the same key is undecided "
-                "(compaction would delete it)\n"
-            )
-    else:
-        parts.append("tombstones: none (the source topic is not compacted)\n")
-    if s.offsets:
-        offs = ", ".join(
-            f"p{p} → {off:,}" + (f" (+{above} above)" if above else "")
-            for p, (off, above) in sorted(s.offsets.items())
-        )
-        parts.append(f"group {one_line(cfg.group, 60)}: committed offsets {offs}\n")
-    notes = []
-    if s.skipped:
-        notes.append(f"{s.skipped:,} skip (not committed: they stay in the DLQ)")
-    if s.not_loaded:
-        notes.append(f"{s.not_loaded:,} staged on records not loaded yet (kept for later)")
-    if notes:
-        parts.append(("not in this commit: " + "; ".join(notes) + "\n", "dim"))
+    for i, (text, tone) in enumerate(lines):
+        parts.append((text, TONES[tone]) if TONES[tone] else text)
+        parts.append("\n\n" if i == 0 and tone == "title" else "\n")
     return Content.assemble(*parts)
 
 
-def report_content(report: CommitReport) -> Content:
-    parts: list[Part] = [
-        ("✓ Committed", "bold $text-success"),
-        f": {report.merged:,} merged, {report.purged:,} purged, {report.tombstones:,} tombstones "
-        f"in {report.transactions} transaction(s)",
-    ]
-    if report.tombstones_withheld:
-        parts += [
-            "\n",
-            f"{report.tombstones_withheld:,} tombstones withheld: a newer record with the same key is undecided",
-        ]
-    if report.dropped:
-        parts += [
-            "\n",
-            (
-                f"{len(report.dropped):,} decisions dropped: already resolved by someone else",
-                "bold $text-warning",
-            ),
-        ]
-    return Content.assemble(*parts)
+def report_content(report: CommitReport, skipped: int) -> Content:
+    return Content.assemble(
+        ("✓ Committed: ", "bold $text-success"), lines_content(result_lines(report.result(skipped)))
+    )
 
 
 class ReviewScreen(ModalScreen[CommitOutcome | None]):
@@ -168,9 +89,9 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
     """
 
     class Summarized(Message):
-        def __init__(self, summary: ReviewSummary) -> None:
+        def __init__(self, plan: CommitPlan) -> None:
             super().__init__()
-            self.summary = summary
+            self.plan = plan
 
     class Progressed(Message):
         def __init__(self, stage: str, done: int, total: int) -> None:
@@ -182,10 +103,10 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             super().__init__()
             self.outcome = outcome
 
-    def __init__(self, session: TriageSession) -> None:
+    def __init__(self, engine: Engine) -> None:
         super().__init__()
-        self.session = session
-        self.summary: ReviewSummary | None = None
+        self.engine = engine
+        self.plan: CommitPlan | None = None
         self.outcome: CommitOutcome | None = None
         self.state = "summarizing"  # summarizing | ready | committing | cancelling | done | failed
         self._worker: Worker[None] | None = None
@@ -227,15 +148,15 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             ]
         self.query_one("#review-keys", Static).update(Content.assemble(*keys))
 
-    @work(thread=True, exclusive=True, group="review")
-    def _summarize(self) -> None:
-        self.post_message(self.Summarized(summarize(self.session)))
+    @work(exclusive=True, group="review")
+    async def _summarize(self) -> None:
+        self.post_message(self.Summarized(await self.engine.plan()))
 
     def on_review_screen_summarized(self, message: Summarized) -> None:
-        self.summary = message.summary
-        self.query_one("#review-summary", Static).update(summary_content(self.session, message.summary))
-        self.state = "ready" if message.summary.writes else "done"
-        if not message.summary.writes:
+        plan = self.plan = message.plan
+        self.query_one("#review-summary", Static).update(lines_content(plan_lines(plan)))
+        self.state = "ready" if plan.decisions and plan.error is None else "done"
+        if not plan.decisions:
             self.query_one("#review-result", Static).update(Content("nothing to commit"))
         self._keys()
 
@@ -295,7 +216,7 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             )
 
         try:
-            report = await self.session.commit(progress=progress, on_fenced=fenced)
+            report = await self.engine.commit(progress=progress, on_fenced=fenced)
         except asyncio.CancelledError:
             self.post_message(self.Finished(CommitOutcome(None, cancelled=True)))
             raise
@@ -327,7 +248,7 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             )
         elif message.outcome.report is not None:
             self.state = "done"
-            result.update(report_content(message.outcome.report))
+            result.update(report_content(message.outcome.report, self.plan.skipped if self.plan else 0))
         else:
             self.state = "failed"
             result.add_class("-error")

@@ -33,8 +33,9 @@ from dlq_tui.decode.dlq_headers import CONNECT_PREFIX, SPRING_PREFIX, header_dis
 from dlq_tui.decode.formats import Decoded, hex_dump
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.display import local_ts, size_text, timestamp_type_name
-from dlq_tui.engine import TriageSession
+from dlq_tui.engine_api import Engine
 from dlq_tui.triage.decisions import Decision
+from dlq_tui.tui.widgets.trace_view import trace_text
 
 __all__ = ["DetailPane", "build_detail"]
 
@@ -51,7 +52,6 @@ HEX_WIDE = 16
 HEX_NARROW = 8
 HEX_WIDE_CELLS = 78
 """A 16-byte hex dump line is 78 cells; a narrower pane gets 8 bytes a line (never wrapped)."""
-STACK_LINES = 8
 SHORT_KEY = 60
 THROTTLE_S = 0.05
 
@@ -61,7 +61,7 @@ _DECISION_STYLE = {Decision.MERGE: "bold green", Decision.PURGE: "bold red", Dec
 
 @dataclass(frozen=True, slots=True)
 class DetailState:
-    """What the pane needs to know of the session besides the record (read on the UI thread)."""
+    """What the pane needs to know of the engine besides the record (read on the UI thread)."""
 
     decision: Decision | None
     resolved: bool
@@ -98,9 +98,17 @@ def _body(
         return out
     if hex_mode:
         return _hex(raw, hex_width, hex_mode=True)
+    if part.pending:
+        # Not a failure: the schema is being fetched, and the pane repaints when it is here.
+        out.append(Text(safe_text(part.text), style="dim italic"))
+        return out
     if part.error:
-        label = "cannot decode; shown as hex: " if part.kind in ("hex", "error") else "note: "
-        out.append(Text.assemble(("⚠ " + label, "bold red"), (safe_text(part.error), "red")))
+        if part.kind in ("hex", "error"):
+            out.append(
+                Text.assemble(("⚠ cannot decode; shown as hex: ", "bold red"), (safe_text(part.error), "red"))
+            )
+        else:  # decoded, with a remark (e.g. does not validate against its JSON Schema)
+            out.append(Text.assemble(("note: ", "bold yellow"), (safe_text(part.error), "yellow")))
     if part.kind in ("hex", "error"):
         return out + _hex(raw, hex_width, hex_mode=False)
     text, more = _cut(safe_text(part.pretty()))
@@ -127,19 +135,23 @@ def _kv_table() -> Table:
 def _kind_label(part: Decoded, raw: bytes | None) -> str:
     if raw is None:
         return "null"
-    label = f"{part.kind}, {size_text(len(raw))}"
+    kind = "schema loading" if part.pending else part.kind
+    label = f"{kind}, {size_text(len(raw))}"
     if part.schema_id is not None:
-        label += f", schema id {part.schema_id}"
+        label += f", schema id {one_line(str(part.schema_id), 40)}"
         if part.subject:
             label += f" ({one_line(part.subject, 80)})"
+    if part.schema_title:
+        what = {"PROTOBUF": "message", "JSON": "JSON Schema"}.get(part.schema_type or "", "schema")
+        label += f", {what} {one_line(part.schema_title, 80)}"
     return label
 
 
 def build_detail(
-    session: TriageSession, row: int, state: DetailState, *, hex_mode: bool = False, hex_width: int = HEX_WIDE
+    engine: Engine, row: int, state: DetailState, *, hex_mode: bool = False, hex_width: int = HEX_WIDE
 ) -> RenderableType:
-    """The detail view of store row `row` (thread-safe: reads the store and the decoder only)."""
-    d = session.decoder.decode(session.store.get(row))
+    """The detail view of row `row` (thread-safe: reads only)."""
+    d = engine.decoded(row)
     raw = d.raw
     parts: list[RenderableType] = []
 
@@ -174,15 +186,12 @@ def build_detail(
         table = _kv_table()
         for label, value in dlq.fields():
             table.add_row(Text(label), Text(safe_text(value)))
-        if dlq.stack_trace:
-            lines = dlq.stack_trace.splitlines()
-            shown = "\n".join(lines[:STACK_LINES])
-            if len(lines) > STACK_LINES:
-                shown += f"\n… {len(lines) - STACK_LINES} more lines"
-            table.add_row(Text("stack trace"), Text(safe_text(shown), style="dim"))
         for note in dlq.notes:
             table.add_row(Text("note", style="bold red"), Text(safe_text(note), style="red"))
         parts.append(table)
+        if dlq.stack_trace:
+            parts.append(_rule("Stack trace (own frames bold, framework frames dim)"))
+            parts.append(trace_text(dlq.stack_trace))
 
     others = [(n, v) for n, v in raw.headers if not n.startswith(_DLQ_PREFIXES)]
     shown_headers = raw.headers if hex_mode else tuple(others)
@@ -218,9 +227,9 @@ class DetailPane(VerticalScroll, can_focus=True):
             self.token = token
             self.renderable = renderable
 
-    def __init__(self, session: TriageSession, *, id: str | None = None) -> None:
+    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.session = session
+        self.engine = engine
         self.row: int | None = None
         self.hex_mode = False
         self._token = 0
@@ -270,15 +279,15 @@ class DetailPane(VerticalScroll, can_focus=True):
             return
         self._last_render = time.monotonic()
         self._token += 1
-        session = self.session
-        state = DetailState(session.decision(row), session.is_resolved(row))
-        size = max(0, session.store.key_len_at(row)) + max(0, session.store.value_len_at(row))
+        engine = self.engine
+        state = DetailState(engine.decision(row), engine.is_resolved(row))
+        size = engine.size_at(row)
         hex_width = self._hex_width()
         if size > THREAD_BYTES:
             self._show(Text(f"decoding {size_text(size)}…", style="dim italic"))
             self._build_in_thread(self._token, row, state, self.hex_mode, hex_width)
             return
-        self._show(build_detail(session, row, state, hex_mode=self.hex_mode, hex_width=hex_width))
+        self._show(build_detail(engine, row, state, hex_mode=self.hex_mode, hex_width=hex_width))
 
     def _hex_width(self) -> int:
         """Bytes per hex dump line: 16 if a 16-byte line fits beside a scrollbar, else 8."""
@@ -295,7 +304,7 @@ class DetailPane(VerticalScroll, can_focus=True):
     def _build_in_thread(
         self, token: int, row: int, state: DetailState, hex_mode: bool, hex_width: int
     ) -> None:
-        renderable = build_detail(self.session, row, state, hex_mode=hex_mode, hex_width=hex_width)
+        renderable = build_detail(self.engine, row, state, hex_mode=hex_mode, hex_width=hex_width)
         self.post_message(self.Ready(token, renderable))
 
     def on_detail_pane_ready(self, message: Ready) -> None:

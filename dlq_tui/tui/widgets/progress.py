@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from textual.content import Content
+from textual.timer import Timer
 from textual.widget import Widget
 
-from dlq_tui.engine import PartitionStats
+from dlq_tui.decode.sanitize import one_line
+from dlq_tui.engine_api import PartitionStats
 
-__all__ = ["ProgressPane", "progress_lines"]
+__all__ = ["ProgressFigures", "ProgressPane", "progress_lines"]
 
 MAX_PARTITION_LINES = 3
 WIDE = 110
@@ -29,8 +33,10 @@ def progress_lines(
     loaded: int,
     unresolved: int,
     decided: int,
+    notes: Sequence[str] = (),
 ) -> list[Content]:
-    """The lines of the pane at `width` cells. `state`: connecting | loading | loaded | following."""
+    """The lines of the pane at `width` cells. `state`: connecting | loading | loaded | following.
+    `notes`: what the figures leave out (records before `--from`, hidden tombstones), one line each."""
     read = sum(s.offsets_read for s in stats)
     total = sum(s.offsets_total for s in stats)
     counts = f"{loaded:,} records · {unresolved:,} unresolved · {decided:,} decided"
@@ -46,6 +52,9 @@ def progress_lines(
     else:
         head = Content.assemble(("Snapshot loaded ", "bold"), counts)
     lines = [head]
+    lines += [
+        Content.assemble(("⚑ " + one_line(note, max(20, width - 2)), "$text-warning")) for note in notes
+    ]
     if not stats:
         return lines
     wide = width >= WIDE
@@ -78,8 +87,24 @@ def progress_lines(
     return lines
 
 
+PROGRESS_INTERVAL_S = 0.25
+"""While loading, the figures are read at most this often."""
+
+
+@dataclass(frozen=True)
+class ProgressFigures:
+    stats: tuple[PartitionStats, ...]
+    state: str
+    loaded: int
+    unresolved: int
+    decided: int
+    notes: tuple[str, ...] = ()
+
+
 class ProgressPane(Widget):
-    """Redrawn when `show` is given new figures (the caller throttles while loading)."""
+    """Per-partition progress. `request(figures)` reads the figures now, or — if it read them less
+    than `PROGRESS_INTERVAL_S` ago — once that interval is over (a flood of batches costs one
+    read per interval); `show` draws given figures at once."""
 
     DEFAULT_CSS = """
     ProgressPane { height: auto; width: 1fr; padding: 0 1; background: $boost; }
@@ -90,15 +115,50 @@ class ProgressPane(Widget):
         self._stats: tuple[PartitionStats, ...] = ()
         self._state = "connecting"
         self._figures = (0, 0, 0)
+        self._notes: tuple[str, ...] = ()
+        self._figures_of: Callable[[], ProgressFigures] | None = None
+        self._read_at = 0.0
+        self._timer: Timer | None = None
+
+    def request(self, figures: Callable[[], ProgressFigures], *, now: bool = False) -> None:
+        self._figures_of = figures
+        elapsed = time.monotonic() - self._read_at
+        if now or elapsed >= PROGRESS_INTERVAL_S:
+            self._read()
+        elif self._timer is None:
+            self._timer = self.set_timer(PROGRESS_INTERVAL_S - elapsed, self._read)
+
+    def _read(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._read_at = time.monotonic()
+        if self._figures_of is not None:
+            f = self._figures_of()
+            self.show(
+                f.stats,
+                state=f.state,
+                loaded=f.loaded,
+                unresolved=f.unresolved,
+                decided=f.decided,
+                notes=f.notes,
+            )
 
     def show(
-        self, stats: Sequence[PartitionStats], *, state: str, loaded: int, unresolved: int, decided: int
+        self,
+        stats: Sequence[PartitionStats],
+        *,
+        state: str,
+        loaded: int,
+        unresolved: int,
+        decided: int,
+        notes: Sequence[str] = (),
     ) -> None:
-        new = (tuple(stats), state, (loaded, unresolved, decided))
-        if new == (self._stats, self._state, self._figures):
+        new = (tuple(stats), state, (loaded, unresolved, decided), tuple(notes))
+        if new == (self._stats, self._state, self._figures, self._notes):
             return
-        layout = len(new[0]) != len(self._stats) or state != self._state
-        self._stats, self._state, self._figures = new
+        layout = len(new[0]) != len(self._stats) or state != self._state or new[3] != self._notes
+        self._stats, self._state, self._figures, self._notes = new
         self.refresh(layout=layout)
 
     def render(self) -> Content:
@@ -110,5 +170,6 @@ class ProgressPane(Widget):
             loaded=loaded,
             unresolved=unresolved,
             decided=decided,
+            notes=self._notes,
         )
         return Content("\n").join(lines)

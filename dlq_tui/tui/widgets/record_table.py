@@ -5,27 +5,7 @@ only when they are on screen, and rendered rows are kept in a small LRU cache of
 per keypress or per paint depends on the number of rows, so moving the cursor costs the same with a
 million rows as with a thousand.
 
-Layout
-------
-Line 0 of the widget is the header; it never scrolls. View row ``i`` is drawn at widget line
-``i - scroll_y + 1``; ``virtual_size`` is ``(width, len(source) + 1)``.
-
-Columns, left to right: mark (1), select (1, ``●`` when selected), partition (4), offset (10),
-timestamp (19), key, value, error. Key, value and error share what the fixed columns leave
-(key about a quarter, at least 10 cells; error about two fifths of the rest, at least 20; value
-the remainder, at least 30). When the width cannot hold every column at those minimums, columns
-are dropped in this order (the error, why the record failed, is what triage needs most):
-
-1. timestamp  (dropped below 101 layout cells: at 101 columns and less),
-2. partition  (dropped below 77 layout cells: an 80-column terminal shows
-               mark, select, offset, key, value, error),
-3. error      (first shrinks to 12 cells, then is dropped below 68 layout cells).
-
-Below 55 cells key and value shrink under their minimums; mark, select, offset, key and value stay.
-Every cell is cut to its width with a trailing ``…``.
-
-The layout width is the widget's width minus the vertical scrollbar, whether or not the scrollbar
-is shown: the columns do not move when the scrollbar appears (a short table leaves one blank cell).
+Columns and their layout are in `table_layout` (what is shown at which width).
 
 Payload text is never parsed as markup: cells go into `Segment`s as plain text, and anything a
 terminal could interpret (control characters, bidi overrides) is escaped once more here, though the
@@ -43,10 +23,9 @@ that it never leaves the screen (the row the engineer acts on is always the one 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import ClassVar, Final, Protocol
+from typing import ClassVar, Final
 
-from rich.cells import cell_len, get_character_cell_size, set_cell_size
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -57,149 +36,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from dlq_tui.decode.sanitize import one_line
+from dlq_tui.tui.widgets.table_layout import (
+    GAP,
+    Column,
+    EmptySource,
+    RowCells,
+    RowSource,
+    fit_cell,
+    layout_columns,
+    safe_cell,
+)
 
 __all__ = ["Column", "RecordTable", "RowCells", "RowSource", "fit_cell", "layout_columns"]
-
-
-@dataclass(frozen=True, slots=True)
-class RowCells:
-    """What one view row shows. All text is plain text (never markup)."""
-
-    mark: str  # decision mark: "M", "P", "S", "" (or "✓" for a resolved record when shown)
-    style: str  # "merge" | "purge" | "skip" | "resolved" | "" — picks the row's component class
-    partition: int
-    offset: int
-    timestamp: str  # already formatted
-    key: str  # one line
-    value: str  # one-line preview
-    error: str  # exception class / message, one line
-    selected: bool = False  # in the app's bulk selection
-
-
-class RowSource(Protocol):
-    """The rows of the current view. Both methods must be cheap (O(1)-ish): they are called
-    while painting."""
-
-    def __len__(self) -> int: ...
-
-    def cells(self, index: int) -> RowCells: ...
-
-
-class _EmptySource:
-    def __len__(self) -> int:
-        return 0
-
-    def cells(self, index: int) -> RowCells:
-        raise IndexError(index)
-
-
-# --- column layout -----------------------------------------------------------------------------
-
-PARTITION_WIDTH: Final = 4
-OFFSET_WIDTH: Final = 10
-TIMESTAMP_WIDTH: Final = 19
-KEY_MIN: Final = 10
-KEY_MAX: Final = 40
-VALUE_MIN: Final = 30
-ERROR_MIN: Final = 20
-ERROR_SHRUNK: Final = 12  # the error's width when keeping it at ERROR_MIN would drop it
-GAP: Final = 1  # blank cells between columns (none between mark and select)
-
-#: Optional columns, in the order they are dropped when the width is short (the error shrinks to
-#: `ERROR_SHRUNK` before it goes).
-DROP_ORDER: Final = ("timestamp", "partition", "error")
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str  # mark | select | partition | offset | timestamp | key | value | error
-    header: str
-    width: int
-    right: bool = False  # right-aligned (numbers)
-
-
-def _needed(present: set[str], error_min: int = ERROR_MIN) -> int:
-    need = 2  # mark + select
-    if "partition" in present:
-        need += GAP + PARTITION_WIDTH
-    need += GAP + OFFSET_WIDTH
-    if "timestamp" in present:
-        need += GAP + TIMESTAMP_WIDTH
-    need += GAP + KEY_MIN + GAP + VALUE_MIN
-    if "error" in present:
-        need += GAP + error_min
-    return need
-
-
-def layout_columns(width: int) -> tuple[Column, ...]:
-    """The columns shown in `width` cells (see the module docstring for the drop order)."""
-    present = {"error", "timestamp", "partition"}
-    error_min = ERROR_MIN
-    for name in DROP_ORDER:
-        if _needed(present, error_min) <= width:
-            break
-        if name == "error" and _needed(present, ERROR_SHRUNK) <= width:
-            error_min = ERROR_SHRUNK
-            break
-        present.discard(name)
-    fixed = 2 + GAP + OFFSET_WIDTH
-    if "partition" in present:
-        fixed += GAP + PARTITION_WIDTH
-    if "timestamp" in present:
-        fixed += GAP + TIMESTAMP_WIDTH
-    has_error = "error" in present
-    flex = max(0, width - fixed - GAP * (3 if has_error else 2))
-    key = max(KEY_MIN, min(flex // 4, KEY_MAX))
-    key = min(key, flex - VALUE_MIN - (error_min if has_error else 0))  # the others get their minimum
-    key = max(key, min(KEY_MIN, flex // 3))  # no room for the minimums: key takes a third
-    rest = flex - key
-    error = max(error_min, min(rest * 2 // 5, rest - VALUE_MIN)) if has_error else 0
-    value = rest - error
-    columns = [Column("mark", " ", 1), Column("select", " ", 1)]
-    if "partition" in present:
-        columns.append(Column("partition", "part", PARTITION_WIDTH, right=True))
-    columns.append(Column("offset", "offset", OFFSET_WIDTH, right=True))
-    if "timestamp" in present:
-        columns.append(Column("timestamp", "timestamp", TIMESTAMP_WIDTH))
-    columns.append(Column("key", "key", key))
-    columns.append(Column("value", "value", value))
-    if has_error:
-        columns.append(Column("error", "error", error))
-    return tuple(columns)
-
-
-def fit_cell(text: str, width: int, *, right: bool = False) -> str:
-    """`text` made exactly `width` cells wide: padded, or cut with a trailing ``…``."""
-    if width <= 0:
-        return ""
-    if text.isascii():
-        n = len(text)
-        if n > width:
-            return text[: width - 1] + "…"
-    else:
-        n = cell_len(text)
-        if n > width:
-            kept: list[str] = []
-            n = 1  # the ellipsis
-            for char in text:
-                size = get_character_cell_size(char)
-                if n + size > width:
-                    break
-                kept.append(char)
-                n += size
-            text = "".join(kept) + "…"
-            n = cell_len(text)  # measure as the terminal code will (joiners, variation selectors)
-            if n > width:
-                return set_cell_size(text, width)
-    pad = " " * (width - n)
-    return pad + text if right else text + pad
-
-
-def _safe(text: str) -> str:
-    # The source promises one-line safe text; one_line() returns such a string unchanged (one regex
-    # search), and escapes anything else so no control character reaches the terminal.
-    return one_line(text)
 
 
 # --- the widget ----------------------------------------------------------------------------------
@@ -291,7 +139,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._rt_source: RowSource = source if source is not None else _EmptySource()
+        self._rt_source: RowSource = source if source is not None else EmptySource()
         self._rt_version = 0
         self._rt_rows: OrderedDict[_CacheKey, Strip] = OrderedDict()
         self._rt_header: tuple[int, int, Strip] | None = None  # (width, version, strip)
@@ -543,7 +391,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         if y != 1 + (self._rows_height() - 1) // 2:
             return Strip.blank(width, base)
         style = base + self.get_component_rich_style("record-table--empty", partial=True)
-        text = fit_cell(_safe(self.empty_text), width)
+        text = fit_cell(safe_cell(self.empty_text), width)
         text = text.strip()
         left = max(0, (width - cell_len(text)) // 2)
         return Strip([Segment(" " * left, base), Segment(text, style)]).adjust_cell_length(width, base)
@@ -552,7 +400,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         cells = self._rt_source.cells(index)
         style = self._row_style(cells.style, cells.selected, is_cursor)
         segments = [
-            Segment(fit_cell(_safe(cells.mark), 1), style + _BOLD),
+            Segment(fit_cell(safe_cell(cells.mark), 1), style + _BOLD),
             Segment("●" if cells.selected else " ", style),
         ]
         # Plain ASCII runs go into as few segments as possible; anything else (the "…" of a cut
@@ -569,13 +417,13 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
             elif name == "offset":
                 text = str(cells.offset)
             elif name == "timestamp":
-                text = _safe(cells.timestamp)
+                text = safe_cell(cells.timestamp)
             elif name == "key":
-                text = _safe(cells.key)
+                text = safe_cell(cells.key)
             elif name == "value":
-                text = _safe(cells.value)
+                text = safe_cell(cells.value)
             else:
-                text = _safe(cells.error)
+                text = safe_cell(cells.error)
             run.append(_SEP)
             cell = fit_cell(text, column.width, right=column.right)
             total += GAP + column.width

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Static
 
 from dlq_tui.decode.sanitize import one_line
@@ -51,9 +52,14 @@ def staged_content(
     return Content.assemble(*parts)
 
 
+STATUS_S = 6.0
+"""Routine feedback stays this long in the staged bar's status."""
+
+
 class StagedBar(Static):
     """Always visible: the staged decisions, the selection size, and a one-line status (routine
-    feedback that would otherwise be a toast covering the table). Repaints only on change."""
+    feedback that would otherwise be a toast covering the table; it clears after `STATUS_S`).
+    Repaints only on change."""
 
     DEFAULT_CSS = """
     StagedBar { height: 1; width: 1fr; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -62,22 +68,38 @@ class StagedBar(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self._last: tuple[int, int, int, int, bool, str] | None = None
+        self._counts: dict[Decision, int] = dict.fromkeys(Decision, 0)
+        self._selected = 0
+        self._read_only = False
+        self.status = ""
+        self._status_timer: Timer | None = None
 
-    def show(
-        self, counts: dict[Decision, int], selected: int, *, read_only: bool = False, status: str = ""
-    ) -> None:
+    def say(self, text: str) -> None:
+        """Show `text` as the status for `STATUS_S` (an empty text clears it now)."""
+        self.status = text
+        if self._status_timer is not None:
+            self._status_timer.stop()
+        self._status_timer = self.set_timer(STATUS_S, lambda: self.say("")) if text else None
+        self._paint()
+
+    def show(self, counts: dict[Decision, int], selected: int, *, read_only: bool = False) -> None:
+        self._counts, self._selected, self._read_only = counts, selected, read_only
+        self._paint()
+
+    def _paint(self) -> None:
+        counts = self._counts
         key = (
             counts[Decision.MERGE],
             counts[Decision.PURGE],
             counts[Decision.SKIP],
-            selected,
-            read_only,
-            status,
+            self._selected,
+            self._read_only,
+            self.status,
         )
         if key == self._last:
             return
         self._last = key
-        self.update(staged_content(counts, selected, read_only=read_only, status=status))
+        self.update(staged_content(counts, self._selected, read_only=self._read_only, status=self.status))
 
 
 @dataclass(frozen=True)
