@@ -82,6 +82,9 @@ async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
     loaded = time.perf_counter() - t0
     out: dict[str, Any] = {"records": len(session.store), "seconds": loaded, "first_rows": first}
     out["after_load"] = memory()
+    if not filters:  # load only
+        await session.close()
+        return out
     rows = session.visible_rows()
     timings: dict[str, Any] = {}
     for text in filters:
@@ -121,6 +124,8 @@ def _groups_hook(session: Any, rows: Any) -> dict[str, Any] | None:
 def main() -> None:
     role, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     filters = sys.argv[4:] or ["timeout", "value.reason:wrong*", "error:*Timeout*", "key:ORD0000001*"]
+    if role == "engine-load":
+        role, filters = "engine", []
     if role == "aiokafka":
         result = asyncio.run(bare(topic, n))
     elif role == "engine":

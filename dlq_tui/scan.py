@@ -196,9 +196,17 @@ class PlainFlags:
         if pool is not None:
             self._ensure_in_pool(first, rows, pool)
         compute = self._compute
+        positions = self._store.positions()
+        chunk = -1
         for row in range(first, rows):
-            if row & 4095 == 0 and cancelled is not None and cancelled():
-                break
+            if row & 4095 == 0:
+                if cancelled is not None and cancelled():
+                    break
+                c = positions[row] >> 32
+                if c != chunk:  # done with the previous chunk's pages
+                    if chunk >= 0:
+                        self._store.release_pages(chunk)
+                    chunk = c
             if flags[row] == UNKNOWN:
                 flags[row] = compute(row)
         return flags
@@ -282,8 +290,11 @@ def scan(
     low = b""
     low_chunk = -1
     for n, row in enumerate(rows):
-        if n & 4095 == 0 and cancelled is not None and cancelled():
-            break
+        if n & 4095 == 0:
+            if cancelled is not None and cancelled():
+                break
+            if n & 65535 == 0:
+                store.release_pages()  # what decoding paged in (it reads rows in place)
         flag = flags[row] if row < len(flags) else UNKNOWN
         if flag == UNKNOWN:
             flag = get_flag(row)
@@ -294,6 +305,7 @@ def scan(
         c, start, end = span(row)
         if c != low_chunk:
             low, low_chunk = fold_case(store.chunk_buffer(c)), c
+            store.release_pages(c)
         if exact is not None:
             if exact(row, low, start, end):
                 append(row)
@@ -375,6 +387,7 @@ def _scan_word(
             if cancelled is not None and cancelled():
                 break
             folded = fold_case(store.chunk_buffer(c))
+            store.release_pages(c)
             hits: list[int] = []
             find = folded.find
             i = find(word)
@@ -390,7 +403,9 @@ def _scan_word(
         if hit_rows:
             matched[ok] = np.isin(decided, np.concatenate(hit_rows))
     matches = flt.matches
-    for i in np.flatnonzero(~ok).tolist():
+    for n, i in enumerate(np.flatnonzero(~ok).tolist()):
+        if n & 65535 == 65535:
+            store.release_pages()  # what decoding paged in (it reads rows in place)
         row = int(wanted[i])
         if matches(subject(row)):
             matched[i] = True

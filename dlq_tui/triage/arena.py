@@ -57,9 +57,9 @@ class Arena(Protocol):
         """Bytes of frozen chunks held in the Python heap."""
         ...
 
-    def release_pages(self) -> None:
-        """Unmap what scans paged in (it stays in the page cache): keeps the process's RSS to
-        what it holds, not what it last read."""
+    def release_pages(self, index: int | None = None) -> None:
+        """Unmap what scans paged in of frozen chunk `index` (None: all); it stays in the page
+        cache. Keeps the process's RSS to what it holds, not what it last read."""
         ...
 
     def location(self, index: int) -> tuple[str, int, int] | None:
@@ -100,7 +100,7 @@ class MemoryArena:
     def location(self, index: int) -> tuple[str, int, int] | None:
         return None
 
-    def release_pages(self) -> None:
+    def release_pages(self, index: int | None = None) -> None:
         pass
 
     def close(self) -> None:
@@ -147,8 +147,8 @@ class FileArena:
     def nbytes_heap(self) -> int:
         return 0
 
-    def release_pages(self) -> None:
-        for m in self._maps:
+    def release_pages(self, index: int | None = None) -> None:
+        for m in self._maps if index is None else self._maps[index : index + 1]:
             m.madvise(mmap.MADV_DONTNEED)
 
     def location(self, index: int) -> tuple[str, int, int] | None:

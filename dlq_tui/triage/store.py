@@ -435,9 +435,11 @@ class RecordStore:
             if c < frozen:
                 self._arena.verify(c)
 
-    def release_pages(self) -> None:
-        """Drop the arena pages a scan mapped in from this process's RSS (see `Arena.release_pages`)."""
-        self._arena.release_pages()
+    def release_pages(self, chunk: int | None = None) -> None:
+        """Drop the arena pages a scan mapped in (of one chunk, or all) from this process's RSS
+        (see `Arena.release_pages`)."""
+        if chunk is None or chunk < len(self._frozen):
+            self._arena.release_pages(chunk)
 
     def close(self) -> None:
         """Release the arena's file. Stored rows stay readable; no more rows can be stored."""
