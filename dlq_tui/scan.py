@@ -196,19 +196,15 @@ class PlainFlags:
         if pool is not None:
             self._ensure_in_pool(first, rows, pool)
         compute = self._compute
-        positions = self._store.positions()
-        chunk = -1
         for row in range(first, rows):
             if row & 4095 == 0:
                 if cancelled is not None and cancelled():
                     break
-                c = positions[row] >> 32
-                if c != chunk:  # done with the previous chunk's pages
-                    if chunk >= 0:
-                        self._store.release_pages(chunk)
-                    chunk = c
+                if row & 65535 == 0:
+                    self._store.release_pages()  # what the last rows paged in
             if flags[row] == UNKNOWN:
                 flags[row] = compute(row)
+        self._store.release_pages()
         return flags
 
     def _ensure_in_pool(self, first: int, rows: int, pool: WordPool) -> None:
