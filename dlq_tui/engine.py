@@ -446,10 +446,14 @@ class TriageSession:
                     self.store.release_pages()
         out = array("i")
         for n, row in enumerate(rows):
-            if cancelled is not None and n % 4096 == 0 and cancelled():
-                break
+            if n % 4096 == 0:
+                if cancelled is not None and cancelled():
+                    break
+                if n and n % 65536 == 0:
+                    self.store.release_pages()  # decoding reads the arena in place
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
+        self.store.release_pages()
         return out
 
     # -- decisions ------------------------------------------------------------------------------
