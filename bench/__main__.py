@@ -18,7 +18,9 @@ def main() -> int:
         [sys.executable, "-m", "bench.bench_engine"],
         [sys.executable, "-m", "bench.bench_scale", *extra],
         [sys.executable, str(HERE / "bench_store.py"), "--records", "1000000"],
+        [sys.executable, str(HERE / "bench_groups.py"), "--records", "1000000"],
         [sys.executable, str(HERE / "bench_decode.py")],
+        [sys.executable, "-m", "bench.bench_redrive"],
     ]
     table = HERE / "bench_table.py"
     if table.exists():

@@ -21,6 +21,7 @@ from dlq_tui import __version__
 from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.redrive_cli import add_history_options, add_redrive_options, redrive_settings
 from dlq_tui.settings import (
     Settings,
     SettingsError,
@@ -32,7 +33,7 @@ from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
 
-COMMANDS = ("ask", "merge-all", "purge-all", "print")
+COMMANDS = ("ask", "merge-all", "purge-all", "print", "groups", "history")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -183,19 +184,33 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "destination", metavar="DESTINATION", nargs="?", help="where merges go (retry topic)"
         )
+        parser.add_argument(
+            "--view",
+            dest="first_view",
+            choices=["groups", "records"],
+            help="open on the failure groups (default) or on the records",
+        )
         _common_options(parser)
         return parser
     parser = argparse.ArgumentParser(prog=f"dlq-tui {command}")
+    if command == "history":
+        add_history_options(parser)
+        _common_options(parser)
+        return parser
     parser.add_argument("source", metavar="SOURCE", help="the DLQ topic")
     if command in ("ask", "merge-all"):
-        parser.add_argument("destination", metavar="DESTINATION", help="where merges go (retry topic)")
+        parser.add_argument(
+            "destination",
+            metavar="DESTINATION",
+            help="where merges go (retry topic), or @origin: the topic each record's DLQ headers name",
+        )
     parser.add_argument(
         "--where",
         metavar="FILTER",
         default="",
         help="only records matching FILTER (syntax: dlq-tui help filters)",
     )
-    if command != "print":
+    if command not in ("print", "groups"):
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be written; write nothing"
         )
@@ -207,9 +222,15 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             default=0,
             help="commit after every N decisions (default: once at the end)",
         )
+    if command == "groups":
+        parser.add_argument(
+            "--format", choices=["table", "jsonl"], default="table", help="one row or JSON object per group"
+        )
     if command == "print":
         parser.add_argument("--format", choices=["text", "jsonl"], default="text")
         parser.add_argument("--limit", type=int, metavar="N", default=0, help="at most N records")
+    elif command != "groups":
+        add_redrive_options(parser, command)
     _common_options(parser)
     return parser
 
@@ -279,6 +300,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     if args.transactional_id:
         values["transactional_id"] = args.transactional_id
+    if getattr(args, "first_view", None):
+        values["first_view"] = args.first_view
+    values.update(redrive_settings(args))
     for name, pairs, files in (
         ("properties", args.properties, args.properties_files),
         ("consumer_properties", args.consumer_properties, args.consumer_files),
@@ -318,6 +342,10 @@ def session_config(
         registry_tls=conn.registry_tls,
         use_journal=settings.journal,
         read_only=settings.read_only,
+        origin_partition=settings.origin_partition,
+        max_rate=settings.max_rate,
+        audit_topic=settings.audit_topic,
+        operator=settings.operator,
     )
 
 
@@ -346,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if where:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
+        if command == "history":
+            return _run_history(settings, args)
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
         config = _with_start(config, args)
         for w in warnings:
@@ -385,6 +415,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _run_history(settings: Settings, args: argparse.Namespace) -> int:
+    from dlq_tui.history import history
+
+    if not settings.audit_topic:
+        raise UsageError("history needs the audit topic: --audit-topic TOPIC (or the audit_topic setting)")
+    conn = resolve_connection(settings)
+    return asyncio.run(
+        history(conn.kafka, settings.audit_topic, args.where, args.format, args.limit, sys.stdout)
+    )
 
 
 def _log_to_file() -> Path:

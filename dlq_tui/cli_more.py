@@ -24,7 +24,7 @@ from dlq_tui.settings import SettingsError, resolve_connection
 
 __all__ = ["MORE_COMMANDS", "main_more"]
 
-MORE_COMMANDS = ("produce", "help")
+MORE_COMMANDS = ("produce", "help", "demo-offline")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -167,10 +167,28 @@ def _help(argv: list[str], out: TextIO) -> int:
     return EXIT_OK
 
 
+def _demo_offline(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dlq-tui demo-offline",
+        description="The app on the demo DLQ with no Kafka and no registry (in memory; nothing is written).",
+    )
+    parser.add_argument("--view", choices=["groups", "records"], default="groups", help="what to open on")
+    parser.add_argument("--records", type=int, default=300, metavar="N", help="ordinary demo records (300)")
+    args = parser.parse_args(argv)
+    from dlq_tui.demo.offline import offline_engine
+    from dlq_tui.tui.app import DlqApp
+
+    app = DlqApp(offline_engine(max(3, args.records)), first_view=args.view)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
 def main_more(argv: Sequence[str], out: TextIO | None = None) -> int:
-    """Run `produce` or `help` (argv[0] names it)."""
+    """Run `produce`, `help` or `demo-offline` (argv[0] names it)."""
     out = out or sys.stdout
     command, rest = argv[0], list(argv[1:])
     if command == "produce":
         return _produce(rest, out)
+    if command == "demo-offline":
+        return _demo_offline(rest)
     return _help(rest, out)

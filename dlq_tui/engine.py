@@ -8,17 +8,20 @@ import contextlib
 import logging
 from array import array
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
 from typing import Literal
 
+from dlq_tui import redrive
+from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
 from dlq_tui.decode.wire import SchemaRef, schema_refs
 from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
+from dlq_tui.groups import DecisionsSnapshot, GroupIndex, GroupSummary, decisions_snapshot
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
     CommitReport,
@@ -47,6 +50,7 @@ from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
+from dlq_tui.triage.edits import Edit, EditStore
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult
 from dlq_tui.triage.records import RawRecord, RecordId, RecordLike
@@ -80,6 +84,17 @@ class SessionConfig:
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     """The broker's `offset.metadata.max.bytes` (Kafka's default 4096)."""
+    # Safe redrive (docs/redrive.md); `destination` may be `redrive.ORIGIN` ("@origin").
+    origin_partition: bool = False
+    """With @origin: write to the origin partition from the headers, not the key's partition."""
+    max_rate: float | None = None
+    """Merges and purges per second at most (several transactions); None: no cap."""
+    audit_topic: str | None = None
+    """One JSON audit record per merge and purge, in the same transaction."""
+    operator: str | None = None
+    """Who the audit records name (default user@host)."""
+    reason: str | None = None
+    """The audit records' reason when `commit()` is given none."""
     start: StartSpec | None = None
     """`--from`: read from an offset or a time instead of the committed offsets."""
 
@@ -138,6 +153,15 @@ class LazySubject:
     def full_text(self) -> str:
         return self._d().full_text()
 
+    def origin_text(self) -> str | None:
+        return self._d().origin_text()
+
+    def exception_text(self) -> str:
+        return self._d().exception_text()
+
+    def group_id(self) -> str:
+        return self._session.group_index.group_of(self._row)
+
 
 class TriageSession:
     """One DLQ opened for triage. Call `open()`, then iterate `load()`; decide; `commit()`; `close()`."""
@@ -145,6 +169,7 @@ class TriageSession:
     def __init__(self, config: SessionConfig, *, committer: Committer | None = None) -> None:
         self.config = config
         self.store = RecordStore()
+        self.group_index = GroupIndex(self.store)
         self.buffer = StagedBuffer()
         self._decision_listeners: list[DecisionsListener] = []
         self.buffer.add_listener(self._decisions_changed)
@@ -168,6 +193,9 @@ class TriageSession:
         self._offered: dict[RecordId, Decision] = {}
         self._journal_note: str | None = None
         self.notices: list[str] = []
+        self.edits = EditStore()
+        self.edits.attach(self.buffer)
+        self._stop_requested = False
         self._reader: SnapshotReader | None = None
         self._unresolved_count: dict[int, int] = {}
         # Which rows' bytes are their texts (filled by filter scans; see dlq_tui.scan).
@@ -182,7 +210,14 @@ class TriageSession:
     def info(self) -> EngineInfo:
         cfg = self.config
         return EngineInfo(
-            cfg.source, cfg.destination, cfg.group, cfg.read_only, cfg.from_beginning, self.start_note
+            cfg.source,
+            cfg.destination,
+            cfg.group,
+            cfg.read_only,
+            cfg.from_beginning,
+            self.start_note,
+            audit_topic=cfg.audit_topic,
+            max_rate=cfg.max_rate,
         )
 
     @property
@@ -257,7 +292,7 @@ class TriageSession:
             try:
                 self.cluster_id = await cluster_id(admin)
                 self.partitions = await topic_partitions(admin, cfg.source)
-                if cfg.destination:
+                if cfg.destination and not self.to_origin:
                     await topic_partitions(admin, cfg.destination)
                     self.destination_policy = await cleanup_policy(admin, cfg.destination)
                 self.cleanup_policy = await cleanup_policy(admin, cfg.source)
@@ -285,6 +320,7 @@ class TriageSession:
         self._unresolved_count = dict.fromkeys(self.partitions, 0)
         if cfg.use_journal and not cfg.read_only:
             self._open_journal()
+            self._open_edits()
             self.start_journal()
 
     def _open_journal(self) -> None:
@@ -309,6 +345,7 @@ class TriageSession:
         result = self.journal.restore_into(self.buffer, self.is_resolved_rid)
         self._offered = {}
         self.journal.attach(self.buffer)
+        self.edits.adopt()
         return result
 
     def discard_journal(self) -> None:
@@ -317,6 +354,7 @@ class TriageSession:
             self.journal.discard()
             self.journal.attach(self.buffer)
         self._offered = {}
+        self.edits.clear()
 
     def start_journal(self) -> None:
         """Journal from here on without deciding on an offer yet (the offer stays in the file)."""
@@ -456,6 +494,39 @@ class TriageSession:
         self.store.release_pages()
         return out
 
+    # -- failure groups -------------------------------------------------------------------------
+
+    def decisions_snapshot(self) -> dict[int, dict[int, Decision]]:
+        """The staged decisions as a copy a worker thread may read (call on the event loop)."""
+        return decisions_snapshot(self.buffer)
+
+    def groups(
+        self, rows: Iterable[int] | None = None, decisions: DecisionsSnapshot | None = None
+    ) -> list[GroupSummary]:
+        """Failure group summaries over `rows` (default: the rows shown, see `visible_rows`), sorted
+        by count. For a worker thread: pass `decisions` from `decisions_snapshot()` taken on the
+        event loop (without it, the buffer is read here, which is only safe on the event loop)."""
+        if decisions is None:
+            decisions = self.decisions_snapshot()
+        self.group_index.update()
+        return self.group_index.summaries(
+            self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
+        )
+
+    async def groups_async(self, rows: Iterable[int] | None = None) -> list[GroupSummary]:
+        """`groups` computed in a worker thread (the event loop stays free)."""
+        snapshot = self.decisions_snapshot()
+        return await asyncio.to_thread(self.groups, rows, snapshot)
+
+    def group_of(self, row: int) -> str:
+        """The failure group id of a row."""
+        return self.group_index.group_of(row)
+
+    def group_rows(self, group_id: str, rows: Iterable[int] | None = None) -> array[int]:
+        """The rows of `rows` (default: the rows shown) in the failure group `group_id`; decide on
+        them with `decide` (m/p/s on a group). For a worker thread on a big DLQ."""
+        return self.group_index.rows_of(group_id, self.visible_rows() if rows is None else rows)
+
     # -- decisions ------------------------------------------------------------------------------
 
     def _check_decision(self, decision: Decision) -> None:
@@ -470,10 +541,12 @@ class TriageSession:
         candidates = [r for r in rows if not self.resolved[r]]
         looked = len(candidates)
         reason = None
+        if decision is Decision.MERGE and self.to_origin:
+            candidates, reason = self._refuse_without_origin(candidates)
         if decision is Decision.MERGE and self.destination_compacted:
             keyless = [r for r in candidates if self.store.key_len_at(r) < 0]
             if keyless:
-                reason = (
+                reason = (f"{reason}; " if reason else "") + (
                     f"{len(keyless)} keyless record(s) cannot be merged: the destination "
                     f"'{self.config.destination}' is compacted and Kafka refuses records without a key there "
                     "(purge them, or merge to a topic that is not compacted)"
@@ -655,12 +728,24 @@ class TriageSession:
         protected = self.protected_keys(writes) if tombstones else {}
         planned: list[PlannedWrite] = []
         pending: dict[int, list[tuple[RecordLike, Decision]]] = {}
+        to_origin, edits = self.to_origin, self.edits
         for view, decision in writes:
             key = view.key
             fate: TombstoneFate = "none"
             if tombstones and key is not None:
                 fate = "withheld" if protected.get(view.partition, {}).get(key, -1) > view.offset else "write"
-            planned.append(PlannedWrite(view.partition, view.offset, decision, key, fate))
+            merge = decision is Decision.MERGE
+            planned.append(
+                PlannedWrite(
+                    view.partition,
+                    view.offset,
+                    decision,
+                    key,
+                    fate,
+                    destination=redrive.origin_of(view.headers) if merge and to_origin else None,
+                    edited=merge and RecordId(view.partition, view.offset) in edits,
+                )
+            )
             pending.setdefault(view.partition, []).append((view, decision))
         known = self._known()
         reserve = TOMBSTONE_RANGE_RESERVE if tombstones else 0
@@ -669,7 +754,11 @@ class TriageSession:
         error = None
         try:
             for _batch, state in transaction_batches(
-                self.resolution, pending, known, self.config.max_metadata_bytes - reserve
+                self.resolution,
+                pending,
+                known,
+                self.config.max_metadata_bytes - reserve,
+                max_records=redrive.transaction_size(self.config.max_rate),
             ):
                 transactions += 1
                 after.update(state)
@@ -705,10 +794,34 @@ class TriageSession:
             skipped=self.buffer.count(Decision.SKIP),
             not_loaded=len(missing),
             transactions=transactions,
-            error=error,
+            **self._redrive_plan_fields(planned, error),
         )
 
-    def protected_keys(self, writes: Sequence[tuple[RowView, Decision]]) -> dict[int, dict[bytes, int]]:
+    def _redrive_plan_fields(self, planned: Sequence[PlannedWrite], error: str | None) -> redrive.PlanFields:
+        """The commit plan's redrive fields: merges per destination, edited, rate, audit, warnings
+        (and, with @origin, the refusal of merges whose records name no origin)."""
+        by_destination: dict[str, int] = {}
+        missing: list[RecordId] = []
+        for w in planned:
+            if w.decision is Decision.MERGE:
+                topic = w.destination if self.to_origin else self.config.destination
+                if topic is None:
+                    missing.append(RecordId(w.partition, w.offset))
+                else:
+                    by_destination[topic] = by_destination.get(topic, 0) + 1
+        fields: redrive.PlanFields = {
+            "by_destination": by_destination,
+            "edited": sum(1 for w in planned if w.edited),
+            "max_rate": self.config.max_rate,
+            "audit_topic": self.config.audit_topic,
+            "warnings": (redrive.ORIGIN_WARNING,) if self.to_origin and by_destination else (),
+        }
+        fields["error"] = error or (
+            redrive.missing_origin_message(self.config.source, missing) if missing else None
+        )
+        return fields
+
+    def protected_keys(self, writes: Sequence[tuple[RecordLike, Decision]]) -> dict[int, dict[bytes, int]]:
         """Per partition: for the keys being resolved, the highest offset of a loaded record with
         that key that stays unresolved. A tombstone below it would let compaction delete a record
         nobody decided on. O(loaded records of the touched partitions); run in a thread."""
@@ -742,14 +855,24 @@ class TriageSession:
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        only: Collection[RecordId] | None = None,
+        reason: str | None = None,
     ) -> CommitReport:
         """Commit the staged merges and purges in one transaction (several if the resolved-set
-        metadata would not fit one). On fencing by another session it re-reads and tries again,
-        committing only what is still unresolved. Raises `CommitError` with the buffer intact."""
+        metadata would not fit one, or under `max_rate`). On fencing by another session it re-reads
+        and tries again, committing only what is still unresolved. Raises `CommitError` with the
+        buffer intact. `only`: commit just these staged decisions (the canary); `reason`: the
+        audit records' reason (default `config.reason`). `request_stop()` stops it between
+        transactions (`report.stopped`)."""
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
-        writes, _missing = self.staged_writes()
-        await asyncio.to_thread(self.verify_payloads, writes)
+        staged, _missing = self.staged_writes()
+        await asyncio.to_thread(self.verify_payloads, staged)
+        if only is not None:
+            staged = [w for w in staged if w[0].rid in only]
+        # A subset (the canary) is one transaction of its own, whatever the rate cap.
+        redrive_request = await self._redrive_request(staged, reason, paced=only is None)
+        writes = self.edits.apply(staged)
         protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
         attempt = 0
         while True:
@@ -765,6 +888,7 @@ class TriageSession:
                 max_metadata_bytes=self.config.max_metadata_bytes,
                 protected_keys=protected,
                 source_ends=await self._source_ends() if self.tombstones_on else None,
+                **redrive_request,
             )
             partial = CommitReport()
             try:
@@ -780,7 +904,7 @@ class TriageSession:
                 if on_fenced is not None:
                     on_fenced(str(exc))
                 committed = set(exc.report.committed) | set(exc.report.dropped)
-                writes = [(r, d) for r, d in writes if r.rid not in committed]
+                writes = [(r, d) for r, d in writes if RecordId(r.partition, r.offset) not in committed]
                 protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
                 await asyncio.sleep(0.2 * attempt)
                 continue
@@ -799,6 +923,111 @@ class TriageSession:
             self.store.verify_rows(view.row for view, _ in writes)
         except ArenaDigestError as exc:
             raise DlqError(f"refusing to commit: {exc}; reopen the DLQ to read the records again") from exc
+
+    # -- safe redrive (docs/redrive.md) ---------------------------------------------------------------
+
+    @property
+    def to_origin(self) -> bool:
+        """Whether merges go back to each record's origin topic (DESTINATION `@origin`)."""
+        return self.config.destination == redrive.ORIGIN
+
+    def origin(self, row: int) -> str | None:
+        """The origin topic the row's DLQ headers name (None: none)."""
+        return redrive.origin_of(self.store.headers_at(row))
+
+    def rows_without_origin(self, rows: Iterable[int]) -> list[int]:
+        """The unresolved rows among `rows` whose headers name no origin topic."""
+        return [r for r in rows if not self.resolved[r] and self.origin(r) is None]
+
+    def _refuse_without_origin(self, candidates: list[int]) -> tuple[list[int], str | None]:
+        """With @origin: the candidates whose headers name an origin, and the refusal of the others."""
+        refused = self.rows_without_origin(candidates)
+        if not refused:
+            return candidates, None
+        reason = redrive.missing_origin_message(self.config.source, [self.store.rid_at(r) for r in refused])
+        skip = set(refused)
+        return [r for r in candidates if r not in skip], reason
+
+    async def canary(
+        self, n: int, wait_seconds: float, *, on_committed: Callable[[CommitReport], None] | None = None
+    ) -> redrive.CanaryOutcome:
+        from dlq_tui.canary import commit_canary
+
+        return await commit_canary(self, n, wait_seconds, on_committed=on_committed)
+
+    def request_stop(self) -> None:
+        """Stop a running commit before its next transaction (complete ones stay committed; the
+        rest stays staged and `report.stopped` is set). For the app's cancel of a rate-capped commit."""
+        self._stop_requested = True
+
+    async def _redrive_request(
+        self, writes: Sequence[tuple[RowView, Decision]], reason: str | None, *, paced: bool = True
+    ) -> redrive.RequestParts:
+        """The commit request's route, audit and pacing (`redrive.request_parts`)."""
+        self._stop_requested = False
+        cfg = self.config
+        return await redrive.request_parts(
+            cfg.kafka,
+            writes,
+            source=cfg.source,
+            group=cfg.group,
+            to_origin=self.to_origin,
+            origin_partition=cfg.origin_partition,
+            audit_topic=cfg.audit_topic,
+            operator=cfg.operator,
+            reason=reason if reason is not None else cfg.reason,
+            original_digests=self.edits.original_digests(),
+            max_rate=cfg.max_rate if paced else None,
+            stop=lambda: self._stop_requested,
+        )
+
+    # -- edit then merge --------------------------------------------------------------------------
+
+    def edit_text(self, row: int) -> str:
+        """The row's value as the editor opens it (pretty JSON, or text); `DlqError` if it cannot
+        be edited (not decoded)."""
+        try:
+            return editable_text(self._decoded_fetching(row).value)
+        except EditError as exc:
+            raise DlqError(str(exc)) from exc
+
+    def prepare_edit(self, row: int, text: str) -> Edited:
+        """Re-encode the edited `text` with the row's own format and schema: the new bytes, the
+        field diff and the sizes. Raises `DlqError` (nothing staged) for an invalid edit. May fetch
+        the schema from the registry: call it from a worker thread in the app."""
+        try:
+            return reencode(self._decoded_fetching(row).value, text, self.registry)
+        except EditError as exc:
+            raise DlqError(f"invalid edit: {exc}") from exc
+
+    def stage_edit(self, row: int, edited: Edited) -> None:
+        """Stage a merge of the edited record (same key, headers and timestamp; the new value).
+        Refused like any merge (e.g. no origin with @origin); then nothing is staged."""
+        rid = self.store.rid_at(row)
+        if self.resolved[row]:
+            raise DlqError(f"record {rid.partition}:{rid.offset} is already resolved")
+        self.decide([row], Decision.MERGE)
+        if self.buffer.get(rid) is not Decision.MERGE:
+            raise DlqError(f"record {rid.partition}:{rid.offset}: the merge was refused")
+        self.edits.set(rid, Edit(edited.value, redrive.sha256_hex(self.store.value_at(row))))
+
+    def edited(self, row: int) -> bool:
+        """Whether the row's staged merge carries an edited value (the review screen marks it)."""
+        return self.store.rid_at(row) in self.edits
+
+    def _decoded_fetching(self, row: int) -> DecodedRecord:
+        return self._scan_decoder.decode_uncached(self.store.view(row))
+
+    def _open_edits(self) -> None:
+        if self.journal is None:
+            return
+        path = self.journal.path
+        self.edits.path = path.with_name(path.name.removesuffix(".jsonl") + ".edits.jsonl")
+        try:
+            self.edits.load()
+        except OSError as exc:
+            self.edits.path = None
+            self.notices.append(f"edit journal unavailable ({exc}); edits are kept in memory only")
 
     async def _source_ends(self) -> dict[int, int] | None:
         if self._reader is None:
@@ -862,6 +1091,9 @@ class TriageSession:
                 new.buffer.set(
                     (rid for rid, d in staged if d is decision and not new.is_resolved_rid(rid)), decision
                 )
+        for rid, edit in self.edits.items():  # edits go with their staged merges
+            if new.buffer.get(rid) is Decision.MERGE and rid not in new.edits:
+                new.edits.set(rid, edit)
         self.journal = None
         with contextlib.suppress(Exception):
             await self.close()

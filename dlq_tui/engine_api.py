@@ -12,7 +12,7 @@ returns a new engine.
 `undo`, `decide_many`, `restore_journal`, `discard_journal`, `commit` and `close` are called from
 the loop (the async ones do their heavy part in a thread and apply the result on the loop).
 From worker threads the app may call the *reads*: `decoded`, `match`, `visible_rows`,
-`is_resolved`, `is_visible`, `decision`, the `*_at` columns and `row_count`. They are safe because
+`is_resolved`, `is_visible`, `decision`, `group_rows`, the `*_at` columns and `row_count`. They are safe because
 the store only grows (appends happen on the loop, and a row is readable once `load` has yielded
 it), the decode cache is locked, and a staged decision is read with one dict lookup; a read may
 see a decision a moment old, never a torn one. Nothing else is safe off the loop.
@@ -25,14 +25,18 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from dlq_tui.decode.encode import Edited
 from dlq_tui.decode.view import DecodedRecord
+from dlq_tui.groups import GroupSummary
 from dlq_tui.kafka.committer import CommitReport, ProgressHook
 from dlq_tui.plan import CommitPlan
+from dlq_tui.redrive import CanaryOutcome
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.journal import RestoreResult
 
 __all__ = [
+    "CanaryOutcome",
     "CommitReport",
     "DecideResult",
     "DecisionsListener",
@@ -57,6 +61,10 @@ class EngineInfo:
     start_note: str | None = None
     """With `--from`: what was not loaded (for the status line), e.g. ``from -1h: up to 33,412
     unresolved offsets before the start are not loaded``."""
+    audit_topic: str | None = None
+    """Audit records go there in the commit's transaction (the review asks for a reason)."""
+    max_rate: float | None = None
+    """Merges and purges per second at most (a commit is then several transactions)."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,16 @@ class Engine(Protocol):
         """Notices since the last call (why some records were not decided, and the like)."""
         ...
 
+    # -- failure groups -------------------------------------------------------------------------
+
+    async def groups_async(self, rows: Iterable[int] | None = None) -> list[GroupSummary]:
+        """The failure groups of `rows` (default: the rows shown), by count (computed in a thread)."""
+        ...
+
+    def group_rows(self, group_id: str, rows: Iterable[int] | None = None) -> array[int]:
+        """The rows of `rows` (default: the rows shown) in failure group `group_id` (a read)."""
+        ...
+
     # -- progress ---------------------------------------------------------------------------------
 
     def progress_stats(self) -> list[PartitionStats]: ...
@@ -231,6 +249,40 @@ class Engine(Protocol):
         *,
         progress: ProgressHook | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        reason: str | None = None,
     ) -> CommitReport:
-        """Commit the staged merges and purges; raises `DlqError` with the decisions kept."""
+        """Commit the staged merges and purges; raises `DlqError` with the decisions kept.
+        `reason` goes into the audit records (with an audit topic)."""
+        ...
+
+    def request_stop(self) -> None:
+        """Stop a running commit before its next transaction (complete ones stay committed, the
+        rest stays staged; the report says `stopped`)."""
+        ...
+
+    async def canary(
+        self, n: int, wait_seconds: float, *, on_committed: Callable[[CommitReport], None] | None = None
+    ) -> CanaryOutcome:
+        """Commit the first `n` staged merges in a transaction of their own, then watch the DLQ for
+        `wait_seconds` for any of them coming back; the rest stays staged."""
+        ...
+
+    # -- edit then merge ------------------------------------------------------------------------
+
+    def edit_text(self, row: int) -> str:
+        """The row's value as an editor opens it (pretty JSON or text); `DlqError` if it cannot be
+        edited."""
+        ...
+
+    def prepare_edit(self, row: int, text: str) -> Edited:
+        """Re-encode edited `text` with the row's own format and schema (a thread: it may fetch the
+        schema); `DlqError` for an invalid edit."""
+        ...
+
+    def stage_edit(self, row: int, edited: Edited) -> None:
+        """Stage a merge of the edited record (same key, headers and timestamp)."""
+        ...
+
+    def edited(self, row: int) -> bool:
+        """The row's staged merge carries an edited value."""
         ...

@@ -10,6 +10,7 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from dlq_tui.decode.dlq_headers import is_dlq_header
 from dlq_tui.decode.formats import Decoded
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.decode.view import DecodedRecord
@@ -18,19 +19,25 @@ from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, plan_lines, result_lines
+from dlq_tui.redrive import missing_origin_message
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
 
 ANSWERS = {"": Decision.MERGE, "m": Decision.MERGE, "p": Decision.PURGE, "s": Decision.SKIP}
+EDIT = "e"
 
 
 def describe(session: TriageSession, row: int, out: TextIO) -> None:
     """The record as `ask` and `print` show it (one block, escaped)."""
-    describe_decoded(session.decoded(row), session.config.source, out)
+    d = session.decoded(row)
+    describe_decoded(
+        d, session.config.source, out, session.group_of(row) if d.dlq.source is not None else None
+    )
 
 
-def describe_decoded(d: DecodedRecord, source: str, out: TextIO) -> None:
-    """`describe` for a decoded record of topic `source` (also one that is not stored)."""
+def describe_decoded(d: DecodedRecord, source: str, out: TextIO, group: str | None = None) -> None:
+    """`describe` for a decoded record of topic `source` (also one that is not stored); `group` is
+    its failure group id (default: computed from its DLQ headers, as the group index does)."""
     raw = d.raw
     out.write(
         f"Record at offset #{raw.offset} in topic '{source}' (partition {raw.partition}), "
@@ -52,7 +59,10 @@ def describe_decoded(d: DecodedRecord, source: str, out: TextIO) -> None:
         out.write(
             f"  origin:  {safe_text(dlq.original_topic)} partition {dlq.original_partition} offset {dlq.original_offset}\n"
         )
-    other = [name for name, _ in raw.headers if not name.startswith(("kafka_dlt-", "__connect.errors."))]
+    if dlq.source is not None:
+        group_id = group if group is not None else dlq.fingerprint().id
+        out.write(f"  group:   {group_id} ({dlq.convention_name})\n")
+    other = [name for name, _ in raw.headers if not is_dlq_header(name)]
     if other:
         out.write(f"  headers: {', '.join(one_line(safe_text(n), 60) for n in other)}\n")
 
@@ -92,6 +102,7 @@ def as_json(d: DecodedRecord) -> dict[str, Any]:
         "decode_error": d.value.error or d.key.error,
         "error": d.error_text() or None,
         "dlq": dict(d.dlq.fields()),
+        "group": d.group_id(),
         "headers": {name: d.header_text(name) for name, _ in raw.headers},
     }
 
@@ -120,14 +131,14 @@ def _key_text(key: bytes | None) -> str:
     return one_line(safe_text(key.decode("utf-8", "replace")), 60) if key is not None else "(none)"
 
 
-def print_plan(plan: CommitPlan, out: TextIO) -> None:
+def print_plan(plan: CommitPlan, out: TextIO, canary: int = 0) -> None:
     """`--dry-run`: each write the commit would make, then the plan's summary (the same object and
     words as the app's review screen)."""
     for w in plan.writes:
         key = _key_text(w.key)
         where = f"{w.partition}:{w.offset}"
         if w.decision is Decision.MERGE:
-            out.write(f"would merge     {where} key {key} -> {plan.destination}\n")
+            out.write(f"would merge     {where} key {key} -> {w.destination or plan.destination}\n")
         else:
             out.write(f"would purge     {where} key {key}\n")
         if w.tombstone == "write":
@@ -143,29 +154,53 @@ def print_plan(plan: CommitPlan, out: TextIO) -> None:
         out.write(
             f"would commit    partition {p.partition} offset {p.committed}{meta} for group {plan.group}\n"
         )
+    if canary and plan.merges:
+        out.write(
+            f"canary: the first {min(canary, plan.merges)} merge(s) in their own transaction, then watch the DLQ\n"
+        )
     out.write(f"dry run: nothing written ({plan.decisions} decisions)\n")
 
 
-async def commit(session: TriageSession, skipped: int, out: TextIO) -> None:
+async def commit(
+    session: TriageSession, skipped: int, out: TextIO, args: argparse.Namespace | None = None
+) -> int:
+    """Commit what is staged (canary, rate cap and audit as configured); returns the exit status."""
+    from dlq_tui.redrive_line import commit_redrive
+
     def fenced(message: str) -> None:
         out.write(f"{message}; re-reading and retrying\n")
 
     if not session.has_writes():
         out.write(f"0 merged, 0 purged, {skipped} skipped\nnothing to commit\n")
-        return
-    report = await session.commit(on_fenced=fenced)
+        return 0
+    report, status = await commit_redrive(
+        session,
+        out=out,
+        err=sys.stderr,
+        canary=getattr(args, "canary", 0) or 0,
+        canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+        on_fenced=fenced,
+    )
     print_report(report, skipped, out)
+    return 1 if report.stopped else status
 
 
 async def run(
     command: str, config: SessionConfig, args: argparse.Namespace, out: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
-    read_only = command == "print" or getattr(args, "dry_run", False)
+    read_only = command in ("print", "groups") or getattr(args, "dry_run", False)
     # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
     # batch commands decide and commit in one go.
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
-    config = SessionConfig(**{**config.__dict__, "use_journal": journal})
+    reason = getattr(args, "reason", None)
+    config = SessionConfig(
+        **{
+            **config.__dict__,
+            "use_journal": journal,
+            "reason": reason if reason is not None else config.reason,
+        }
+    )
     if not read_only and config.read_only:
         out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
         return 2
@@ -181,16 +216,23 @@ async def run(
         print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
         rows = _selected(session, flt_text)
+        if command == "groups":
+            from dlq_tui.linemode_groups import run_groups
+
+            return await run_groups(session, rows, args.format, out)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
+            if decision is Decision.MERGE and session.to_origin:
+                missing = session.rows_without_origin(rows)
+                if missing:  # the whole run is refused before anything is written
+                    raise DlqError(missing_origin_message(config.source, [session.rid(r) for r in missing]))
             session.decide(rows, decision)
             if args.dry_run:
-                print_plan(await asyncio.to_thread(session.commit_plan), out)
+                print_plan(await asyncio.to_thread(session.commit_plan), out, getattr(args, "canary", 0) or 0)
                 return 0
-            await commit(session, 0, out)
-            return 0
+            return await commit(session, 0, out, args)
         return await _ask(session, rows, args, out)
     finally:
         await session.close()
@@ -213,10 +255,16 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
     rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
     if not rows:
         out.write("no unresolved records\n")
+    can_edit = bool(session.config.destination)
+    prompt = (
+        "Merge, purge or skip? [M/p/s, e to edit, q to stop] "
+        if can_edit
+        else "Merge, purge or skip? [M/p/s, q to stop] "
+    )
     for row in rows:
         describe(session, row, out)
         while True:
-            out.write("Merge, purge or skip? [M/p/s, q to stop] ")
+            out.write(prompt)
             out.flush()
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:  # end of input: stop asking, commit what was decided
@@ -226,6 +274,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
                 answer = line.strip().lower()[:1]
             if answer == "q":
                 break
+            if answer == EDIT and can_edit:
+                from dlq_tui.redrive_line import ask_edit
+
+                if await ask_edit(session, row, out):
+                    answer = "m"
+                    break
+                continue
             if answer not in ANSWERS:
                 out.write("please answer m, p, s or q\n")
                 continue
@@ -244,12 +299,22 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             total.add(await session.commit())
             since_commit = 0
     if args.dry_run:
-        print_plan(await asyncio.to_thread(session.commit_plan), out)
+        print_plan(await asyncio.to_thread(session.commit_plan), out, getattr(args, "canary", 0) or 0)
         return 0
+    status = 0
     if session.has_writes():
-        total.add(await session.commit())
+        from dlq_tui.redrive_line import commit_redrive
+
+        report, status = await commit_redrive(
+            session,
+            out=out,
+            err=sys.stderr,
+            canary=getattr(args, "canary", 0) or 0,
+            canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+        )
+        total.add(report)
     # The run ended normally: its skips are done with (the journal keeps nothing of them), so the
     # next run asks about those records again. A run cut off keeps them all in the journal.
     session.forget_skips()
     print_report(total, skipped, out)
-    return 0
+    return 1 if total.stopped else status

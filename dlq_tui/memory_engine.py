@@ -10,7 +10,8 @@ tests that do run against the real broker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dlq_tui.decode.registry import RegisteredSchema, RegistryError, SchemaPending
@@ -20,6 +21,7 @@ from dlq_tui.kafka.committer import CommitError, CommitReport, CommitRequest, Fa
 from dlq_tui.kafka.connection import DlqError, KafkaSettings
 from dlq_tui.kafka.reader import PartitionProgress
 from dlq_tui.plan import SplitError, transaction_batches
+from dlq_tui.redrive import CanaryOutcome, CanaryWatch, Returned
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.journal import RestoreResult
 from dlq_tui.triage.records import RecordId, RecordLike
@@ -307,6 +309,30 @@ class MemoryEngine(TriageSession):
             )
         await self.close()
         return new
+
+    async def canary(
+        self, n: int, wait_seconds: float, *, on_committed: Callable[[CommitReport], None] | None = None
+    ) -> CanaryOutcome:
+        """As `commit_canary`, with the in-memory DLQ as what is watched: records appended to
+        `records` after the canary's commit (a test's stand-in for the consumer failing again)."""
+        writes, _ = self.staged_writes()
+        first = [w for w in writes if w[1] is Decision.MERGE][:n]
+        if not first:
+            return CanaryOutcome(CommitReport(), left=sum(1 for _ in self.buffer.writes()))
+        watch = CanaryWatch.of(r for r, _ in first)
+        seen = len(self.records)
+        report = await self.commit(only={r.rid for r, _ in first})
+        if on_committed is not None:
+            on_committed(report)
+        deadline = time.monotonic() + wait_seconds
+        returned: list[Returned] = []
+        while not returned and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            for r in self.records[seen:]:
+                why = watch.match(r)
+                if why is not None:
+                    returned.append(Returned(r.partition, r.offset, r.key, why))
+        return CanaryOutcome(report, returned, left=sum(1 for _ in self.buffer.writes()))
 
     async def close(self) -> None:
         self._reader = None

@@ -68,22 +68,26 @@ def transaction_batches(
     pending: dict[int, list[tuple[RecordLike, Decision]]],
     known: dict[int, KnownStretch],
     max_bytes: int,
+    *,
+    max_records: int | None = None,
 ) -> Iterator[tuple[list[tuple[RecordLike, Decision]], dict[int, PartitionResolution]]]:
     """Split the pending writes (per partition, any order) into transactions whose resolved-set
-    metadata fits `max_bytes`: yields (the writes of one transaction, the resolution state of its
-    partitions after it). `state` is not changed; `pending`'s lists are consumed. Raises
-    `SplitError` when a partition cannot make progress."""
+    metadata fits `max_bytes` and, with `max_records` (a rate cap), that hold at most that many
+    writes: yields (the writes of one transaction, the resolution state of its partitions after
+    it). `state` is not changed; `pending`'s lists are consumed. Raises `SplitError` when a
+    partition cannot make progress."""
     state = dict(state)
     while any(pending.values()):
         batch: list[tuple[RecordLike, Decision]] = []
         next_state: dict[int, PartitionResolution] = {}
+        room = max_records
         for p, items in pending.items():
-            if not items:
+            if not items or room == 0:
                 continue
             stretch = known[p]
             items.sort(key=lambda rd: rd[0].offset)
             fit = state[p].fit(
-                [r.offset for r, _ in items],
+                [r.offset for r, _ in (items if room is None else items[:room])],
                 known=stretch.offsets,
                 known_start=stretch.start,
                 known_end=stretch.end,
@@ -95,6 +99,8 @@ def transaction_batches(
             batch.extend(rd for rd in items if rd[0].offset in included)
             pending[p] = [rd for rd in items if rd[0].offset not in included]
             next_state[p] = fit.resolution
+            if room is not None:
+                room -= len(included)
         yield batch, next_state
         state.update(next_state)
 
@@ -108,6 +114,10 @@ class PlannedWrite:
     decision: Decision
     key: bytes | None
     tombstone: TombstoneFate
+    destination: str | None = None
+    """Where a merge goes when it is not the plan's `destination` (`@origin`: the origin topic)."""
+    edited: bool = False
+    """A merge of an edited value (edit then merge)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,16 @@ class CommitPlan:
     transactions: int
     error: str | None = None
     """Why this plan cannot be committed as it is (the commit would refuse), if it cannot."""
+    # Safe redrive (docs/redrive.md).
+    by_destination: dict[str, int] = field(default_factory=dict)
+    """Merges per destination topic."""
+    edited: int = 0
+    """Merges of edited values."""
+    max_rate: float | None = None
+    """The rate cap (records per second), if any: `transactions` counts the split it makes."""
+    audit_topic: str | None = None
+    """Where one audit record per merge and purge goes, in the same transaction."""
+    warnings: tuple[str, ...] = ()
 
     @property
     def merges(self) -> int:
@@ -175,6 +195,11 @@ class CommitResult:
     dropped: int = 0
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    by_destination: dict[str, int] = field(default_factory=dict)
+    audited: int = 0
+    stopped: bool = False
+    """Stopped between transactions; `remaining` decisions are still staged."""
+    remaining: int = 0
 
 
 def _n(count: int, one: str, many: str | None = None) -> str:
@@ -198,6 +223,12 @@ def plan_lines(plan: CommitPlan) -> list[PlanLine]:
             )
         )
         out += [(f"    partition {p.partition}: {p.merges:,}", "") for p in plan.partitions if p.merges]
+        if plan.by_destination and (
+            len(plan.by_destination) > 1 or plan.destination not in plan.by_destination
+        ):
+            out += [(f"    to {topic}: {n:,}", "") for topic, n in sorted(plan.by_destination.items())]
+        if plan.edited:
+            out.append((f"    {plan.edited:,} edited (new value; same key, headers and timestamp)", "merge"))
     if plan.purges:
         out.append((f"purge {plan.purges:,}", "purge"))
         out += [(f"    partition {p.partition}: {p.purges:,}", "") for p in plan.partitions if p.purges]
@@ -233,6 +264,13 @@ def plan_lines(plan: CommitPlan) -> list[PlanLine]:
         notes.append(f"{plan.not_loaded:,} staged on records not loaded yet (kept for later)")
     if notes:
         out.append(("not in this commit: " + "; ".join(notes), "dim"))
+    if plan.max_rate:
+        out.append((f"rate cap {plan.max_rate:g}/s: each transaction complete with its offsets", ""))
+    if plan.audit_topic:
+        out.append(
+            (f"audit: {plan.decisions:,} record(s) to {plan.audit_topic} in the same transaction(s)", "")
+        )
+    out += [(f"warning: {w}", "warn") for w in plan.warnings]
     if plan.error:
         out.append((f"cannot commit: {plan.error}", "warn"))
     return out
@@ -256,5 +294,16 @@ def result_lines(result: CommitResult) -> list[PlanLine]:
         )
     if result.dropped:
         out.append((f"{_n(result.dropped, 'decision')} dropped: already resolved by someone else", "warn"))
+    if result.by_destination:
+        out += [(f"merged to {topic}: {n:,}", "") for topic, n in sorted(result.by_destination.items())]
+    if result.audited:
+        out.append((f"{_n(result.audited, 'audit record')} in the same transaction(s)", ""))
+    if result.stopped:
+        out.append(
+            (
+                f"stopped between transactions: {_n(result.remaining, 'decision')} not committed, still staged",
+                "warn",
+            )
+        )
     out += [(note, "warn") for note in result.notes]
     return out

@@ -96,6 +96,21 @@ class Settings(BaseSettings):
     journal: bool = True
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
+    canary: int = Field(default=10, ge=1)
+    """How many merges the app's canary (`k` in the review) commits first."""
+    canary_wait: float = Field(default=60.0, gt=0)
+    """How long (seconds) the app's canary watches the DLQ for them coming back."""
+    first_view: Literal["groups", "records"] = "groups"
+    """What the app opens on: the failure groups (what broke, how much, from where) or the records."""
+    # Safe redrive (docs/redrive.md).
+    max_rate: float | None = Field(default=None, gt=0)
+    """Merges and purges per second at most, in several transactions."""
+    audit_topic: str | None = None
+    """Topic for one JSON audit record per merge and purge, in the same transaction."""
+    operator: str | None = None
+    """Who audit records name (default user@host)."""
+    origin_partition: bool = False
+    """With DESTINATION @origin: the origin partition from the headers, not the key's."""
 
     def __repr_args__(self) -> Any:
         # repr() and str() must not show sasl.jaas.config, basic.auth.user.info, ... values

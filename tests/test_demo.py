@@ -9,6 +9,7 @@ from fastavro import parse_schema, schemaless_reader
 
 from dlq_tui.decode.registry import SchemaRegistry
 from dlq_tui.demo.__main__ import main as demo_main
+from dlq_tui.demo.conventions import FAILURE_KINDS
 from dlq_tui.demo.data import DLQ_TOPIC, RETRY_TOPIC, order_canceled_schema
 from tests.stack import Stack, kcat_read, kcat_topics
 
@@ -17,7 +18,7 @@ def test_seed_makes_the_demo_dlq(stack: Stack) -> None:
     assert demo_main(["seed", "-b", stack.bootstrap, "--registry", stack.registry_url, "--count", "30"]) == 0
     assert {DLQ_TOPIC, RETRY_TOPIC} <= kcat_topics(stack.bootstrap)
     records = kcat_read(stack.bootstrap, DLQ_TOPIC)
-    assert len(records) == 37  # 30 + 4 awkward ones + Protobuf and JSON Schema (demo/formats.py)
+    assert len(records) == 37 + 6 * len(FAILURE_KINDS)  # 30 + 4 awkward + 3 formats + 6 per failure kind
     assert {r.partition for r in records} == {0, 1, 2}
     assert kcat_read(stack.bootstrap, RETRY_TOPIC) == []
 
@@ -39,6 +40,15 @@ def test_seed_makes_the_demo_dlq(stack: Stack) -> None:
     assert len(headers["kafka_dlt-original-offset"]) == 8
     assert len(headers["kafka_dlt-original-timestamp"]) == 8
     assert any("__connect.errors.exception.class.name" in dict(r.headers) for r in records)
+    for name in (
+        "retry_topic-attempts",
+        "springDeserializerExceptionValue",
+        "x-exception-fqcn",
+        "source_topic",
+    ):
+        assert any(name in dict(r.headers) for r in records), name
+    for name in ("dead-letter-reason", "__streams.errors.exception"):
+        assert any(name in dict(r.headers) for r in records), name
 
     # The awkward ones.
     assert any(r.key is None for r in records)

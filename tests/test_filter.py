@@ -50,6 +50,9 @@ class Rec:
     fields: dict[str, list[str]] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    origin: str | None = None
+    exception: str = ""
+    group: str = ""
 
     def key_text(self) -> str:
         return self.key
@@ -68,6 +71,15 @@ class Rec:
 
     def full_text(self) -> str:
         return "\n".join([self.key, self.value, *self.headers.values(), self.error])
+
+    def origin_text(self) -> str | None:
+        return self.origin
+
+    def exception_text(self) -> str:
+        return self.exception
+
+    def group_id(self) -> str:
+        return self.group
 
 
 FQCN = "kafka_dlt-exception-fqcn"
@@ -693,13 +705,26 @@ def _texts(t: TextTerm, r: Rec) -> list[str]:
             return [] if h is None else [h]
         case TextField.VALUE_FIELD:
             return r.value_fields(t.name) or []
+        case TextField.ORIGIN:
+            o = r.origin_text()
+            return [] if o is None else [o]
+        case TextField.EXCEPTION:
+            return [r.exception_text()]
+        case TextField.GROUP:
+            return [r.group_id()]
 
 
 def _text_matches(t: TextTerm, s: str) -> bool:
     p = t.pattern
     if p.kind is PatternKind.REGEX:
         return compile_regex(p.text).search(s) is not None
-    whole = t.field in (TextField.KEY, TextField.VALUE_FIELD, TextField.HEADER)
+    whole = t.field in (
+        TextField.KEY,
+        TextField.VALUE_FIELD,
+        TextField.HEADER,
+        TextField.ORIGIN,
+        TextField.GROUP,
+    )
     glob = p.text.replace("[", "[[]") if p.kind is PatternKind.GLOB else fnmatch_escape(p.text)
     return fnmatch.fnmatchcase(s.lower(), (glob if whole else f"*{glob}*").lower())
 
@@ -743,6 +768,9 @@ rec_st = st.builds(
     fields=st.dictionaries(name_st, st.lists(st.text(SMALL, max_size=4), max_size=2), max_size=2),
     headers=st.dictionaries(header_st, st.text(SMALL, max_size=5), max_size=2),
     error=st.text(SMALL, max_size=6),
+    origin=st.none() | st.text(SMALL, max_size=5),
+    exception=st.text(SMALL, max_size=6),
+    group=st.text("0123456789abcdef", max_size=3),
 )
 
 

@@ -123,6 +123,8 @@ def command(stack: Stack, dlq: str, retry: str | None, group: str) -> list[str]:
         group,
         "-c",
         f"schema.registry.url={stack.registry_root}",
+        "--view",
+        "records",
         dlq,
     ]
     return [*cmd, retry] if retry else cmd

@@ -165,6 +165,15 @@ class DecodedRecord:
     def error_text(self) -> str:
         return self.dlq.error_text()
 
+    def origin_text(self) -> str | None:
+        return self.dlq.original_topic
+
+    def exception_text(self) -> str:
+        return self.dlq.exception_text()
+
+    def group_id(self) -> str:
+        return self.dlq.fingerprint().id
+
     def full_text(self) -> str:
         if self._full_text is None:
             parts = [self.key.text, self.value.text]

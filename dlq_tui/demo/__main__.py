@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dlq_tui.decode.registry import SchemaRegistry
+from dlq_tui.demo.conventions import FAILURE_KINDS, demo_convention_records
 from dlq_tui.demo.data import (
     DLQ_TOPIC,
     PARTITIONS,
@@ -75,12 +76,15 @@ async def seed(
     now_ms: int | None = None,
     schema_id: int | None = None,
     formats: bool = False,
+    conventions: int = 0,
 ) -> int:
     """(Re)create `dlq_topic` and `retry_topic` and fill the DLQ with the demo records. Tests pin
     what varies, for reproducible screens: `now_ms` (the timestamps end there; default: now) and
     `schema_id` (written into the records as is, nothing registered; default: register the schema
     under `<dlq_topic>-value` and use the id the registry gives). `formats` adds the Protobuf and
-    JSON Schema records of demo/formats.py (registered in the registry; `make demo` has them)."""
+    JSON Schema records of demo/formats.py (registered in the registry; `make demo` has them).
+    `conventions`: that many records of every DLQ header convention's failure kind are added
+    (demo/conventions.py; `make demo` has them)."""
     extra: list[DemoRecord] = []
     if schema_id is None:
         with SchemaRegistry(registry_url) as registry:
@@ -100,6 +104,9 @@ async def seed(
     records = (
         demo_records(schema_id, count=count, now_ms=int(time.time() * 1000) if now_ms is None else now_ms)
         + extra
+    )
+    records += (
+        demo_convention_records(conventions, records[-1].timestamp + 1, PARTITIONS) if conventions else []
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
@@ -127,6 +134,11 @@ async def seed(
     )
     print(f"demo: topic {retry_topic} (compacted, {PARTITIONS} partitions): empty, the merge destination")
     print(f"demo: value schema OrderCanceled registered as id {schema_id} under {dlq_topic}-value")
+    if conventions:
+        print(
+            f"demo:   {conventions} records of each of {len(FAILURE_KINDS)} failure kinds from other DLQ header "
+            "conventions (dlq-tui groups shows them)"
+        )
     for r in records:
         if r.note:
             print(f"demo:   partition {r.partition}: {r.note}")
@@ -158,8 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-b", "--bootstrap-servers", default=f"127.0.0.1:{kafka_port}")
     parser.add_argument("--registry", default=f"http://127.0.0.1:{registry_port}/apis/ccompat/v7")
     parser.add_argument("--count", type=int, default=300, help="ordinary records (default 300)")
+    parser.add_argument(
+        "--conventions",
+        type=int,
+        default=6,
+        metavar="N",
+        help="records per failure kind of every other DLQ header convention (default 6; 0: none)",
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(seed(args.bootstrap_servers, args.registry, args.count, formats=True))
+    return asyncio.run(
+        seed(args.bootstrap_servers, args.registry, args.count, formats=True, conventions=args.conventions)
+    )
 
 
 if __name__ == "__main__":

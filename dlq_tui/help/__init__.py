@@ -10,7 +10,7 @@ from importlib.resources import files
 
 __all__ = ["TOPICS", "render", "text"]
 
-TOPICS = ("filters", "keys")
+TOPICS = ("filters", "keys", "redrive")
 
 
 def text(topic: str) -> str:

@@ -44,6 +44,29 @@ FaultHook = Callable[[str], Awaitable[None]]
 """Called at named stages ('produced', 'offsets-sent'); tests raise from it to inject a failure."""
 ProgressHook = Callable[[str, int, int], None]
 """(stage, done, total): stage is 'producing' or 'committing'."""
+Route = Callable[[RecordLike], tuple[str, int | None]]
+"""Where a merge goes: (topic, partition or None for the default partitioner on the key)."""
+AuditEntry = Callable[[RecordLike, Decision, str | None], tuple[bytes | None, bytes]]
+"""(record, decision, destination topic) -> (key, value) of its audit record."""
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """One audit record per merge and purge, produced in the same transaction (docs/redrive.md)."""
+
+    topic: str
+    entry: AuditEntry
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Split a commit into transactions of at most `max_per_transaction` merges and purges; `wait`
+    is awaited before each transaction with the number already committed (a rate cap sleeps
+    there); `stop` is asked before each transaction (cancel between transactions)."""
+
+    max_per_transaction: int | None = None
+    wait: Callable[[int], Awaitable[None]] | None = None
+    stop: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,10 @@ class CommitRequest:
     tombstone for such a key below that offset)."""
     keep_timestamp: bool = True
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    route: Route | None = None
+    """Per-merge destination (`@origin`); None: every merge goes to `destination`."""
+    audit: AuditSpec | None = None
+    pacing: Pacing | None = None
 
 
 @dataclass
@@ -79,6 +106,14 @@ class CommitReport:
     partitions: dict[int, PartitionResolution] = field(default_factory=dict)
     """The group's resolution state per partition after the commit (as re-read, for partitions
     this commit did not write to)."""
+    by_destination: dict[str, int] = field(default_factory=dict)
+    """Merges committed per destination topic."""
+    audited: int = 0
+    """Audit records committed."""
+    stopped: bool = False
+    """The commit was stopped between transactions (`Pacing.stop`); the rest is still staged."""
+    remaining: int = 0
+    """Merges and purges not committed because of the stop."""
 
     def result(self, skipped: int = 0) -> CommitResult:
         """What was written, for rendering (`plan.result_lines`)."""
@@ -90,6 +125,10 @@ class CommitReport:
             transactions=self.transactions,
             dropped=len(self.dropped),
             skipped=skipped,
+            by_destination=dict(self.by_destination),
+            audited=self.audited,
+            stopped=self.stopped,
+            remaining=self.remaining,
         )
 
     def add(self, other: CommitReport) -> None:
@@ -102,6 +141,11 @@ class CommitReport:
         self.committed.extend(other.committed)
         self.dropped.extend(other.dropped)
         self.partitions.update(other.partitions)
+        for topic, n in other.by_destination.items():
+            self.by_destination[topic] = self.by_destination.get(topic, 0) + n
+        self.audited += other.audited
+        self.stopped = self.stopped or other.stopped
+        self.remaining = other.remaining
 
 
 class CommitError(DlqError):
@@ -156,7 +200,11 @@ class Committer:
         """Run the commit protocol. `report` (a new one if None) is filled as transactions
         complete, so a caller that is cancelled midway still learns what was committed."""
         report = report if report is not None else CommitReport()
-        if any(d is Decision.MERGE for _, d in request.writes) and not request.destination:
+        if (
+            any(d is Decision.MERGE for _, d in request.writes)
+            and not request.destination
+            and request.route is None
+        ):
             raise CommitError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)", report)
         producer = AIOKafkaProducer(**self._settings.producer_kwargs(request.transactional_id))
         try:
@@ -206,14 +254,25 @@ class Committer:
         # Room for the ranges of this transaction's own tombstones (usually one per partition).
         reserve = TOMBSTONE_RANGE_RESERVE if request.tombstones else 0
         done = 0
-        batches = transaction_batches(state, pending, request.known, request.max_metadata_bytes - reserve)
+        pacing = request.pacing or Pacing()
+        batches = transaction_batches(
+            state,
+            pending,
+            request.known,
+            request.max_metadata_bytes - reserve,
+            max_records=pacing.max_per_transaction,
+        )
         while True:
+            if any(pending.values()) and _paced_stop(pacing, report, total - done):
+                return
             try:
                 batch, next_state = next(batches)
             except StopIteration:
                 break
             except SplitError as exc:
                 raise CommitError(str(exc), report) from exc
+            if pacing.wait is not None:
+                await pacing.wait(done)
             await self._transaction(
                 producer, request, batch, next_state, protected, report, fault, progress, done, total
             )
@@ -292,6 +351,8 @@ class Committer:
         total: int,
     ) -> None:
         merged = purged = tombstones = withheld = 0
+        by_destination: dict[str, int] = {}
+        route, audit = request.route, request.audit
         try:
             await producer.begin_transaction()
             merge_futures = []
@@ -299,20 +360,28 @@ class Committer:
             no_protection: dict[bytes, int] = {}
             for i, (record, decision) in enumerate(batch):
                 key, partition = record.key, record.partition
+                destination: str | None = None
                 if decision is Decision.MERGE:
-                    assert request.destination is not None
+                    destination, to_partition = (
+                        (request.destination, None) if route is None else route(record)
+                    )
+                    assert destination is not None
                     merge_futures.append(
                         await producer.send(
-                            request.destination,
+                            destination,
                             record.value,
                             key=key,
+                            partition=to_partition,
                             headers=list(record.headers),
                             timestamp_ms=record.timestamp if request.keep_timestamp else None,
                         )
                     )
+                    by_destination[destination] = by_destination.get(destination, 0) + 1
                     merged += 1
                 else:
                     purged += 1
+                if audit is not None:
+                    merge_futures.append(await _send_audit(producer, audit, record, decision, destination))
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
                 if request.tombstones and key is not None:
@@ -379,6 +448,10 @@ class Committer:
         report.tombstones += tombstones
         report.tombstones_withheld += withheld
         report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
+        for topic, n in by_destination.items():
+            report.by_destination[topic] = report.by_destination.get(topic, 0) + n
+        if audit is not None:
+            report.audited += len(batch)
 
     async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
         """Abort now. If the producer cannot (its sender died on the error), a new producer with the
@@ -397,6 +470,31 @@ class Committer:
         finally:
             with contextlib.suppress(BaseException):
                 await fresh.stop()
+
+
+async def _send_audit(
+    producer: AIOKafkaProducer,
+    audit: AuditSpec,
+    record: RecordLike,
+    decision: Decision,
+    destination: str | None,
+) -> asyncio.Future[Any]:
+    """Queue the audit record of one decision in the open transaction."""
+    key, value = audit.entry(record, decision, destination)
+    try:
+        future: asyncio.Future[Any] = await producer.send(audit.topic, value, key=key)
+    except Exception as exc:  # name the audit topic, not the destination
+        raise DlqError(f"audit topic: {describe_error(exc, topic=audit.topic)}") from exc
+    return future
+
+
+def _paced_stop(pacing: Pacing, report: CommitReport, remaining: int) -> bool:
+    """Whether to stop before the next transaction (and say so in the report)."""
+    if pacing.stop is None or not pacing.stop():
+        return False
+    report.stopped = True
+    report.remaining = remaining
+    return True
 
 
 class FencedCommitError(CommitError, FencedError):

@@ -3,7 +3,7 @@
 The user-facing reference is docs/filters.md. In short::
 
     key:ORD00*   value:"wrong product"   value.reason:wrong*   header.kafka_dlt-exception-fqcn:*Timeout*
-    error:*Timeout*   partition:0   offset:>=100   offset:100..200   ts:>2026-11-01   timeout   /re/
+    error:*Timeout*   exception:*Timeout*   origin:orders   group:3fa9c2e1b0   partition:0   offset:>=100   offset:100..200   ts:>2026-11-01   timeout   /re/
     a b (AND)   a AND b   a OR b   NOT a   -a   (a OR b) c
 
 Matching rules:
@@ -75,6 +75,9 @@ _ACCESSOR = {
     TextField.VALUE_FIELD: "value_fields",
     TextField.HEADER: "header_text",
     TextField.ERROR: "error_text",
+    TextField.ORIGIN: "origin_text",
+    TextField.EXCEPTION: "exception_text",
+    TextField.GROUP: "group_id",
 }
 _NUM_ACCESSOR = {NumField.PARTITION: "partition", NumField.OFFSET: "offset", NumField.TS: "timestamp"}
 
@@ -83,6 +86,9 @@ _COST = {
     TextField.KEY: 10,
     TextField.HEADER: 10,
     TextField.ERROR: 20,
+    TextField.GROUP: 15,
+    TextField.ORIGIN: 20,
+    TextField.EXCEPTION: 20,
     TextField.VALUE_FIELD: 30,
     TextField.VALUE: 40,
     TextField.TEXT: 50,
@@ -175,6 +181,8 @@ def _text_predicate(term: TextTerm) -> Predicate:
             return bool(test(s.full_text()))
 
         return text
+    if field in _DLQ_TERMS:
+        return _dlq_predicate(field, test)
     if field is TextField.HEADER:
 
         def header(s: FilterSubject) -> bool:
@@ -192,6 +200,31 @@ def _text_predicate(term: TextTerm) -> Predicate:
         return False
 
     return value_field
+
+
+_DLQ_TERMS = frozenset({TextField.ORIGIN, TextField.EXCEPTION, TextField.GROUP})
+
+
+def _dlq_predicate(field: TextField, test: Callable[[str], object]) -> Predicate:
+    """`origin:`, `exception:` and `group:`: a record without an origin topic never matches `origin:`."""
+    if field is TextField.ORIGIN:
+
+        def origin(s: FilterSubject) -> bool:
+            t = s.origin_text()
+            return False if t is None else bool(test(t))
+
+        return origin
+    if field is TextField.EXCEPTION:
+
+        def exception(s: FilterSubject) -> bool:
+            return bool(test(s.exception_text()))
+
+        return exception
+
+    def group(s: FilterSubject) -> bool:
+        return bool(test(s.group_id()))
+
+    return group
 
 
 def _bounds(node: Compare | Range) -> tuple[int | None, int | None]:

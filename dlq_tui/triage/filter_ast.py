@@ -54,6 +54,9 @@ class TextField(enum.Enum):
     VALUE_FIELD = "value."  # value.<path>: FilterSubject.value_fields(path)
     HEADER = "header."  # header.<name>: FilterSubject.header_text(name)
     ERROR = "error"
+    ORIGIN = "origin"  # the origin topic from DLQ headers: FilterSubject.origin_text()
+    EXCEPTION = "exception"  # exception and root-cause class: FilterSubject.exception_text()
+    GROUP = "group"  # the failure group id: FilterSubject.group_id()
 
     @property
     def whole(self) -> bool:
@@ -62,7 +65,9 @@ class TextField(enum.Enum):
         return self in _WHOLE_FIELDS
 
 
-_WHOLE_FIELDS = frozenset({TextField.KEY, TextField.VALUE_FIELD, TextField.HEADER})
+_WHOLE_FIELDS = frozenset(
+    {TextField.KEY, TextField.VALUE_FIELD, TextField.HEADER, TextField.ORIGIN, TextField.GROUP}
+)
 
 
 class PatternKind(enum.Enum):

@@ -41,7 +41,16 @@ from dlq_tui.triage.filter_ast import (
 MAX_DEPTH = 100
 """Deepest nesting of parentheses and NOTs accepted (keeps recursion far from Python's limit)."""
 
-KNOWN_FIELDS = "key, value, value.<path>, header.<name>, error, partition, offset, ts"
+KNOWN_FIELDS = (
+    "key, value, value.<path>, header.<name>, error, exception, origin, group, partition, offset, ts"
+)
+_SIMPLE_TEXT_FIELDS = {
+    "key": TextField.KEY,
+    "error": TextField.ERROR,
+    "origin": TextField.ORIGIN,
+    "exception": TextField.EXCEPTION,
+    "group": TextField.GROUP,
+}
 
 
 class Kind(enum.Enum):
@@ -313,10 +322,10 @@ def _field_term(ftok: Token, vtok: Token) -> Node:
             raise FilterError(f"'{lbase}' has no sub-fields", sub_pos)
         return _numeric(NumField(lbase), vtok)
     name = ""
-    if lbase in ("key", "error"):
+    if lbase in _SIMPLE_TEXT_FIELDS:
         if dot:
             raise FilterError(f"'{lbase}' has no sub-fields", sub_pos)
-        field = TextField.KEY if lbase == "key" else TextField.ERROR
+        field = _SIMPLE_TEXT_FIELDS[lbase]
     elif lbase == "value":
         field = TextField.VALUE_FIELD if dot else TextField.VALUE
         if dot and (not rest or "" in rest.split(".")):

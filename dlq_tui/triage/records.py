@@ -100,3 +100,15 @@ class FilterSubject(Protocol):
     def full_text(self) -> str:
         """Everything searchable at once: key, value, header values, error."""
         ...
+
+    def origin_text(self) -> str | None:
+        """The origin topic from known DLQ headers; None when they name none."""
+        ...
+
+    def exception_text(self) -> str:
+        """Exception class and root-cause class from known DLQ headers, one per line ('' if none)."""
+        ...
+
+    def group_id(self) -> str:
+        """The id of the record's failure group (see `triage.fingerprint`)."""
+        ...

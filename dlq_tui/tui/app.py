@@ -41,15 +41,25 @@ class DlqApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "dlq-tui"
 
-    def __init__(self, engine: Engine, key_map: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        key_map: dict[str, str] | None = None,
+        *,
+        first_view: str = "records",
+        canary: tuple[int, float] = (10, 60.0),
+    ) -> None:
+        """`canary`: how many merges the review's canary commits, and how long it watches."""
         super().__init__()
         self.engine = engine
+        self.first_view = first_view
+        self.canary = canary
         self.key_map = {k: v for k, v in (key_map or {}).items() if v}
         self._engine_closed = False
         self._clash_warned = False
 
     def get_default_screen(self) -> Screen[None]:
-        return MainScreen(self.engine)
+        return MainScreen(self.engine, first_view=self.first_view)
 
     def on_mount(self) -> None:
         unknown = keys.unknown_actions(self.key_map)
@@ -179,7 +189,12 @@ class DlqApp(App[int]):
 
 def run_app(config: SessionConfig, settings: Settings) -> int:
     """Run the TUI on `config`; returns the exit status (0 done, 1 failed)."""
-    app = DlqApp(TriageSession(config), settings.keys)
+    app = DlqApp(
+        TriageSession(config),
+        settings.keys,
+        first_view=settings.first_view,
+        canary=(settings.canary, settings.canary_wait),
+    )
     result = app.run()
     if app.return_code is not None and app.return_code != 0:
         return app.return_code

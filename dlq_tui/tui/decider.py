@@ -34,33 +34,41 @@ class Decider(Widget):
         bulk: bool
         changed: int = 0
         error: str | None = None
+        label: str = "selected records"
+        """What `rows` are, for the status line."""
 
     def __init__(self) -> None:
         super().__init__()
         self.running = False
 
     def decide(
-        self, engine: Engine, rows: array[int], decision: Decision | None, *, bulk: bool
+        self,
+        engine: Engine,
+        rows: array[int],
+        decision: Decision | None,
+        *,
+        bulk: bool,
+        label: str = "selected records",
     ) -> Done | None:
         """The outcome now, or None if it runs as a worker (then `Done` is posted)."""
         if bulk and len(rows) > BULK_ROWS:
             self.running = True
-            self._run(engine, rows, decision)
+            self._run(engine, rows, decision, label)
             return None
         try:
             changed = engine.undo(rows) if decision is None else engine.decide(rows, decision)
         except DlqError as exc:
-            return self.Done(engine, decision, rows, bulk, error=str(exc))
-        return self.Done(engine, decision, rows, bulk, changed)
+            return self.Done(engine, decision, rows, bulk, error=str(exc), label=label)
+        return self.Done(engine, decision, rows, bulk, changed, label=label)
 
     @work(exclusive=True, group="decide", exit_on_error=False)
-    async def _run(self, engine: Engine, rows: array[int], decision: Decision | None) -> None:
+    async def _run(self, engine: Engine, rows: array[int], decision: Decision | None, label: str) -> None:
         try:
             result = await engine.decide_many(rows, decision)
         except DlqError as exc:
-            done = self.Done(engine, decision, rows, True, error=str(exc))
+            done = self.Done(engine, decision, rows, True, error=str(exc), label=label)
         else:
-            done = self.Done(engine, decision, rows, True, result.changed)
+            done = self.Done(engine, decision, rows, True, result.changed, label=label)
         finally:
             self.running = False
         self.post_message(done)

@@ -29,6 +29,8 @@ class Host(Protocol):
     """What the screens need of the app (so that they do not import it)."""
 
     engine: Engine
+    canary: tuple[int, float]
+    """How many merges the review's canary commits, and how long it watches the DLQ."""
 
     def keys_for(self, action: str) -> list[str]: ...
 
@@ -79,6 +81,20 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("focus_detail", "enter", "Detail", "focus the detail pane to scroll it (escape: back)"),
     KeyAction("hex", "x", "Hex", "toggle raw hex of key, value and headers in the detail pane"),
     KeyAction("detail_size", "d", "Detail size", "cycle the detail pane: normal, large, hidden"),
+    KeyAction(
+        "groups",
+        "v",
+        "Groups",
+        "switch between the failure groups (what broke, how much, from where) and the records",
+        show=True,
+    ),
+    KeyAction(
+        "edit",
+        "e",
+        "Edit",
+        "edit the cursor row's value in $VISUAL/$EDITOR, then stage a merge of the edited record (same key, headers, timestamp)",
+        writes=True,
+    ),
     KeyAction(
         "copy",
         "y",

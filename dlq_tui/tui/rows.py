@@ -24,6 +24,8 @@ __all__ = ["MARKS", "Selection", "ViewRows", "error_preview", "key_preview", "va
 PREVIEW_CHARS = 240
 MARKS = {Decision.MERGE: "M", Decision.PURGE: "P", Decision.SKIP: "S"}
 RESOLVED_MARK = "✓"
+EDITED_MARK = "E"
+"""A merge of an edited value."""
 
 
 def key_preview(d: DecodedRecord, limit: int = PREVIEW_CHARS) -> str:
@@ -232,6 +234,8 @@ class ViewRows:
         decision = engine.decision(row)
         if decision is None:
             return "", ""
+        if decision is Decision.MERGE and engine.edited(row):
+            return EDITED_MARK, decision.value
         return MARKS[decision], decision.value
 
     def is_open(self, row: int) -> bool:

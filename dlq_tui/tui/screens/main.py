@@ -6,24 +6,30 @@ bound to the keys of `tui.keys`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.events import Key
 from textual.widgets import Input
 
 from dlq_tui.decode.sanitize import one_line
+from dlq_tui.engine_api import Engine
 from dlq_tui.export import ExportResult, clipboard_text
+from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import result_lines
 from dlq_tui.triage.decisions import Decision
+from dlq_tui.triage.filter import parse
 from dlq_tui.tui import keys
 from dlq_tui.tui.decider import Decider
+from dlq_tui.tui.editing import diff_dialog, invalid_dialog, run_editor
 from dlq_tui.tui.screens.dialogs import HelpScreen, quit_dialog
 from dlq_tui.tui.screens.export import ExportScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
 from dlq_tui.tui.screens.triage_screen import DETAIL_SIZES, TriageScreen
 from dlq_tui.tui.widgets.filter_bar import FilterBar
+from dlq_tui.tui.widgets.groups_table import GroupChosen, GroupDecision
 from dlq_tui.tui.widgets.staged_bar import StagedBar
 
 __all__ = ["MainScreen"]
@@ -104,7 +110,7 @@ class MainScreen(TriageScreen):
             table.rows_changed()
             self.detail.refresh_state()
             what = "undone" if decision is None else f"{decision.value} staged"
-            self.say(f"{what} on {done.changed:,} of {len(done.rows):,} selected records")
+            self.say(f"{what} on {done.changed:,} of {len(done.rows):,} {done.label}")
             self.refresh_status()
             return
         index = table.cursor
@@ -163,8 +169,8 @@ class MainScreen(TriageScreen):
     def action_escape(self) -> None:
         if self.filter_bar.is_open:
             self.filter_bar.close()
-        elif self.focused is not self.table:
-            self.table.focus()
+        elif self.focused not in (self.table, self.groups.table):
+            self.focus_view()
         else:
             self.action_clear_selection()
 
@@ -186,7 +192,7 @@ class MainScreen(TriageScreen):
 
     @on(FilterBar.Closed)
     def _filter_closed(self) -> None:
-        self.table.focus()
+        self.focus_view()
 
     @on(FilterBar.Pending)
     def _filter_pending(self) -> None:
@@ -201,6 +207,8 @@ class MainScreen(TriageScreen):
         if self.query_one("#staged", StagedBar).status == "filtering…":
             self.say("")
         self.table.apply_filter(message.text, message.flt, message.matches, message.covered)
+        if self.view == "groups":
+            self.show_view("records")  # a filter shows records
 
     # -- follow, reload, commit, quit, help ---------------------------------------------------------
 
@@ -234,13 +242,14 @@ class MainScreen(TriageScreen):
         if not self.engine.has_writes():
             self.say("nothing to commit: stage merge or purge first (skip is never committed)")
             return
-        self.app.push_screen(ReviewScreen(self.engine), self._committed)
+        self.app.push_screen(ReviewScreen(self.engine, canary=self.host.canary), self._committed)
 
     def _committed(self, outcome: CommitOutcome | None) -> None:
         if outcome is None:
             return
         self.table.rederive()
         self.detail.refresh_state()
+        self.groups.mark_stale(now=True)
         self.refresh_status(progress_now=True)
         if outcome.report is not None:
             self.say("committed: " + result_lines(outcome.report.result())[0][0])
@@ -261,6 +270,88 @@ class MainScreen(TriageScreen):
                 self.action_commit()
 
         self.app.push_screen(quit_dialog(self.engine.staged_counts(), self.engine.journal_active), answered)
+
+    # -- failure groups -------------------------------------------------------------------------
+
+    def action_groups(self) -> None:
+        self.show_view("records" if self.view == "groups" else "groups")
+
+    @on(GroupChosen)
+    async def _group_chosen(self, message: GroupChosen) -> None:
+        """Its records, as the filter `group:ID` (the filter bar shows it; `/` changes it)."""
+        table = self.table
+        rows, covered = table.all_rows()
+        text = f"group:{message.group_id}"
+        matches = await asyncio.to_thread(self.engine.group_rows, message.group_id, rows)
+        table.apply_filter(text, parse(text), matches, covered)
+        self.show_view("records")
+
+    @on(GroupDecision)
+    async def _group_decision(self, message: GroupDecision) -> None:
+        """m/p/s on a group: the decision on all its unresolved records shown, as a bulk decision."""
+        if self._busy():
+            return
+        rows, _covered = self.table.all_rows()
+        engine = self.engine
+        matches = await asyncio.to_thread(engine.group_rows, message.group_id, rows)
+        if not matches:
+            self.notify("no record of this group is shown", severity="warning")
+            return
+        done = self.decider.decide(
+            engine, matches, message.decision, bulk=True, label=f"records of group {message.group_id}"
+        )
+        if done is None:
+            self.say(
+                f"staging {message.decision.value} on {len(matches):,} records of group {message.group_id}…"
+            )
+        else:
+            self._decided(done)
+
+    # -- edit then merge ------------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        row = self.table.cursor_row()
+        if row is None:
+            self.notify("no record here", severity="warning")
+            return
+        try:
+            text = self.engine.edit_text(row)
+        except DlqError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self._edit(self.engine, row, text)
+
+    @work(exclusive=True, group="edit", exit_on_error=False)
+    async def _edit(self, engine: Engine, row: int, text: str) -> None:
+        """Editor, re-encode, diff, stage — until the engineer stages the merge or gives up."""
+        while True:
+            changed = run_editor(self.app, text)
+            if changed is None:
+                self.notify("the editor failed; nothing is staged", severity="error")
+                return
+            if changed == text:
+                self.say("no change: nothing is staged")
+                return
+            text = changed
+            try:
+                edited = await asyncio.to_thread(engine.prepare_edit, row, text)
+            except DlqError as exc:
+                if await self.app.push_screen_wait(invalid_dialog(str(exc))) == "edit":
+                    continue
+                return
+            answer = await self.app.push_screen_wait(diff_dialog(edited))
+            if answer == "edit":
+                continue
+            if answer == "merge" and engine is self.engine:
+                try:
+                    engine.stage_edit(row, edited)
+                except DlqError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                self.table.rows_changed()
+                self.detail.refresh_state()
+                self.say(f"merge of the edited record staged ({edited.summary()})")
+            return
 
     def action_copy(self) -> None:
         rows, _bulk = self.table.targets()

@@ -8,21 +8,22 @@ kept (the engine guarantees it) and the message says so."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import events, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 from textual.worker import Worker
 
 from dlq_tui.decode.sanitize import one_line
-from dlq_tui.engine_api import Engine
+from dlq_tui.engine_api import CanaryOutcome, Engine
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, PlanLine, plan_lines, result_lines
@@ -66,10 +67,12 @@ def report_content(report: CommitReport, skipped: int) -> Content:
 
 
 class ReviewScreen(ModalScreen[CommitOutcome | None]):
-    """Review, confirm (enter / y), commit with progress, show the result."""
+    """Review, confirm (enter / y), commit with progress, show the result. With an audit topic it
+    asks for the reason first; `k` commits a canary first (the first merges alone, then watches the
+    DLQ for them coming back); a rate-capped commit stops between transactions on esc."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "cancel", "Back", show=False),
+        Binding("escape", "cancel", "Back", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -79,6 +82,7 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
         border: thick $primary; background: $surface; padding: 0 1;
     }
     ReviewScreen #review-body { height: auto; max-height: 20; }
+    ReviewScreen #review-reason { margin-top: 1; }
     ReviewScreen #review-progress-row { display: none; height: 1; }
     ReviewScreen.-committing #review-progress-row { display: block; }
     ReviewScreen #review-stage { width: 1fr; }
@@ -88,33 +92,42 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
     ReviewScreen #review-keys { padding-top: 1; }
     """
 
+    @dataclass
     class Summarized(Message):
-        def __init__(self, plan: CommitPlan) -> None:
-            super().__init__()
-            self.plan = plan
+        plan: CommitPlan
 
+    @dataclass
     class Progressed(Message):
-        def __init__(self, stage: str, done: int, total: int) -> None:
-            super().__init__()
-            self.stage, self.done, self.total = stage, done, total
+        stage: str
+        done: int
+        total: int
 
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ReviewScreen.Progressed) and message.stage == self.stage
+
+    @dataclass
     class Finished(Message):
-        def __init__(self, outcome: CommitOutcome) -> None:
-            super().__init__()
-            self.outcome = outcome
+        outcome: CommitOutcome
+        canary: CanaryOutcome | None = None
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, canary: tuple[int, float] = (10, 60.0)) -> None:
+        """`canary`: how many merges a canary (`k`) commits, and how long it watches the DLQ."""
         super().__init__()
         self.engine = engine
+        self.canary_size, self.canary_wait = canary
         self.plan: CommitPlan | None = None
         self.outcome: CommitOutcome | None = None
-        self.state = "summarizing"  # summarizing | ready | committing | cancelling | done | failed
+        # summarizing | ready | committing | stopping | cancelling | canary | done | failed
+        self.state = "summarizing"
         self._worker: Worker[None] | None = None
+        self._started = 0.0
 
     def compose(self) -> ComposeResult:
         with Vertical():
             with VerticalScroll(id="review-body"):
                 yield Static(Content.assemble(("Preparing the review…", "italic")), id="review-summary")
+            if self.engine.info.audit_topic:
+                yield Input(placeholder="reason, for the audit records (required)", id="review-reason")
             with Horizontal(id="review-progress-row"):
                 yield Static("", id="review-stage", markup=False)
                 yield ProgressBar(id="review-progress", show_eta=False, show_percentage=False)
@@ -128,13 +141,21 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
     def _keys(self) -> None:
         keys: list[Part] = []
         if self.state == "ready":
-            keys = [(" enter ", "reverse bold"), " commit   ", (" esc ", "reverse"), " back"]
+            keys = [(" enter ", "reverse bold"), " commit   "]
+            if self.plan is not None and self.plan.merges:
+                keys += [(" k ", "reverse"), f" canary: {min(self.canary_size, self.plan.merges)} first   "]
+            keys += [(" esc ", "reverse"), " back"]
         elif self.state == "committing":
+            what = "stop after this transaction" if self._paced() else "cancel"
             keys = [
                 (" esc ", "reverse"),
-                " cancel   ",
-                ("committing… (the transaction is aborted if anything fails)", "italic"),
+                f" {what}   ",
+                ("committing… (aborted if anything fails)", "italic"),
             ]
+        elif self.state == "stopping":
+            keys = [(" esc ", "reverse"), " abort the running transaction too   ", ("stopping…", "italic")]
+        elif self.state == "canary":
+            keys = [(" esc ", "reverse"), " stop watching (the rest stays staged)"]
         elif self.state == "cancelling":
             keys = [("cancelling… (aborting the transaction)", "italic")]
         elif self.state == "done":
@@ -148,63 +169,110 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             ]
         self.query_one("#review-keys", Static).update(Content.assemble(*keys))
 
+    def _paced(self) -> bool:
+        return self.engine.info.max_rate is not None or (self.plan is not None and self.plan.transactions > 1)
+
     @work(exclusive=True, group="review")
     async def _summarize(self) -> None:
         self.post_message(self.Summarized(await self.engine.plan()))
 
-    def on_review_screen_summarized(self, message: Summarized) -> None:
+    @on(Summarized)
+    def _summarized(self, message: Summarized) -> None:
         plan = self.plan = message.plan
         self.query_one("#review-summary", Static).update(lines_content(plan_lines(plan)))
         self.state = "ready" if plan.decisions and plan.error is None else "done"
         if not plan.decisions:
             self.query_one("#review-result", Static).update(Content("nothing to commit"))
+        reason = self._reason_input()
+        if reason is not None and self.state == "ready":
+            reason.focus()
         self._keys()
 
+    def _reason_input(self) -> Input | None:
+        found = self.query("#review-reason")
+        return found.first(Input) if found else None
+
+    def _reason(self) -> str | bool | None:
+        """The audit reason; False (and the prompt says so) when one is needed and not given."""
+        field = self._reason_input()
+        if field is None:
+            return None
+        if not field.value.strip():
+            self._result(
+                "a reason is needed: the audit records carry it (who re-sent what, and why)", error=True
+            )
+            field.focus()
+            return False
+        return field.value.strip()
+
+    @on(Input.Submitted, "#review-reason")
+    def _reason_given(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.state == "ready":
+            self._start()
+
     def on_key(self, event: events.Key) -> None:
-        ready = event.key in ("enter", "y") and self.state == "ready"
-        if ready or (event.key == "r" and self.state == "failed"):
+        typing = isinstance(self.focused, Input)
+        if event.key == "enter" and self.state == "ready" and not typing:
             event.stop()
             self._start()
+        elif event.key in ("y", "k", "r") and not typing:
+            event.stop()
+            if event.key == "y" and self.state == "ready":
+                self._start()
+            elif event.key == "k" and self.state == "ready" and self.plan is not None and self.plan.merges:
+                self._start(canary=True)
+            elif event.key == "r" and self.state == "failed":
+                self._start()
         elif event.key == "enter" and self.state in ("done", "failed"):
             event.stop()
             self.dismiss(self.outcome)
 
     def action_cancel(self) -> None:
-        if self.state == "committing":
+        if self.state == "committing" and self._paced():
+            self.state = "stopping"
+            self.engine.request_stop()
+            self._result("stopping after the running transaction…")
+            self._keys()
+        elif self.state in ("committing", "stopping", "canary"):
             self.cancel_commit()
-            return
-        if self.state == "cancelling":
-            return
-        self.dismiss(self.outcome)
+        elif self.state != "cancelling":
+            self.dismiss(self.outcome)
 
     def cancel_commit(self) -> Worker[None] | None:
         """Cancel the running commit (the engine aborts the open transaction); returns its worker."""
         worker = self._worker
-        if self.state != "committing" or worker is None:
+        if self.state not in ("committing", "stopping", "canary") or worker is None:
             return worker if self.state == "cancelling" else None
         self.state = "cancelling"
-        self.query_one("#review-result", Static).update(Content.assemble(("cancelling…", "bold")))
+        self._result("cancelling…")
         self._keys()
         worker.cancel()
         return worker
 
-    def _start(self) -> None:
-        self.state = "committing"
-        self.add_class("-committing")
+    def _result(self, text: str | Content, *, error: bool = False) -> None:
         result = self.query_one("#review-result", Static)
-        result.remove_class("-error")
-        result.update("")
-        bar = self.query_one("#review-progress", ProgressBar)
-        bar.update(total=None, progress=0)
+        result.set_class(error, "-error")
+        result.update(text if isinstance(text, Content) else Content.assemble((text, "bold")))
+
+    def _start(self, *, canary: bool = False) -> None:
+        reason = self._reason()
+        if reason is False:
+            return
+        self.state = "canary" if canary else "committing"
+        self.add_class("-committing")
+        self._result("")
+        self.query_one("#review-progress", ProgressBar).update(total=None, progress=0)
         self._stage("preparing…")
+        self._started = time.monotonic()
         self._keys()
-        self._worker = self._commit()
+        self._worker = self._commit(reason if isinstance(reason, str) else None, canary)
 
     def _stage(self, text: str) -> None:
         self.query_one("#review-stage", Static).update(text)
 
     @work(exclusive=True, group="commit", exit_on_error=False)
-    async def _commit(self) -> None:
+    async def _commit(self, reason: str | None, canary: bool) -> None:
         def progress(stage: str, done: int, total: int) -> None:
             self.post_message(self.Progressed(stage, done, total))
 
@@ -215,8 +283,17 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
                 timeout=10,
             )
 
+        watched: CanaryOutcome | None = None
         try:
-            report = await self.engine.commit(progress=progress, on_fenced=fenced)
+            if canary:
+                watched = await self.engine.canary(
+                    self.canary_size,
+                    self.canary_wait,
+                    on_committed=lambda _r: progress(f"watching the DLQ for {self.canary_wait:.0f}s", 0, 0),
+                )
+                report = watched.report
+            else:
+                report = await self.engine.commit(progress=progress, on_fenced=fenced, reason=reason)
         except asyncio.CancelledError:
             self.post_message(self.Finished(CommitOutcome(None, cancelled=True)))
             raise
@@ -226,37 +303,75 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
             outcome = CommitOutcome(None, f"{type(exc).__name__}: {exc}")
         else:
             outcome = CommitOutcome(report)
-        self.post_message(self.Finished(outcome))
+        self.post_message(self.Finished(outcome, watched))
 
-    def on_review_screen_progressed(self, message: Progressed) -> None:
-        if self.state != "committing":
+    @on(Progressed)
+    def _progressed(self, message: Progressed) -> None:
+        if self.state not in ("committing", "stopping", "canary"):
             return
-        bar = self.query_one("#review-progress", ProgressBar)
-        bar.update(total=max(1, message.total), progress=message.done)
+        if not message.total:
+            self._stage(message.stage)
+            return
         total = max(1, message.total)
-        pct = min(100, message.done * 100 // total)
-        self._stage(f"{message.stage} {message.done:,}/{message.total:,} ({pct}%)")
+        self.query_one("#review-progress", ProgressBar).update(total=total, progress=message.done)
+        text = (
+            f"{message.stage} {message.done:,}/{message.total:,} ({min(100, message.done * 100 // total)}%)"
+        )
+        elapsed = time.monotonic() - self._started
+        if message.done and elapsed > 1:
+            rate = message.done / elapsed
+            text += f" · {rate:,.0f}/s · ETA {max(0.0, (message.total - message.done) / rate):.0f}s"
+        self._stage(text)
 
-    def on_review_screen_finished(self, message: Finished) -> None:
-        self.outcome = message.outcome
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        outcome, watched = message.outcome, message.canary
+        self.outcome = outcome if outcome.report is not None or self.outcome is None else self.outcome
         self.remove_class("-committing")
-        result = self.query_one("#review-result", Static)
-        if message.outcome.cancelled:
+        skipped = self.plan.skipped if self.plan else 0
+        if outcome.cancelled:
             self.state = "failed"
-            result.update(
-                Content.assemble(("cancelled, nothing written, decisions kept", "bold $text-warning"))
-            )
-        elif message.outcome.report is not None:
-            self.state = "done"
-            result.update(report_content(message.outcome.report, self.plan.skipped if self.plan else 0))
-        else:
-            self.state = "failed"
-            result.add_class("-error")
-            result.update(
+            self._result(
                 Content.assemble(
-                    ("✗ Commit failed; nothing of it is visible, the decisions stay staged:\n", "bold"),
-                    one_line(message.outcome.error or "", 1000),
+                    (
+                        "cancelled: nothing of the running transaction written, decisions kept",
+                        "bold $text-warning",
+                    )
                 )
             )
+        elif outcome.report is None:
+            self.state = "failed"
+            self._result(
+                Content.assemble(
+                    ("✗ Commit failed; nothing of it is visible, the decisions stay staged:\n", "bold"),
+                    one_line(outcome.error or "", 1000),
+                ),
+                error=True,
+            )
             self.app.bell()
+        elif watched is not None and watched.returned:
+            self.state = "done"
+            came = "; ".join(r.describe() for r in watched.returned[:5])
+            self._result(
+                Content.assemble(
+                    ("✗ The canary came back: ", "bold $text-error"),
+                    one_line(came, 600),
+                    f"\nThe consumer still fails: the other {watched.left:,} decisions stay staged, nothing more is merged.",
+                ),
+                error=True,
+            )
+            self.app.bell()
+        elif watched is not None:
+            self.state = "ready"
+            self._result(
+                Content.assemble(
+                    ("✓ Canary: ", "bold $text-success"),
+                    f"{outcome.report.merged:,} merged, none came back in {self.canary_wait:.0f}s. ",
+                    "enter commits the rest.",
+                )
+            )
+            self._summarize()
+        else:
+            self.state = "done"
+            self._result(report_content(outcome.report, skipped))
         self._keys()

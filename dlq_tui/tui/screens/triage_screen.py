@@ -29,6 +29,7 @@ from dlq_tui.tui.loader import Loader, describe_error
 from dlq_tui.tui.screens.dialogs import ErrorScreen, journal_offer_dialog
 from dlq_tui.tui.widgets.detail import DetailPane
 from dlq_tui.tui.widgets.filter_bar import FilterBar
+from dlq_tui.tui.widgets.groups_panel import GroupsPanel
 from dlq_tui.tui.widgets.progress import ProgressFigures, ProgressPane
 from dlq_tui.tui.widgets.record_table import RecordTable
 from dlq_tui.tui.widgets.staged_bar import StagedBar, TitleBar, TitleInfo
@@ -59,8 +60,9 @@ class TriageScreen(Screen[None]):
     TriageScreen.-narrow FooterKey.-command-palette { display: none; }
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, first_view: str = "records") -> None:
         super().__init__()
+        self.view = first_view  # "groups" | "records"
         self.engine = engine
         self.state = "connecting"  # connecting | loading | loaded | following | failed
         self.loader = Loader(engine)
@@ -71,6 +73,7 @@ class TriageScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TitleBar(id="title")
         with Vertical(id="main-body"):
+            yield GroupsPanel(self.engine, id="groups")
             yield TriageTable(self.engine, id="records")
             yield DetailPane(self.engine, id="detail")
         yield FilterBar(self.engine, lambda: self.table.all_rows(), id="filter")
@@ -83,6 +86,10 @@ class TriageScreen(Screen[None]):
     @property
     def table(self) -> TriageTable:
         return self.query_one("#records", TriageTable)
+
+    @property
+    def groups(self) -> GroupsPanel:
+        return self.query_one("#groups", GroupsPanel)
 
     @property
     def detail(self) -> DetailPane:
@@ -106,7 +113,8 @@ class TriageScreen(Screen[None]):
         self.detail.show_message("connecting…")
         self._apply_detail_size()
         self.refresh_status(progress_now=True)
-        self.engine.add_decisions_listener(self.refresh_status)
+        self.engine.add_decisions_listener(self._decisions_changed)
+        self.show_view(self.view)
         self.loader.start()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -134,6 +142,7 @@ class TriageScreen(Screen[None]):
             self._adopt(engine)
         self.state = "following" if self.loader.following else "loading"
         self.table.loading = False
+        self.focus_view()
         self.table.set_empty_text(loaded=False)
         self.detail.show_message("loading…")
         self._show_notices()
@@ -151,14 +160,33 @@ class TriageScreen(Screen[None]):
             )
         self.refresh_status(progress_now=True)
 
+    def show_view(self, view: str) -> None:
+        """The failure groups or the records (the detail pane goes with the records)."""
+        self.view = view
+        self.set_class(view == "groups", "-groups")
+        # A hidden table must not take the focus (e.g. while the records table shows "loading").
+        self.groups.table.can_focus = view == "groups"
+        if view == "groups":
+            self.groups.mark_stale(now=True)
+        self.focus_view()
+        self.refresh_status()
+
+    def focus_view(self) -> None:
+        (self.groups.table if self.view == "groups" else self.table).focus()
+
+    def _decisions_changed(self) -> None:
+        self.refresh_status()
+        self.groups.mark_stale(now=True)
+
     def _adopt(self, engine: Engine) -> None:
         """Switch the screen over to a reopened engine (its rows are numbered anew)."""
-        self.engine.remove_decisions_listener(self.refresh_status)
+        self.engine.remove_decisions_listener(self._decisions_changed)
         self.engine = self.host.engine = engine
-        engine.add_decisions_listener(self.refresh_status)
+        engine.add_decisions_listener(self._decisions_changed)
         self.filter_bar.reset(engine)
         self.detail.engine = engine
         self.table.adopt(engine)
+        self.groups.adopt(engine)
 
     def _journal_answered(self, engine: Engine, answer: str | None) -> None:
         if engine is not self.engine:
@@ -203,6 +231,7 @@ class TriageScreen(Screen[None]):
             if self.engine.loading_done:
                 self._loaded_text()
             self.refresh_status()
+            self.groups.mark_stale()
 
     @on(Loader.SchemasFetched)
     def _schemas_fetched(self, message: Loader.SchemasFetched) -> None:
@@ -223,6 +252,7 @@ class TriageScreen(Screen[None]):
             self.state = "loaded"
         self._loaded_text()
         self.refresh_status(progress_now=True)
+        self.groups.mark_stale(now=True)
 
     def _loaded_text(self) -> None:
         """The snapshot is read: say what an empty table means (not "loading…")."""

@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from dlq_tui.decode.dlq_headers import CONNECT_PREFIX, SPRING_PREFIX, header_display
+from dlq_tui.decode.dlq_headers import header_display, is_dlq_header
 from dlq_tui.decode.formats import Decoded, hex_dump
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.display import local_ts, size_text, timestamp_type_name
@@ -55,7 +55,6 @@ HEX_WIDE_CELLS = 78
 SHORT_KEY = 60
 THROTTLE_S = 0.05
 
-_DLQ_PREFIXES = (SPRING_PREFIX, CONNECT_PREFIX)
 _DECISION_STYLE = {Decision.MERGE: "bold green", Decision.PURGE: "bold red", Decision.SKIP: "bold yellow"}
 
 
@@ -181,7 +180,7 @@ def build_detail(
 
     dlq = d.dlq
     if dlq.source is not None:
-        title = "Kafka Connect" if dlq.source == "connect" else "Spring Kafka"
+        title = dlq.convention_name
         parts.append(_rule(f"DLQ headers ({title})"))
         table = _kv_table()
         for label, value in dlq.fields():
@@ -193,7 +192,7 @@ def build_detail(
             parts.append(_rule("Stack trace (own frames bold, framework frames dim)"))
             parts.append(trace_text(dlq.stack_trace))
 
-    others = [(n, v) for n, v in raw.headers if not n.startswith(_DLQ_PREFIXES)]
+    others = [(n, v) for n, v in raw.headers if not is_dlq_header(n)]
     shown_headers = raw.headers if hex_mode else tuple(others)
     if shown_headers:
         header_bytes = sum(len(n) + (len(v) if v else 0) for n, v in shown_headers)

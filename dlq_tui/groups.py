@@ -1,0 +1,400 @@
+"""Failure groups over a record store: a compact per-row group index and group summaries.
+
+The index keeps one small int per row (an ``array('I')``) into a table of interned fingerprints. It is
+filled lazily, in chunks. Records with the same sequence of header names share a *plan* (which header
+gives the exception, root cause, message and origin topic, by the precedence of `parse_dlq_headers`);
+records whose exception, origin and message agree except for digits share one cache entry, so
+message normalisation runs once per failure shape, not once per record. Java-serialized exceptions
+and null header values take the full `parse_dlq_headers` (cached by their fingerprint headers).
+
+Thread-safety: `GroupIndex` takes its own lock, so the screen's worker and a filter's worker may both
+ask; it reads the store only below the row count it saw when it started (the store appends, never
+changes a stored row). Decisions are passed in as a snapshot taken on the event loop
+(`decisions_snapshot`), because the staged buffer belongs to the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from dlq_tui.decode.dlq_headers import CONVENTIONS, FINGERPRINT_HEADERS, HEADERS, parse_dlq_headers
+from dlq_tui.triage.decisions import Decision, StagedBuffer
+from dlq_tui.triage.fingerprint import Fingerprint, fingerprint, normalize_message
+from dlq_tui.triage.records import Header, RecordId
+from dlq_tui.triage.store import RecordStore
+
+__all__ = [
+    "DecisionsSnapshot",
+    "GroupIndex",
+    "GroupSummary",
+    "decisions_snapshot",
+]
+
+CHUNK = 65_536
+_CACHE_LIMIT = 50_000  # distinct fingerprint-header sets remembered (bounded memory on huge DLQs)
+_CONVENTION_IDS = list(CONVENTIONS)
+_NO_RANK = 1 << 30
+_EXC, _CAUSE, _MSG, _TOPIC, _JAVA = 0, 1, 2, 3, 4
+_ROLE = {
+    "exception_class": _EXC,
+    "exception_cause_class": _CAUSE,
+    "exception_message": _MSG,
+    "original_topic": _TOPIC,
+    "java": _JAVA,
+}
+# header name -> (precedence: lower wins, fingerprint role or -1, convention priority)
+_FAST: dict[str, tuple[int, int, int]] = {
+    name: (
+        _CONVENTION_IDS.index(spec.convention) * 2 + spec.rank,
+        _ROLE.get(spec.target, -1),
+        _CONVENTION_IDS.index(spec.convention),
+    )
+    for name, spec in HEADERS.items()
+}
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_NCONV = len(_CONVENTION_IDS) + 1  # the conventions, and "none"
+_first = itemgetter(0)
+
+# For one sequence of header names: (convention index, or _NCONV - 1 for none; the positions of the
+# headers that give the exception, cause, message and origin topic, -1 if none; whether the full
+# parse is needed (a Java-serialized exception); the first convention present, for the full parse).
+_Plan = tuple[int, int, int, int, int, bool, int]
+
+
+def _plan(names: tuple[str, ...]) -> _Plan:
+    """Which header of a record with these header names gives each part of the fingerprint, by
+    the precedence of `parse_dlq_headers` (lowest rank wins; for equal names the last one)."""
+    best = [_NO_RANK] * 4
+    pos = [-1] * 4
+    conv = _NO_RANK
+    slow = False
+    for i, name in enumerate(names):
+        info = _FAST.get(name)
+        if info is None:
+            continue
+        rank, role, c = info
+        conv = min(conv, c)
+        if role == _JAVA:
+            slow = True
+        elif role >= 0 and rank <= best[role]:
+            best[role] = rank
+            pos[role] = i
+    first = _NCONV - 1 if conv == _NO_RANK else conv
+    # the convention that gives the exception class, else the origin topic (as parse_dlq_headers)
+    for role in (_EXC, _TOPIC):
+        if pos[role] >= 0:
+            conv = _FAST[names[pos[role]]][2]
+            break
+    return (_NCONV - 1 if conv == _NO_RANK else conv), pos[0], pos[1], pos[2], pos[3], slow, first
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode(errors="replace")
+
+
+DecisionsSnapshot = Mapping[int, Mapping[int, Decision]]
+"""Staged decisions as ``{partition: {offset: decision}}``."""
+
+
+def decisions_snapshot(buffer: StagedBuffer) -> dict[int, dict[int, Decision]]:
+    """A copy of the staged decisions that a worker thread may read (take it on the event loop)."""
+    return {p: dict(buffer.partition_items(p)) for p in buffer.partitions()}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """One failure group among the rows asked about. `count` = undecided + decided + resolved."""
+
+    id: str
+    kind: str  # "error", "origin" (no error headers) or "none" (no error and no origin headers)
+    count: int
+    undecided: int
+    decided: int
+    resolved: int
+    exception: str
+    message: str
+    origin_topic: str
+    first_timestamp: int | None
+    last_timestamp: int | None
+    partitions: tuple[int, ...]
+    convention: str  # the convention of most of its records ('' for none)
+    conventions: tuple[str, ...]
+    merge: int = 0
+    purge: int = 0
+    skip: int = 0
+
+    @property
+    def label(self) -> str:
+        return Fingerprint(self.kind, self.exception, self.message, self.origin_topic).label()  # type: ignore[arg-type]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "count": self.count,
+            "undecided": self.undecided,
+            "decided": self.decided,
+            "resolved": self.resolved,
+            "exception": self.exception or None,
+            "message": self.message or None,
+            "origin_topic": self.origin_topic or None,
+            "first_timestamp": self.first_timestamp,
+            "last_timestamp": self.last_timestamp,
+            "partitions": list(self.partitions),
+            "convention": self.convention or None,
+            "conventions": list(self.conventions),
+            "kind": self.kind,
+            "label": self.label,
+            "filter": f"group:{self.id}",
+        }
+
+
+class GroupIndex:
+    """Per-row failure group numbers over a `RecordStore`, filled lazily in chunks."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._rows = array("I")  # row -> group number
+        self._fps: list[Fingerprint] = []
+        self._ids: list[str] = []
+        self._by_fp: dict[Fingerprint, int] = {}
+        self._by_id: dict[str, int] = {}
+        # rows per (group number, convention): index g * _NCONV + convention (the last: none)
+        self._conv_counts: list[int] = []
+        self._plans: dict[tuple[str, ...], _Plan] = {}
+        self._cache: dict[tuple[bytes | None, ...], int] = {}
+        self._messages: dict[bytes, str] = {}
+        self._slow: dict[tuple[Header, ...], tuple[int, int]] = {}
+
+    def __len__(self) -> int:
+        """Rows indexed so far."""
+        return len(self._rows)
+
+    def _intern(self, fp: Fingerprint) -> int:
+        g = self._by_fp.get(fp)
+        if g is None:
+            g = self._by_fp[fp] = len(self._fps)
+            self._fps.append(fp)
+            self._ids.append(fp.id)
+            self._by_id[fp.id] = g
+            self._conv_counts.extend([0] * _NCONV)
+        return g
+
+    def update(self, upto: int | None = None) -> int:
+        """Index the rows not indexed yet, up to `upto` (default: all stored). Returns rows indexed."""
+        with self._lock:
+            return self._update(upto)
+
+    def _update(self, upto: int | None) -> int:
+        store = self._store
+        end = len(store) if upto is None else min(upto, len(store))
+        start = len(self._rows)
+        if end <= start:
+            return 0
+        headers_at = store.headers_at
+        plans = self._plans
+        cache = self._cache
+        counts = self._conv_counts
+        ncv = _NCONV
+        for lo in range(start, end, CHUNK):
+            out = array("I")
+            append = out.append
+            for row in range(lo, min(lo + CHUNK, end)):
+                headers = headers_at(row)
+                names = tuple(map(_first, headers))
+                plan = plans.get(names)
+                if plan is None:
+                    plan = plans[names] = _plan(names)
+                conv, p_exc, p_cause, p_msg, p_topic, slow, first = plan
+                if slow:
+                    g, conv = self._slow_group(headers, first)
+                else:
+                    exc = headers[p_exc][1] if p_exc >= 0 else None
+                    cause = headers[p_cause][1] if p_cause >= 0 else None
+                    msg = headers[p_msg][1] if p_msg >= 0 else None
+                    topic = headers[p_topic][1] if p_topic >= 0 else None
+                    if (
+                        (exc is None and p_exc >= 0)
+                        or (cause is None and p_cause >= 0)
+                        or (msg is None and p_msg >= 0)
+                        or (topic is None and p_topic >= 0)
+                    ):
+                        g, conv = self._slow_group(headers, first)  # a null value: the full rules
+                    else:
+                        if msg is not None:
+                            # Digits never change what normalisation makes of a message (a property
+                            # test holds it to that): messages that differ in numbers share one entry.
+                            msg = msg.translate(_ZERO_DIGITS)
+                        key = (cause or exc, msg, topic)
+                        g = cache.get(key, -1)
+                        if g < 0:
+                            g = cache[key] = self._fast_group(exc, cause, msg, topic)
+                            if len(cache) >= _CACHE_LIMIT:
+                                cache.clear()
+                append(g)
+                counts[g * ncv + conv] += 1
+            self._rows.extend(out)
+        return end - start
+
+    def _fast_group(
+        self, exc: bytes | None, cause: bytes | None, msg: bytes | None, topic: bytes | None
+    ) -> int:
+        message = None
+        if msg is not None:  # digits zeroed already
+            message = self._messages.get(msg)
+            if message is None:
+                message = normalize_message(msg.decode(errors="replace"))
+                if len(self._messages) >= _CACHE_LIMIT:
+                    self._messages.clear()
+                self._messages[msg] = message
+        return self._intern(fingerprint(_text(exc), _text(cause), message, _text(topic), normalize=False))
+
+    def _slow_group(self, headers: Sequence[Header], conv: int) -> tuple[int, int]:
+        """Java-serialized exceptions and null values: the full `parse_dlq_headers` rules. Returns
+        the group number and the convention: the one of the exception class or else the origin
+        topic, if any, else `conv` (the first convention present)."""
+        relevant = tuple((n, v) for n, v in headers if n in FINGERPRINT_HEADERS)
+        hit = self._slow.get(relevant)
+        if hit is None:
+            info = parse_dlq_headers(relevant)
+            named = (
+                info.source if info.exception_class is not None or info.original_topic is not None else None
+            )
+            hit = (self._intern(info.fingerprint()), -1 if named is None else _CONVENTION_IDS.index(named))
+            if len(self._slow) >= _CACHE_LIMIT:
+                self._slow.clear()
+            self._slow[relevant] = hit
+        g, named_conv = hit
+        return g, conv if named_conv < 0 else named_conv
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def group_of(self, row: int) -> str:
+        """The group id of a stored row (indexing up to it first if needed)."""
+        if row >= len(self._rows):
+            self.update(max(row + 1, len(self._rows) + CHUNK))
+        return self._ids[self._rows[row]]
+
+    def fingerprint(self, group_id: str) -> Fingerprint | None:
+        g = self._by_id.get(group_id)
+        return None if g is None else self._fps[g]
+
+    def rows_of(self, group_id: str, rows: Iterable[int] | None = None) -> array[int]:
+        """The rows of `rows` (default: every stored row) in the group, in the given order."""
+        self.update()
+        out = array("i")
+        g = self._by_id.get(group_id)
+        if g is None:
+            return out
+        index = self._rows
+        source = range(len(index)) if rows is None else rows
+        out.extend(r for r in source if index[r] == g)
+        return out
+
+    def summaries(
+        self,
+        rows: Iterable[int] | None = None,
+        *,
+        resolved: bytes | bytearray | None = None,
+        decisions: DecisionsSnapshot | None = None,
+        index_all: bool = True,
+    ) -> list[GroupSummary]:
+        """Group summaries over `rows` (default: every stored row), sorted by count (largest first,
+        then by id). `resolved` holds one flag per row (1 = resolved); `decisions` the staged ones.
+        With `index_all=False` only rows indexed so far count (for partial results while a worker
+        indexes a big DLQ with `update(upto)` in steps)."""
+        if rows is not None and not isinstance(rows, (range, array, list, tuple)):
+            rows = array("i", rows)  # read twice below
+        if index_all:
+            self.update()
+        store = self._store
+        with self._lock:
+            index = self._rows
+            n = len(self._fps)
+            ids = self._ids
+            fps = list(self._fps)
+            conv_counts = list(self._conv_counts)
+        count = [0] * n
+        res = [0] * n
+        first = [0] * n
+        last = [0] * n
+        parts: list[set[int]] = [set() for _ in range(n)]
+        timestamp_at = store.timestamp_at
+        partition_at = store.partition_at
+        limit = len(index)
+        source: Iterable[int] = range(limit) if rows is None else rows
+        flags = resolved if resolved is not None else b""
+        has_flags = len(flags) > 0
+        for row in source:
+            if row >= limit:
+                continue
+            g = index[row]
+            ts = timestamp_at(row)
+            c = count[g]
+            if c == 0:
+                first[g] = last[g] = ts
+            elif ts < first[g]:
+                first[g] = ts
+            elif ts > last[g]:
+                last[g] = ts
+            count[g] = c + 1
+            parts[g].add(partition_at(row))
+            if has_flags and flags[row]:
+                res[g] += 1
+        per_decision = [[0, 0, 0] for _ in range(n)]
+        slot = {Decision.MERGE: 0, Decision.PURGE: 1, Decision.SKIP: 2}
+        if decisions:
+            wanted: Container[int] | None = (
+                None if rows is None else rows if isinstance(rows, range) else set(rows)
+            )
+            for p, by_offset in decisions.items():
+                for offset, decision in by_offset.items():
+                    drow = store.row_of(RecordId(p, offset))
+                    if drow is None or drow >= limit or (wanted is not None and drow not in wanted):
+                        continue
+                    if has_flags and flags[drow]:
+                        continue  # a resolved record counts as resolved, whatever is staged
+                    per_decision[index[drow]][slot[decision]] += 1
+        out: list[GroupSummary] = []
+        for g in range(n):
+            if not count[g]:
+                continue
+            fp = fps[g]
+            m, pu, sk = per_decision[g]
+            decided = m + pu + sk
+            seen = {
+                c: k
+                for c, k in zip(
+                    _CONVENTION_IDS, conv_counts[g * _NCONV : g * _NCONV + _NCONV - 1], strict=True
+                )
+                if k
+            }
+            ordered = sorted(seen, key=lambda c: (-seen[c], _CONVENTION_IDS.index(c)))
+            out.append(
+                GroupSummary(
+                    id=ids[g],
+                    kind=fp.kind,
+                    count=count[g],
+                    undecided=count[g] - res[g] - decided,
+                    decided=decided,
+                    resolved=res[g],
+                    exception=fp.exception,
+                    message=fp.message,
+                    origin_topic=fp.origin_topic,
+                    first_timestamp=first[g],
+                    last_timestamp=last[g],
+                    partitions=tuple(sorted(parts[g])),
+                    convention=ordered[0] if ordered else "",
+                    conventions=tuple(ordered),
+                    merge=m,
+                    purge=pu,
+                    skip=sk,
+                )
+            )
+        out.sort(key=lambda s: (-s.count, s.id))
+        return out
