@@ -7,7 +7,7 @@ bytes. So a scan first looks at the raw bytes:
 * **plain rows.** A row is *plain* when every text a filter can see of it is its own bytes: key and
   value are UTF-8 text without binary control bytes and without backslashes (no JSON escapes, no
   Avro or other wire format, nothing shown as hex), and every header value is printable UTF-8 text
-  or one of Spring's fixed-width integer headers (shown as digits / an ISO time) or null (shown as
+  or a known binary integer header of the right width (shown as digits / an ISO time) or null (shown as
   ``(null)``), and no header names a schema for key or value. Decoding a plain row may re-render JSON (whitespace, number formats), but it never
   adds, removes or changes a run of letters: every run of ASCII letters of a decoded text is a run
   of the raw bytes, and the other way round, apart from derived words (``null``, ``Infinity``,
@@ -37,6 +37,7 @@ from typing import cast
 
 import numpy as np
 
+from dlq_tui.decode.dlq_headers import HEADERS, Enc
 from dlq_tui.decode.formats import Format
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
 from dlq_tui.scan_pool import MIN_CHUNKS, NOT_PLAIN, PLAIN_ASCII, PLAIN_UNICODE, UNKNOWN, WordPool, row_flag
@@ -48,13 +49,31 @@ from dlq_tui.triage.store import RecordStore
 
 __all__ = ["PlainFlags", "ScanPlan", "plan_scan", "scan"]
 
-# Spring Kafka's binary integer headers and their widths (dlq_headers shows them as numbers; any
-# other width is shown as hex with a note: not plain).
-DERIVED_INT_HEADERS = {
-    "kafka_dlt-original-partition": 4,
-    "kafka_dlt-original-offset": 8,
-    "kafka_dlt-original-timestamp": 8,
-}
+# How a known DLQ header's bytes become text (`dlq_headers.HEADERS`): text stays text; binary
+# integers are shown as numbers (their width is checked: a wrong one is shown as hex with a note);
+# Java-serialized exceptions are summarised in words of their own (never plain).
+NOT_PLAIN_HEADER = -1
+ANY_WIDTH_1_TO_8 = 9
+
+
+def header_kind(name: str) -> int:
+    """0: shown as its own text (or unknown: printable text, else hex); 4 or 8: a big-endian
+    integer of that width; `ANY_WIDTH_1_TO_8`; `NOT_PLAIN_HEADER`: a Java-serialized exception, or
+    a header that names the key's or value's schema."""
+    if name in SCHEMA_HEADERS:
+        return NOT_PLAIN_HEADER
+    spec = HEADERS.get(name)
+    if spec is None or spec.enc in (Enc.TEXT, Enc.INT_TEXT):
+        return 0
+    if spec.enc is Enc.INT32:
+        return 4
+    if spec.enc is Enc.INT64:
+        return 8
+    if spec.enc is Enc.BIGINT:
+        return ANY_WIDTH_1_TO_8
+    return NOT_PLAIN_HEADER
+
+
 # A key or value named by one of these headers is decoded with that schema (Avro field names are
 # not in its bytes): such rows are never plain.
 SCHEMA_HEADERS = frozenset({KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER})
@@ -246,13 +265,12 @@ class PlainFlags:
         return row_flag(buf, p, klen, vlen, count, self.widths())
 
     def widths(self) -> list[int]:
-        """Per header name id: the width of a Spring integer header, -1 for a header that names
-        the schema of the key or value (decoded with it: not plain), else 0."""
+        """`header_kind` per header name id."""
         widths, store = self._widths, self._store
         names = store.header_names()
         while len(widths) < len(names):
             name = names[len(widths)]
-            widths.append(-1 if name in SCHEMA_HEADERS else DERIVED_INT_HEADERS.get(name, 0))
+            widths.append(header_kind(name))
         return widths
 
 

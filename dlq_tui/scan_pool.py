@@ -65,7 +65,8 @@ def find_word(path: str, offset: int, length: int, word: bytes) -> bytes:
 
 def row_flag(buf: Buffer | bytearray, p: int, klen: int, vlen: int, count: int, widths: list[int]) -> int:
     """The plain flag of one row stored at `p` of `buf` (`RecordStore.layout_at`); `widths` per
-    header name id: a Spring integer header's width, else 0 (see dlq_tui.scan)."""
+    header name id: `dlq_tui.scan.header_kind` (0 text, 4/8 an integer of that width, 9 one of 1 to 8
+    bytes, -1 never plain)."""
     klen, vlen = max(klen, 0), max(vlen, 0)
     kv = buf[p : p + klen + vlen]
     if klen and vlen and kv[klen - 1 : klen].isalpha() and kv[klen : klen + 1].isalpha():
@@ -98,7 +99,7 @@ def row_flag(buf: Buffer | bytearray, p: int, klen: int, vlen: int, count: int, 
         if width:
             # Shown as a number: fine unless the width is wrong (hex and a note) or its raw
             # bytes spell a word themselves (they are in the bytes the scan searches).
-            if n != width or _LETTERS3.search(value) is not None:
+            if (n != width if width != 9 else not 1 <= n <= 8) or _LETTERS3.search(value) is not None:
                 return NOT_PLAIN
             continue
         if value.isascii():

@@ -16,7 +16,7 @@ from dlq_tui.decode import dlq_headers
 from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.connection import KafkaSettings
-from dlq_tui.scan import DERIVED_INT_HEADERS, UNICODE_FOLDED, plan_scan
+from dlq_tui.scan import ANY_WIDTH_1_TO_8, NOT_PLAIN_HEADER, UNICODE_FOLDED, header_kind, plan_scan
 from dlq_tui.triage.arena import MemoryArena
 from dlq_tui.triage.filter import parse
 from dlq_tui.triage.records import RawRecord
@@ -103,6 +103,11 @@ def payloads(draw: st.DrawFn) -> bytes | None:
     return raw.encode("utf-8", "surrogatepass")
 
 
+INT_HEADERS = {
+    "kafka_dlt-original-partition": 4,
+    "kafka_dlt-original-offset": 8,
+    "kafka_dlt-original-timestamp": 8,
+}
 HEADER_NAMES = [
     "kafka_dlt-exception-fqcn",
     "kafka_dlt-exception-message",
@@ -113,6 +118,9 @@ HEADER_NAMES = [
     "x-wrong",
     "trace",
     "__value_schema_id",
+    "retry_topic-attempts",
+    "dead-letter-offset",
+    "springDeserializerExceptionValue",
 ]
 
 
@@ -120,8 +128,8 @@ HEADER_NAMES = [
 def header_values(draw: st.DrawFn, name: str) -> bytes | None:
     if draw(st.integers(0, 9)) == 0:
         return None
-    if name in DERIVED_INT_HEADERS:
-        width = draw(st.sampled_from([DERIVED_INT_HEADERS[name], 3]))
+    if name in INT_HEADERS:
+        width = draw(st.sampled_from([INT_HEADERS[name], 3]))
         value = draw(st.sampled_from([b"\x00\x00\x00\x00\x00abc", b"\x00\x00\x00\x00\x00abc", b"\x01" * 8]))
         return value[-width:].rjust(width, b"\x00")
     if draw(st.integers(0, 5)) == 0:
@@ -218,8 +226,19 @@ def test_unicode_folding_letters_are_all_known() -> None:
     assert found <= UNICODE_FOLDED
 
 
-def test_derived_int_headers_are_the_decoders() -> None:
-    assert DERIVED_INT_HEADERS == dlq_headers._SPRING_INTS
+def test_header_kinds_follow_the_decoders_table() -> None:
+    for name, spec in dlq_headers.HEADERS.items():
+        kind = header_kind(name)
+        expected = {
+            dlq_headers.Enc.TEXT: 0,
+            dlq_headers.Enc.INT_TEXT: 0,
+            dlq_headers.Enc.INT32: 4,
+            dlq_headers.Enc.INT64: 8,
+            dlq_headers.Enc.BIGINT: ANY_WIDTH_1_TO_8,
+        }.get(spec.enc, NOT_PLAIN_HEADER)
+        assert kind == expected, name
+    assert header_kind("x-custom") == 0
+    assert header_kind("__value_schema_id") == NOT_PLAIN_HEADER
 
 
 def _agree(recs: list[RawRecord], text: str) -> None:
@@ -250,6 +269,10 @@ def test_cases_the_bytes_alone_would_get_wrong() -> None:
     _agree([_rec(b"k1", b"1", ("x", b"1"))], "header.x:1 ORD")  # a plain row, nothing found
     _agree([_rec(b"k1", b"\x00\x00\x00\x00\x00abc")], "abc")  # Confluent wire format, shown as hex
     _agree([_rec(b"k1", b"Nabc", ("__value_schema_id", b"\x00\x00\x00\x00\x07"))], "abc")  # named schema
+    _agree([_rec(b"k1", b"v", ("retry_topic-attempts", b"123456789"))], "expected")  # 1..8 bytes only
+    _agree(
+        [_rec(b"k1", b"v", ("springDeserializerExceptionValue", b"plain text"))], "serialization"
+    )  # Java summary
 
 
 def test_word_scan_in_worker_processes_agrees(tmp_path: Path) -> None:
