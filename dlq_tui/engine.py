@@ -509,6 +509,7 @@ class TriageSession:
         if decisions is None:
             decisions = self.decisions_snapshot()
         self.group_index.update()
+        self.store.release_pages()  # indexing read every row's headers from the arena
         return self.group_index.summaries(
             self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
         )
