@@ -6,29 +6,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as SourceError
 
-from dlq_tui import __version__
+from dlq_tui import __version__, redact
 from dlq_tui.cli_more import MORE_COMMANDS, main_more
 from dlq_tui.engine import SessionConfig
+from dlq_tui.files import exposed_secret, private_file
+from dlq_tui.kafka.committer import transactional_id_for
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.redrive_cli import add_history_options, add_redrive_options, redrive_settings
 from dlq_tui.settings import (
     Settings,
     SettingsError,
+    default_config_file,
+    mask_property,
     parse_property,
     read_properties_file,
     resolve_connection,
 )
+from dlq_tui.signals import Interrupted, exit_on_terminating_signals, run_until_signal
 from dlq_tui.start import StartError, parse_start
 from dlq_tui.triage.filter import FilterError, parse
 from dlq_tui.triage.journal import journal_dir
@@ -162,6 +169,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="do not keep the local journal of staged decisions",
     )
+    beh.add_argument(
+        "--show-tombstones",
+        action="store_true",
+        default=None,
+        help="show the DLQ's tombstones (null values) too; hidden by default, never merged by merge-all",
+    )
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--profile", metavar="NAME", help="named cluster profile from the config file")
     cfg.add_argument(
@@ -214,6 +227,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be written; write nothing"
         )
+    parser.add_argument(
+        "--allow-undecoded",
+        action="store_true",
+        help="also take records whose key or value could not be decoded, where the filter cannot "
+        "tell whether they match (default: said and left out; merge-all/purge-all refuse)",
+    )
     if command == "ask":
         parser.add_argument(
             "--commit-every",
@@ -228,11 +247,22 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
     if command == "print":
         parser.add_argument("--format", choices=["text", "jsonl"], default="text")
-        parser.add_argument("--limit", type=int, metavar="N", default=0, help="at most N records")
+        parser.add_argument("--limit", type=positive_int, metavar="N", default=0, help="at most N records")
     elif command != "groups":
         add_redrive_options(parser, command)
     _common_options(parser)
     return parser
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'")
+    return number
 
 
 def _normalise_transaction_flag(argv: list[str]) -> list[str]:
@@ -295,6 +325,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "keep_timestamp": args.keep_timestamp,
         "read_only": args.read_only,
         "journal": args.journal,
+        "show_tombstones": getattr(args, "show_tombstones", None),
         "key_format": "avro" if args.avro_key else args.key_format,
         "value_format": "avro" if args.avro else args.value_format,
     }
@@ -316,6 +347,55 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if values["bootstrap_servers"] is None and shared_bootstrap:
         values["bootstrap_servers"] = shared_bootstrap
     return Settings(**{k: v for k, v in values.items() if v is not None})
+
+
+def exposed_secret_warnings(args: argparse.Namespace) -> list[str]:
+    """A warning for each config or properties file that other users may read and that holds a
+    credential."""
+    config = getattr(args, "config", None) or os.environ.get("DLQ_TUI_CONFIG") or str(default_config_file())
+    files = [config]
+    for name in ("properties_files", "consumer_files", "producer_files"):
+        files.extend(getattr(args, name, None) or [])
+    return [
+        f"{name} is readable by other users and holds a credential: chmod 600 {name}"
+        for name in dict.fromkeys(files)
+        if exposed_secret(Path(name))
+    ]
+
+
+def transactional_id_warnings(config: SessionConfig) -> list[str]:
+    """`-tID` other than the default defeats fencing against everyone who uses the default."""
+    default = transactional_id_for(config.group, config.source)
+    if config.transactional_id and config.transactional_id != default:
+        return [
+            f"transactional id '{config.transactional_id}' is not this DLQ's default '{default}': only "
+            "sessions with the same id fence each other, so everyone on this DLQ must use the same "
+            "one, or a record may be merged twice"
+        ]
+    return []
+
+
+def check_topics(source: str, destination: str | None) -> None:
+    """A destination equal to the source would copy every merged record back into the DLQ and
+    then tombstone it: the copies are unresolved again (a loop) and compaction deletes the data."""
+    if destination is not None and destination == source:
+        raise UsageError(
+            f"the destination is the DLQ itself ('{source}'): merges would loop back into it; "
+            "give the retry topic as DESTINATION"
+        )
+
+
+def register_secrets(settings: Settings) -> None:
+    """Every secret-looking property value is masked wherever it would appear in a log record; of
+    the JAAS config and the registry's user info, the password alone too."""
+    for props in (settings.properties, settings.consumer_properties, settings.producer_properties):
+        for name, value in props.items():
+            if mask_property(name, value) != value:
+                redact.register_secret(value)
+                for part in re.findall(r'password\s*=\s*"([^"]*)"', value):
+                    redact.register_secret(part)
+                if name == "basic.auth.user.info" and ":" in value:
+                    redact.register_secret(value.split(":", 1)[1])
 
 
 def session_config(
@@ -342,6 +422,7 @@ def session_config(
         registry_tls=conn.registry_tls,
         use_journal=settings.journal,
         read_only=settings.read_only,
+        show_tombstones=settings.show_tombstones,
         origin_partition=settings.origin_partition,
         max_rate=settings.max_rate,
         audit_topic=settings.audit_topic,
@@ -350,6 +431,7 @@ def session_config(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact.install()  # no log record, at any level, from any logger, carries a credential
     args_list = _normalise_transaction_flag(list(sys.argv[1:] if argv is None else argv))
     if args_list and args_list[0] in MORE_COMMANDS:  # produce, help: no DLQ session
         return main_more(args_list)
@@ -374,9 +456,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if where:
             parse(where)  # a syntax error is a usage error before anything connects
         settings = settings_from_args(args)
+        register_secrets(settings)
+        for w in exposed_secret_warnings(args):  # said even if the settings turn out wrong
+            print(f"dlq-tui: warning: {w}", file=sys.stderr)
         if command == "history":
             return _run_history(settings, args)
+        check_topics(args.source, getattr(args, "destination", None))
         config = session_config(settings, args.source, getattr(args, "destination", None), warnings)
+        warnings.extend(transactional_id_warnings(config))
         config = _with_start(config, args)
         for w in warnings:
             print(f"dlq-tui: warning: {w}", file=sys.stderr)
@@ -384,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_tui(config, settings)
         from dlq_tui import linemode
 
-        return asyncio.run(linemode.run(command, config, args))
+        return asyncio.run(run_until_signal(linemode.run(command, config, args)))
     except FilterError as exc:
         print(f"dlq-tui: invalid --where filter: {exc}", file=sys.stderr)
         for line in exc.render(exc.text if exc.text is not None else getattr(args, "where", "")).splitlines():
@@ -404,9 +491,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.exception("failed")
         print(f"dlq-tui: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("dlq-tui: interrupted; nothing was committed that was not reported", file=sys.stderr)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        quiet_asyncio_teardown()
+        cause = f" by {exc.signame}" if isinstance(exc, Interrupted) else ""
+        print(
+            f"dlq-tui: interrupted{cause}; a running commit was aborted, nothing was committed that "
+            "was not reported",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
+    except BrokenPipeError:
+        # `dlq-tui print … | head`: the reader has what it wanted. Exit quietly, as Unix tools
+        # do; stdout goes to /dev/null so that the interpreter's final flush does not complain.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if args.verbose:
             raise
@@ -430,8 +530,7 @@ def _run_history(settings: Settings, args: argparse.Namespace) -> int:
 
 def _log_to_file() -> Path:
     """While the full-screen app runs, nothing may write to the terminal: logs go to a file."""
-    path = journal_dir().parent / "dlq-tui.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(journal_dir().parent / "dlq-tui.log")
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -442,11 +541,38 @@ def _log_to_file() -> Path:
     return path
 
 
+def quiet_asyncio_teardown() -> None:
+    """After an interruption, asyncio may still report the tasks it had to drop ("Task was
+    destroyed but it is pending!") as the interpreter exits: that is noise, the message said it."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
 def _run_tui(config: SessionConfig, settings: Settings) -> int:
     from dlq_tui.tui.app import run_app
 
     _log_to_file()
+    exit_on_terminating_signals(terminal_restorer())
     return run_app(config, settings)
+
+
+def terminal_restorer() -> Callable[[], None] | None:
+    """What puts the terminal back as it was when the app is ended by a signal (SIGTERM leaves the
+    terminal there): its saved tty modes, the main screen, the cursor, no mouse reporting."""
+    if not sys.stdin.isatty():
+        return None
+    import termios
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def restore() -> None:
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(Exception):
+            sys.__stdout__.write("\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1049l\x1b[?25h")  # type: ignore[union-attr]
+            sys.__stdout__.flush()  # type: ignore[union-attr]
+
+    return restore
 
 
 def _validation_summary(exc: ValidationError) -> str:

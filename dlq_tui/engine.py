@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
@@ -20,7 +21,14 @@ from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
 from dlq_tui.decode.view import DecodedRecord, RecordDecoder
 from dlq_tui.decode.wire import SchemaRef, schema_refs
-from dlq_tui.engine_api import DecideResult, DecisionsListener, EngineInfo, JournalOffer, PartitionStats
+from dlq_tui.engine_api import (
+    DecideResult,
+    DecisionsListener,
+    EngineInfo,
+    JournalOffer,
+    MatchResult,
+    PartitionStats,
+)
 from dlq_tui.groups import DecisionsSnapshot, GroupIndex, GroupSummary, decisions_snapshot
 from dlq_tui.kafka.admin import admin_client, cleanup_policy, cluster_id, committed_offsets, topic_partitions
 from dlq_tui.kafka.committer import (
@@ -30,6 +38,8 @@ from dlq_tui.kafka.committer import (
     FaultHook,
     FencedCommitError,
     ProgressHook,
+    WaitBounds,
+    WaitHook,
     transactional_id_for,
 )
 from dlq_tui.kafka.connection import DlqError, KafkaSettings, describe_error, quiet_unretrieved_kafka_errors
@@ -47,6 +57,7 @@ from dlq_tui.plan import (
 )
 from dlq_tui.scan import PlainFlags, plan_scan, scan
 from dlq_tui.scan_pool import WordPool, scan_workers
+from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
@@ -60,7 +71,9 @@ from dlq_tui.triage.store import RecordStore, RowView
 log = logging.getLogger(__name__)
 
 Tombstones = Literal["auto", "always", "never"]
-FENCED_RETRIES = 3
+FENCED_RETRIES = 5
+CANCEL_CHECK_ROWS = 16
+"""A filter scan asks whether it was cancelled (Esc) this often: one record may be 5 MB."""
 DECIDE_SLICE = 50_000
 """A bulk decision is applied on the loop this many rows at a time."""
 
@@ -84,6 +97,9 @@ class SessionConfig:
     read_only: bool = False
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     """The broker's `offset.metadata.max.bytes` (Kafka's default 4096)."""
+    show_tombstones: bool = False
+    """Show the DLQ's tombstones (null values) as rows; hidden by default: they are not failed
+    records but deletions (e.g. of purged records in a compacted DLQ)."""
     # Safe redrive (docs/redrive.md); `destination` may be `redrive.ORIGIN` ("@origin").
     origin_partition: bool = False
     """With @origin: write to the origin partition from the headers, not the key's partition."""
@@ -153,6 +169,12 @@ class LazySubject:
     def full_text(self) -> str:
         return self._d().full_text()
 
+    def is_undecoded(self, part: str) -> bool:
+        return self._d().is_undecoded(part)
+
+    def undecoded_reason(self) -> str | None:
+        return self._d().undecoded_reason()
+
     def origin_text(self) -> str | None:
         return self._d().origin_text()
 
@@ -202,6 +224,9 @@ class TriageSession:
         self._plain: PlainFlags | None = None
         self._plain_store: RecordStore | None = None
         self._word_pool: WordPool | None = None
+        self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
+        self._tombstone_rows = array("i")
+        self._tombstone_merges_allowed: set[RecordId] = set()
         self.start_plan: StartPlan | None = None
 
     # -- the app's interface (engine_api.Engine) ----------------------------------------------------
@@ -288,6 +313,10 @@ class TriageSession:
         """Check the topics, read the group's resolution state, take the snapshot, open the journal."""
         quiet_unretrieved_kafka_errors(asyncio.get_running_loop())
         cfg = self.config
+        if cfg.destination is not None and cfg.destination == cfg.source:
+            raise DlqError(
+                f"the destination is the DLQ itself ('{cfg.source}'): merges would loop back into it"
+            )
         async with admin_client(cfg.kafka) as admin:
             try:
                 self.cluster_id = await cluster_id(admin)
@@ -337,6 +366,11 @@ class TriageSession:
             self._journal_note = f"journal unavailable ({exc}); decisions are kept in memory only"
             journal.close()
             return
+        if journal.moved_aside is not None:
+            self._journal_note = (
+                f"the journal of this DLQ had {journal.corrupt_lines} unreadable line(s): it was moved "
+                f"aside to {journal.moved_aside}; its readable decisions are kept"
+            )
         self.journal = journal
 
     def restore_journal(self) -> RestoreResult:
@@ -385,7 +419,17 @@ class TriageSession:
                 self.resolved[first:] = flags
             for partition, n in counts.items():
                 self._unresolved_count[partition] += n
+            self._flag_tombstones(first, len(self.store))
             yield range(first, len(self.store))
+
+    def _flag_tombstones(self, first: int, end: int) -> None:
+        value_len = self.store.value_len_at
+        flags = bytearray(end - first)
+        for row in range(first, end):
+            if value_len(row) < 0:
+                flags[row - first] = 1
+                self._tombstone_rows.append(row)
+        self.tombstone_flags.extend(flags)
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
         """The resolved flag of each record of a batch, and the unresolved ones per partition."""
@@ -434,15 +478,35 @@ class TriageSession:
         return bool(self.resolved[row])
 
     def visible(self, row: int) -> bool:
+        if self.tombstone_flags[row] and not self.config.show_tombstones:
+            return False
         return self.config.from_beginning or not self.resolved[row]
 
     def visible_rows(self, rows: Iterable[int] | None = None) -> array[int]:
-        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order."""
+        """Rows shown by default: unresolved ones (all with --from-beginning), in arrival order;
+        tombstones only with `show_tombstones`."""
         source = range(len(self.store)) if rows is None else rows
+        hide = self._tombstone_rows and not self.config.show_tombstones
+        tomb = self.tombstone_flags
         if self.config.from_beginning:
-            return array("i", source)
+            return array("i", (r for r in source if not tomb[r]) if hide else source)
         flags = self.resolved
+        if hide:
+            return array("i", (r for r in source if not flags[r] and not tomb[r]))
         return array("i", (r for r in source if not flags[r]))
+
+    def is_tombstone(self, row: int) -> bool:
+        return bool(self.tombstone_flags[row])
+
+    def tombstone_count(self) -> int:
+        """Unresolved tombstones (null values) loaded: hidden from triage unless `show_tombstones`;
+        the app shows this count in its status line."""
+        flags = self.resolved
+        return sum(1 for r in self._tombstone_rows if not flags[r])
+
+    def hidden_tombstones(self) -> int:
+        """How many unresolved tombstones are hidden from triage (0 with `show_tombstones`)."""
+        return 0 if self.config.show_tombstones else self.tombstone_count()
 
     def record(self, row: int) -> RawRecord:
         return self.store.get(row)
@@ -484,7 +548,7 @@ class TriageSession:
                     self.store.release_pages()
         out = array("i")
         for n, row in enumerate(rows):
-            if n % 4096 == 0:
+            if n % CANCEL_CHECK_ROWS == 0:
                 if cancelled is not None and cancelled():
                     break
                 if n and n % 65536 == 0:
@@ -493,6 +557,27 @@ class TriageSession:
                 out.append(row)
         self.store.release_pages()
         return out
+
+    def match_with_unknown(
+        self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
+    ) -> MatchResult:
+        """As `match`, and the rows the filter could not judge because it looks at a key or value
+        that could not be decoded (registry down, poison): neither matched nor excluded. The app
+        shows their count and asks before a bulk decision includes them (for a worker thread)."""
+        matched, unknown = array("i"), array("i")
+        reason: str | None = None
+        for n, row in enumerate(rows):
+            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
+                break
+            subject = LazySubject(self, row)
+            result = flt.evaluate(subject)
+            if result is True:
+                matched.append(row)
+            elif result is None:
+                unknown.append(row)
+                if reason is None:
+                    reason = subject.undecoded_reason()
+        return MatchResult(matched, unknown, reason)
 
     # -- failure groups -------------------------------------------------------------------------
 
@@ -536,38 +621,65 @@ class TriageSession:
         if decision is Decision.MERGE and not self.config.destination:
             raise DlqError("merge needs a destination topic (dlq-tui SOURCE DESTINATION)")
 
-    def _candidates(self, rows: Iterable[int], decision: Decision) -> tuple[list[RecordId], int, str | None]:
+    def _candidates(
+        self, rows: Iterable[int], decision: Decision, allow_tombstones: bool = False
+    ) -> tuple[list[RecordId], int, str | None]:
         """The record ids of `rows` that can take `decision` (unresolved, not refused), how many
         were looked at, and why some were refused. Reads only: safe in a thread."""
         candidates = [r for r in rows if not self.resolved[r]]
         looked = len(candidates)
         reason = None
+        if decision is Decision.MERGE and not allow_tombstones and self._tombstone_rows:
+            tomb = self.tombstone_flags
+            tombstones = [r for r in candidates if tomb[r]]
+            if tombstones:
+                reason = (
+                    f"{len(tombstones)} tombstone(s) (null value) not merged: a tombstone is a deletion, "
+                    "not a failed record, and merged it would delete its key from a compacted "
+                    "destination (merging one takes an explicit, separate confirmation)"
+                )
+                candidates = [r for r in candidates if not tomb[r]]
         if decision is Decision.MERGE and self.to_origin:
-            candidates, reason = self._refuse_without_origin(candidates)
+            candidates, origin_reason = self._refuse_without_origin(candidates)
+            if origin_reason is not None:
+                reason = origin_reason if reason is None else f"{reason}; {origin_reason}"
         if decision is Decision.MERGE and self.destination_compacted:
             keyless = [r for r in candidates if self.store.key_len_at(r) < 0]
             if keyless:
-                reason = (f"{reason}; " if reason else "") + (
+                keyless_reason = (
                     f"{len(keyless)} keyless record(s) cannot be merged: the destination "
                     f"'{self.config.destination}' is compacted and Kafka refuses records without a key there "
                     "(purge them, or merge to a topic that is not compacted)"
                 )
+                reason = keyless_reason if reason is None else f"{reason}; {keyless_reason}"
                 refused = set(keyless)
                 candidates = [r for r in candidates if r not in refused]
         rid_at = self.store.rid_at
         return [rid_at(r) for r in candidates], looked, reason
 
-    def decide(self, rows: Iterable[int], decision: Decision) -> int:
-        """Stage `decision` on the unresolved rows among `rows`; returns how many changed."""
+    def decide(self, rows: Iterable[int], decision: Decision, *, allow_tombstones: bool = False) -> int:
+        """Stage `decision` on the unresolved rows among `rows`; returns how many changed. A merge
+        leaves tombstones out (with a notice) unless `allow_tombstones`: the caller's explicit,
+        separate confirmation that a deletion is to be replayed."""
         self._check_decision(decision)
-        rids, looked, reason = self._candidates(rows, decision)
+        rids, looked, reason = self._candidates(rows, decision, allow_tombstones)
+        if allow_tombstones and decision is Decision.MERGE:
+            self._allow_tombstone_merges(rids)
         if reason is not None:
             if looked and not rids:
                 raise DlqError(reason)
             self.notices.append(reason)
         return self.buffer.set(rids, decision)
 
-    async def decide_many(self, rows: array[int], decision: Decision | None) -> DecideResult:
+    def _allow_tombstone_merges(self, rids: Iterable[RecordId]) -> None:
+        for rid in rids:
+            row = self.store.row_of(rid)
+            if row is not None and self.tombstone_flags[row]:
+                self._tombstone_merges_allowed.add(rid)
+
+    async def decide_many(
+        self, rows: array[int], decision: Decision | None, *, allow_tombstones: bool = False
+    ) -> DecideResult:
         if decision is not None:
             self._check_decision(decision)
         changed = looked_all = staged_all = 0
@@ -577,7 +689,11 @@ class TriageSession:
             if decision is None:
                 changed += self.undo(part)
             else:
-                rids, looked, reason = await asyncio.to_thread(self._candidates, part, decision)
+                rids, looked, reason = await asyncio.to_thread(
+                    self._candidates, part, decision, allow_tombstones
+                )
+                if allow_tombstones and decision is Decision.MERGE:
+                    self._allow_tombstone_merges(rids)
                 looked_all += looked
                 staged_all += len(rids)
                 if reason is not None:
@@ -694,13 +810,36 @@ class TriageSession:
         a million merges does not copy a million records), and the staged ones not loaded (yet)."""
         writes: list[tuple[RowView, Decision]] = []
         missing: list[RecordId] = []
+        tomb = self.tombstone_flags
         for rid, decision in self.buffer.writes():
             row = self.store.row_of(rid)
             if row is None:
                 missing.append(rid)
-            elif not self.resolved[row]:
+            elif self.resolved[row]:
+                continue
+            elif decision is Decision.MERGE and tomb[row] and rid not in self._tombstone_merges_allowed:
+                continue  # staged without the explicit confirmation (e.g. from an old journal)
+            else:
                 writes.append((self.store.view(row), decision))
         return writes, missing
+
+    def silently_resolvable(self, writes: Sequence[tuple[RecordLike, Decision]]) -> dict[int, list[int]]:
+        """Per partition written to: the unresolved, undecided tombstones below the highest offset
+        decided there. A commit resolves them along with its decisions (writing nothing for them),
+        as it does its own tombstones: they are not triage material."""
+        if not self._tombstone_rows:
+            return {}
+        top: dict[int, int] = {}
+        for record, _ in writes:
+            top[record.partition] = max(top.get(record.partition, -1), record.offset)
+        out: dict[int, list[int]] = {}
+        flags, store, buffer = self.resolved, self.store, self.buffer
+        for row in self._tombstone_rows:
+            p = store.partition_at(row)
+            offset = store.offset_at(row)
+            if not flags[row] and offset < top.get(p, -1) and buffer.get(store.rid_at(row)) is None:
+                out.setdefault(p, []).append(offset)
+        return out
 
     def has_writes(self) -> bool:
         """Whether anything staged would be written by a commit (cheap)."""
@@ -856,6 +995,7 @@ class TriageSession:
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        waiting: WaitHook | None = None,
         only: Collection[RecordId] | None = None,
         reason: str | None = None,
     ) -> CommitReport:
@@ -864,9 +1004,22 @@ class TriageSession:
         and tries again, committing only what is still unresolved. Raises `CommitError` with the
         buffer intact. `only`: commit just these staged decisions (the canary); `reason`: the
         audit records' reason (default `config.reason`). `request_stop()` stops it between
-        transactions (`report.stopped`)."""
+        transactions (`report.stopped`). Every wait on Kafka is bounded; `waiting` hears "broker
+        unreachable, retrying…" messages."""
         if self.config.read_only:
             raise DlqError("read-only session: commit is disabled")
+        with commit_running():  # a SIGHUP/SIGTERM aborts it before the process exits
+            return await self._commit(progress, fault, on_fenced, waiting, only, reason)
+
+    async def _commit(
+        self,
+        progress: ProgressHook | None,
+        fault: FaultHook | None,
+        on_fenced: Callable[[str], None] | None,
+        waiting: WaitHook | None,
+        only: Collection[RecordId] | None,
+        reason: str | None,
+    ) -> CommitReport:
         staged, _missing = self.staged_writes()
         await asyncio.to_thread(self.verify_payloads, staged)
         if only is not None:
@@ -889,25 +1042,41 @@ class TriageSession:
                 max_metadata_bytes=self.config.max_metadata_bytes,
                 protected_keys=protected,
                 source_ends=await self._source_ends() if self.tombstones_on else None,
+                resolve_silently=self.silently_resolvable(writes),
                 **redrive_request,
             )
             partial = CommitReport()
             try:
-                report = await self.committer.commit(request, progress=progress, fault=fault, report=partial)
+                # `waiting` only when asked for: a committer without bounds (the in-memory one) has
+                # no such parameter.
+                extra = {"waiting": waiting} if waiting is not None else {}
+                report = await self.committer.commit(
+                    request,
+                    progress=progress,
+                    fault=fault if fault is not None else pause_hook(),
+                    report=partial,
+                    **extra,
+                )
             except asyncio.CancelledError:
                 self._apply(partial)  # complete transactions of a split commit stay committed
                 raise
             except FencedCommitError as exc:
                 self._apply(exc.report)
                 attempt += 1
+                committed = set(exc.report.committed) | set(exc.report.dropped)
+                writes = [(r, d) for r, d in writes if RecordId(r.partition, r.offset) not in committed]
                 if attempt > FENCED_RETRIES:
+                    # The session that keeps fencing us may have done the work: then this
+                    # commit's outcome is what was wanted, not a failure.
+                    done = await self._resolved_by_others(writes)
+                    if done is not None:
+                        return done
                     raise
                 if on_fenced is not None:
                     on_fenced(str(exc))
-                committed = set(exc.report.committed) | set(exc.report.dropped)
-                writes = [(r, d) for r, d in writes if RecordId(r.partition, r.offset) not in committed]
                 protected = await asyncio.to_thread(self.protected_keys, writes) if self.tombstones_on else {}
-                await asyncio.sleep(0.2 * attempt)
+                # Two sessions with one id fence each other in turn: back off, apart (jitter).
+                await asyncio.sleep(min(4.0, 0.25 * 2**attempt) * (0.5 + random.random()))
                 continue
             except Exception as exc:
                 report_of = getattr(exc, "report", None)
@@ -924,6 +1093,22 @@ class TriageSession:
             self.store.verify_rows(view.row for view, _ in writes)
         except ArenaDigestError as exc:
             raise DlqError(f"refusing to commit: {exc}; reopen the DLQ to read the records again") from exc
+
+    async def _resolved_by_others(self, writes: Sequence[tuple[RecordLike, Decision]]) -> CommitReport | None:
+        """If every one of `writes` is resolved in the group's offsets now (another session
+        committed them), the report of a commit that had nothing left to do; else None."""
+        try:
+            state = await self.committer.current_resolution(
+                self.config.group, self.config.source, self._known()
+            )
+        except Exception:  # the fencing error is the one to report
+            log.debug("re-reading the resolution after fencing failed", exc_info=True)
+            return None
+        if any(not state[r.partition].is_resolved(r.offset) for r, _ in writes):
+            return None
+        report = CommitReport(dropped=[RecordId(r.partition, r.offset) for r, _ in writes], partitions=state)
+        self._apply(report)
+        return report
 
     # -- safe redrive (docs/redrive.md) ---------------------------------------------------------------
 
@@ -1034,8 +1219,10 @@ class TriageSession:
         if self._reader is None:
             return None
         try:
-            return await self._reader.end_offsets()
-        except Exception:  # the committer then reads past the position itself
+            bounds = getattr(self.committer, "bounds", None)
+            bound = bounds.request if isinstance(bounds, WaitBounds) else WaitBounds().request
+            return await asyncio.wait_for(self._reader.end_offsets(), bound)
+        except Exception:  # the committer then reads past the position itself (bounded)
             log.debug("end offsets unavailable", exc_info=True)
             return None
 

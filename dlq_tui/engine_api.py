@@ -43,6 +43,7 @@ __all__ = [
     "Engine",
     "EngineInfo",
     "JournalOffer",
+    "MatchResult",
     "PartitionStats",
     "ProgressHook",
     "RestoreResult",
@@ -100,6 +101,17 @@ class DecideResult:
     decision: Decision | None
     changed: int
     total: int
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What a filter made of some rows: the matches, and the rows it could not judge."""
+
+    matched: array[int]
+    unknown: array[int]
+    """Rows whose match depends on a key or value that could not be decoded."""
+    reason: str | None = None
+    """Why the first of them could not be decoded (e.g. the registry is unreachable)."""
 
 
 DecisionsListener = Callable[[], None]
@@ -194,16 +206,35 @@ class Engine(Protocol):
         """The rows of `rows` that `flt` matches (a scan: call it from a thread)."""
         ...
 
+    def match_with_unknown(
+        self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
+    ) -> MatchResult:
+        """As `match`, and the rows the filter could not judge (their key or value could not be
+        decoded: registry down, poison) — neither matched nor excluded (a scan: from a thread)."""
+        ...
+
+    def is_tombstone(self, row: int) -> bool:
+        """A null value: a deletion, not a failed record (hidden from triage unless shown)."""
+        ...
+
+    def hidden_tombstones(self) -> int:
+        """Unresolved tombstones hidden from triage (the status line says how many)."""
+        ...
+
     # -- decisions (on the loop) ----------------------------------------------------------------
 
-    def decide(self, rows: Iterable[int], decision: Decision) -> int:
+    def decide(self, rows: Iterable[int], decision: Decision, *, allow_tombstones: bool = False) -> int:
         """Stage `decision` on the unresolved rows of `rows` (a few rows: bulk goes through
-        `decide_many`); returns how many changed. Raises `DlqError` when it refuses all."""
+        `decide_many`); returns how many changed. Raises `DlqError` when it refuses all. A merge
+        leaves tombstones out (with a notice) unless `allow_tombstones`: the engineer's explicit,
+        separate confirmation."""
         ...
 
     def undo(self, rows: Iterable[int]) -> int: ...
 
-    async def decide_many(self, rows: array[int], decision: Decision | None) -> DecideResult:
+    async def decide_many(
+        self, rows: array[int], decision: Decision | None, *, allow_tombstones: bool = False
+    ) -> DecideResult:
         """A bulk decision (`None`: undo) over any number of rows: checked in a thread, applied on
         the loop in slices so the screen keeps drawing."""
         ...
@@ -249,10 +280,12 @@ class Engine(Protocol):
         *,
         progress: ProgressHook | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        waiting: Callable[[str], None] | None = None,
         reason: str | None = None,
     ) -> CommitReport:
         """Commit the staged merges and purges; raises `DlqError` with the decisions kept.
-        `reason` goes into the audit records (with an audit topic)."""
+        `waiting` hears "broker unreachable, retrying…" while a bounded wait goes on; `reason` goes
+        into the audit records (with an audit topic)."""
         ...
 
     def request_stop(self) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+import threading
 from typing import Any, TextIO
 
 from dlq_tui.decode.dlq_headers import is_dlq_header
@@ -121,10 +123,53 @@ def _selected(session: TriageSession, where: str) -> list[int]:
     return list(session.match(parse(where), rows))
 
 
+class UndecodedRefused(DlqError):
+    """A bulk command's filter met records it could not judge, and --allow-undecoded was not given."""
+
+
+def select(session: TriageSession, where: str, command: str, allow_undecoded: bool) -> list[int]:
+    """The rows a command works on. Records whose match depends on a key or value that could not
+    be decoded are said (stderr) and left out; a bulk command refuses to run on such a selection
+    (nothing decided) unless `allow_undecoded`, which takes them in."""
+    rows = session.visible_rows()
+    if not where:
+        return list(rows)
+    result = session.match_with_unknown(parse(where), rows)
+    if not result.unknown:
+        return list(result.matched)
+    n = len(result.unknown)
+    why = f" ({one_line(safe_text(result.reason), 160)})" if result.reason else ""
+    what = (
+        f"{n} record(s) could not be decoded{why}: the filter cannot tell whether they match "
+        "(a negation does not take them either)"
+    )
+    if allow_undecoded:
+        print(f"dlq-tui: {what}; included (--allow-undecoded)", file=sys.stderr)
+        return sorted([*result.matched, *result.unknown])
+    if command in ("merge-all", "purge-all"):
+        raise UndecodedRefused(
+            f"{what}; nothing was decided. Make them decodable (is the schema registry reachable?), "
+            "narrow the filter with partition/offset/key terms, or pass --allow-undecoded to decide "
+            "on them too"
+        )
+    print(f"dlq-tui: {what}; left out (--allow-undecoded takes them in)", file=sys.stderr)
+    return list(result.matched)
+
+
 def print_report(report: CommitReport, skipped: int, out: TextIO) -> None:
     """What a commit wrote, in the words the app uses too (`plan.result_lines`)."""
     for line, _tone in result_lines(report.result(skipped)):
         out.write(line + "\n")
+
+
+async def _confirm_tombstone_merge(out: TextIO) -> bool:
+    """The separate confirmation a tombstone merge takes: it is a deletion, not a failed record."""
+    out.write(
+        "This record is a tombstone (null value): merged, it deletes its key from a compacted "
+        "destination. Type 'merge tombstone' to merge it anyway: "
+    )
+    out.flush()
+    return (await readline()).strip().lower() == "merge tombstone"
 
 
 def _key_text(key: bytes | None) -> str:
@@ -161,6 +206,20 @@ def print_plan(plan: CommitPlan, out: TextIO, canary: int = 0) -> None:
     out.write(f"dry run: nothing written ({plan.decisions} decisions)\n")
 
 
+def waiting(message: str) -> None:
+    """A long wait on Kafka during a commit, said on stderr (stdout may be a pipe)."""
+    print(f"dlq-tui: {message}", file=sys.stderr, flush=True)
+
+
+async def commit_session(session: TriageSession, out: TextIO) -> CommitReport:
+    """The session's commit as line mode runs it: fencing retries and long waits said, bounded."""
+
+    def fenced(message: str) -> None:
+        out.write(f"{message}; re-reading and retrying\n")
+
+    return await session.commit(on_fenced=fenced, waiting=waiting)
+
+
 async def commit(
     session: TriageSession, skipped: int, out: TextIO, args: argparse.Namespace | None = None
 ) -> int:
@@ -180,9 +239,36 @@ async def commit(
         canary=getattr(args, "canary", 0) or 0,
         canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
         on_fenced=fenced,
+        waiting=waiting,
     )
     print_report(report, skipped, out)
     return 1 if report.stopped else status
+
+
+async def readline() -> str:
+    """A line of stdin without blocking the event loop. The reading thread is a daemon: Ctrl-C at
+    the prompt ends the process at once (an executor thread would hold the exit until Enter)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def deliver(line: str | None, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(line or "")
+
+    def read() -> None:
+        try:
+            line, exc = sys.stdin.readline(), None
+        except Exception as error:
+            line, exc = None, error
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(deliver, line, exc)
+
+    threading.Thread(target=read, name="dlq-tui-stdin", daemon=True).start()
+    return await future
 
 
 async def run(
@@ -193,16 +279,19 @@ async def run(
     # `ask` journals its decisions like the TUI (a dropped SSH session loses none of them); the
     # batch commands decide and commit in one go.
     journal = command == "ask" and config.use_journal and not getattr(args, "dry_run", False)
+    # `print` shows every record, tombstones too: it decides nothing, and an export is complete.
+    show_tombstones = config.show_tombstones or command == "print"
     reason = getattr(args, "reason", None)
     config = SessionConfig(
         **{
             **config.__dict__,
             "use_journal": journal,
+            "show_tombstones": show_tombstones,
             "reason": reason if reason is not None else config.reason,
         }
     )
     if not read_only and config.read_only:
-        out.write("dlq-tui: --read-only: only print and --dry-run are allowed\n")
+        print("dlq-tui: --read-only: only print and --dry-run are allowed", file=sys.stderr)
         return 2
     flt_text: str = args.where
     if flt_text:
@@ -215,7 +304,14 @@ async def run(
     if session.start_note:  # stderr: `print --format jsonl` output stays pure JSON
         print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     try:
-        rows = _selected(session, flt_text)
+        rows = select(session, flt_text, command, getattr(args, "allow_undecoded", False))
+        hidden = session.hidden_tombstones()
+        if hidden:
+            print(
+                f"dlq-tui: {hidden} tombstone(s) (null values) hidden: deletions, not failed records "
+                "(--show-tombstones shows them)",
+                file=sys.stderr,
+            )
         if command == "groups":
             from dlq_tui.linemode_groups import run_groups
 
@@ -229,6 +325,8 @@ async def run(
                 if missing:  # the whole run is refused before anything is written
                     raise DlqError(missing_origin_message(config.source, [session.rid(r) for r in missing]))
             session.decide(rows, decision)
+            for notice in session.take_notices():  # e.g. tombstones left out of merge-all
+                print(f"dlq-tui: {notice}", file=sys.stderr)
             if args.dry_run:
                 print_plan(await asyncio.to_thread(session.commit_plan), out, getattr(args, "canary", 0) or 0)
                 return 0
@@ -249,7 +347,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             f"from the journal ({restored.dropped_as_resolved} dropped: resolved meanwhile); "
             "records restored as merge or purge are not asked again, skipped ones are\n"
         )
-    elif session.journal_note:
+    if session.journal_note:
         out.write(f"note: {session.journal_note}\n")
     # A skip never hides a record from a later run: only restored merges and purges are not asked.
     rows = [r for r in rows if session.decision(r) in (None, Decision.SKIP)]
@@ -266,7 +364,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         while True:
             out.write(prompt)
             out.flush()
-            line = await asyncio.to_thread(sys.stdin.readline)
+            line = await readline()
             if not line:  # end of input: stop asking, commit what was decided
                 answer = "q"
                 out.write("\n")
@@ -284,8 +382,13 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             if answer not in ANSWERS:
                 out.write("please answer m, p, s or q\n")
                 continue
+            allow_tombstone = False
+            if ANSWERS[answer] is Decision.MERGE and session.is_tombstone(row):
+                allow_tombstone = await _confirm_tombstone_merge(out)
+                if not allow_tombstone:
+                    continue
             try:
-                session.decide([row], ANSWERS[answer])
+                session.decide([row], ANSWERS[answer], allow_tombstones=allow_tombstone)
             except DlqError as exc:  # e.g. a keyless record and a compacted destination
                 out.write(f"cannot do that: {exc}\n")
                 continue
@@ -296,7 +399,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
         skipped += decision is Decision.SKIP
         since_commit += decision is not Decision.SKIP
         if args.commit_every and since_commit >= args.commit_every and not args.dry_run:
-            total.add(await session.commit())
+            total.add(await commit_session(session, out))
             since_commit = 0
     if args.dry_run:
         print_plan(await asyncio.to_thread(session.commit_plan), out, getattr(args, "canary", 0) or 0)
@@ -311,6 +414,7 @@ async def _ask(session: TriageSession, rows: list[int], args: argparse.Namespace
             err=sys.stderr,
             canary=getattr(args, "canary", 0) or 0,
             canary_wait=getattr(args, "canary_wait", 60.0) or 60.0,
+            waiting=waiting,
         )
         total.add(report)
     # The run ended normally: its skips are done with (the journal keeps nothing of them), so the

@@ -46,6 +46,7 @@ async def commit_redrive(
     canary: int = 0,
     canary_wait: float = 60.0,
     on_fenced: Callable[[str], None] | None = None,
+    waiting: Callable[[str], None] | None = None,
 ) -> tuple[CommitReport, int]:
     """Commit what is staged: the canary first (if asked), then the rest, rate-capped if set.
     Returns the combined report and the exit status (1 when the canary came back)."""
@@ -74,7 +75,9 @@ async def commit_redrive(
         if outcome.report.merged:
             out.write("canary: none came back; committing the rest\n")
     if session.has_writes():
-        report = await session.commit(on_fenced=on_fenced, progress=progress_hook(session, err))
+        report = await session.commit(
+            on_fenced=on_fenced, progress=progress_hook(session, err), waiting=waiting
+        )
         total.add(report)
     return total, 0
 

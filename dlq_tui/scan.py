@@ -20,7 +20,8 @@ bytes. So a scan first looks at the raw bytes:
 * **exact words.** When every text term of the filter is a bare word (or ``*word*``) made of
   letters only, a plain row's full text contains the word exactly when its bytes do (the separators
   between key, value and headers are not letters), so the filter is evaluated on the bytes: no
-  decoding at all.
+  decoding at all. Only in the ``auto`` and ``string`` formats: in the others a plain text that is
+  not Avro/JSON is shown with an error, and terms over it are unknown rather than false.
 
 Case: a non-ASCII character can lower-case (or regex-match, ignoring case) to ``i``, ``k`` or ``s``
 (``İ``, ``K``, ``ſ``, ``ı``); a word with those letters is not used on a row with non-ASCII bytes.
@@ -182,6 +183,9 @@ def plan_scan(flt: Filter, header_names: Iterable[str], formats: tuple[str, str]
         if all(usable(w) for w in clause):
             clauses.append(clause)
     exact_words: list[bytes] = []
+    # In the avro and json modes a plain text that is not Avro or JSON is shown with an error:
+    # terms over it are then unknown, not false (three-valued filters), which bytes cannot tell.
+    exact_ok = exact_ok and all(Format(f) in (Format.AUTO, Format.STRING) for f in formats)
     exact = exact_ok and _exact_words(flt.ast, exact_words) and all(usable(w) for w in exact_words)
     words = {w for c in clauses for w in c} | (set(exact_words) if exact else set())
     return ScanPlan(tuple(clauses), exact, tuple(words))
@@ -457,7 +461,7 @@ def _exact_predicate(node: object, store: RecordStore) -> RowTest:
         return lambda row, low, start, end: any(p(row, low, start, end) for p in parts)
     assert isinstance(node, Compare | Range)
     number = Filter.from_ast(node).matches
-    return lambda row, low, start, end: number(cast(FilterSubject, _Columns(store, row)))
+    return lambda row, low, start, end: number(cast(FilterSubject, _Columns(store, row))) is True
 
 
 class _Columns:

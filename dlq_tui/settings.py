@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     value_format: Literal["auto", "avro", "json", "string", "bytes"] = "auto"
     read_only: bool = False
     journal: bool = True
+    show_tombstones: bool = False
+    """Show the DLQ's tombstones (null values) for triage; hidden by default."""
     keys: dict[str, str] = Field(default_factory=dict)
     """TUI key remapping: action name -> key (e.g. `merge = "M"`)."""
     canary: int = Field(default=10, ge=1)
@@ -259,11 +261,45 @@ def _jaas_credentials(value: str) -> tuple[str, str]:
     return options["username"], options["password"]
 
 
+_POSITIVE = frozenset(
+    {
+        "max.poll.records",
+        "batch.size",
+        "fetch.max.bytes",
+        "max.partition.fetch.bytes",
+        "max.request.size",
+        "request.timeout.ms",
+        "transaction.timeout.ms",
+    }
+)
+
+
 def _as_int(name: str, value: str) -> int:
+    """An integer property: sizes, counts and times, never negative (some never 0 either)."""
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise SettingsError(f"{name}: expected an integer, got '{value}'") from None
+    if number < 0 or (number == 0 and name in _POSITIVE):
+        least = "a positive integer" if name in _POSITIVE else "an integer >= 0"
+        raise SettingsError(f"{name}: expected {least}, got '{value}'")
+    return number
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+)(?::(\d{1,5}))?$")
+
+
+def check_bootstrap(servers: str) -> str:
+    """`host[:port],...` as Kafka takes it; anything else is a usage error naming the entry."""
+    for entry in servers.split(","):
+        entry = entry.strip()
+        match = _HOST_PORT.match(entry)
+        port = match.group(2) if match else None
+        if not match or (port is not None and not 1 <= int(port) <= 65535):
+            raise SettingsError(
+                f"bootstrap servers: '{entry}' is not host:port (a host name or address, and a port 1-65535)"
+            )
+    return servers
 
 
 class ResolvedConnection:
@@ -343,6 +379,7 @@ def resolve_connection(settings: Settings, *, warn: list[str] | None = None) -> 
     bootstrap = settings.bootstrap_servers or shared.get("bootstrap.servers")
     if not bootstrap:
         raise SettingsError("no bootstrap servers: give -b/--bootstrap-servers (or bootstrap.servers)")
+    check_bootstrap(bootstrap)
     protocol = shared.get("security.protocol", "PLAINTEXT").upper()
     if protocol not in _PROTOCOLS:
         raise SettingsError(

@@ -1,7 +1,6 @@
-"""Regenerate the SVG screenshots of docs/tour.md (docs/img/*.svg) with Textual's `save_screenshot`.
-
-Needs the local stack (`make stack-up`). Recreates the demo topics as `make seed` does, under
-their own names (tour-*), with a fixed end time, and commits nothing.
+"""Regenerate the SVG screenshots of docs/tour.md and docs/groups.md (docs/img/*.svg) with
+Textual's `save_screenshot`, on the demo DLQ held by the in-memory engine (`dlq-tui demo-offline`):
+no broker and no registry needed, a fixed end time, nothing committed anywhere.
 
     .venv/bin/python docs/screenshots.py
 """
@@ -19,14 +18,11 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from dlq_tui.demo.__main__ import seed
-from dlq_tui.engine import SessionConfig, TriageSession
-from dlq_tui.kafka.connection import KafkaSettings
+from dlq_tui.demo.offline import offline_engine
 from dlq_tui.tui.app import DlqApp
 from dlq_tui.tui.screens.main import MainScreen
 
 IMG = Path(__file__).resolve().parent / "img"
-DLQ, RETRY, GROUP = "tour-order-canceled-dead-letter-queue", "tour-order-canceled-retry-1", "tour-consumer"
 NOW_MS = 1_793_610_000_000  # 2026-11-02 09:00 UTC
 
 Steps = Callable[[Pilot[Any], MainScreen], Awaitable[None]]
@@ -40,9 +36,9 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
         await pilot.pause(0.05)
 
 
-async def shoot(config: SessionConfig, name: str, size: tuple[int, int], steps: Steps) -> None:
+async def shoot(name: str, size: tuple[int, int], steps: Steps, *, first_view: str = "records") -> None:
     os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="dlq-tui-tour-")  # no journal offers
-    app = DlqApp(TriageSession(config))
+    app = DlqApp(offline_engine(300, now_ms=NOW_MS), first_view=first_view)
     async with app.run_test(size=size) as pilot:
         screen = app.screen_stack[0]
         assert isinstance(screen, MainScreen)
@@ -57,19 +53,8 @@ async def shoot(config: SessionConfig, name: str, size: tuple[int, int], steps: 
 
 
 async def main() -> None:
-    port = os.environ.get("DLQ_TUI_KAFKA_PORT", "9092")
-    reg_port = os.environ.get("DLQ_TUI_REGISTRY_PORT", "8081")
-    bootstrap, registry = f"127.0.0.1:{port}", f"http://127.0.0.1:{reg_port}/apis/ccompat/v7"
-    await seed(bootstrap, registry, 300, dlq_topic=DLQ, retry_topic=RETRY, quiet=True, now_ms=NOW_MS)
     os.environ["TZ"] = "UTC"
     time.tzset()
-    config = SessionConfig(
-        kafka=KafkaSettings(bootstrap_servers=bootstrap),
-        source=DLQ,
-        destination=RETRY,
-        group=GROUP,
-        registry_url=registry,
-    )
     IMG.mkdir(exist_ok=True)
 
     async def triage(pilot: Pilot[Any], screen: MainScreen) -> None:
@@ -102,16 +87,34 @@ async def main() -> None:
     async def help_screen(pilot: Pilot[Any], screen: MainScreen) -> None:
         await pilot.press("question_mark")
 
-    await shoot(config, "main-80x24", (80, 24), triage)
-    await shoot(config, "main-160x48", (160, 48), triage)
-    await shoot(config, "filter-typing", (100, 30), typing_filter)
-    await shoot(config, "filter-bulk-select", (100, 30), bulk)
-    await shoot(config, "filter-error", (80, 24), filter_error)
-    await shoot(config, "detail-avro", (100, 40), detail_of("ORD042"))
-    await shoot(config, "detail-poison", (100, 40), detail_of("ORD-POISON"))
-    await shoot(config, "detail-ansi", (120, 40), detail_of("ORD-*ANSI"))
-    await shoot(config, "review", (100, 30), review)
-    await shoot(config, "help", (100, 40), help_screen)
+    async def groups(pilot: Pilot[Any], screen: MainScreen) -> None:
+        await until(pilot, lambda: screen.groups.counted)
+        await pilot.press("down", "down")
+
+    async def group_records(pilot: Pilot[Any], screen: MainScreen) -> None:
+        await until(pilot, lambda: screen.groups.counted)
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: screen.table.filter_text.startswith("group:"))
+
+    async def export(pilot: Pilot[Any], screen: MainScreen) -> None:
+        await pilot.press("slash", *"error:Timeout", "enter")
+        await until(pilot, lambda: screen.table.filter_text == "error:Timeout")
+        await pilot.press("w")
+
+    await shoot("groups", (160, 30), groups, first_view="groups")
+    await shoot("groups-80x24", (80, 24), groups, first_view="groups")
+    await shoot("group-records", (120, 30), group_records, first_view="groups")
+    await shoot("export", (100, 30), export)
+    await shoot("main-80x24", (80, 24), triage)
+    await shoot("main-160x48", (160, 48), triage)
+    await shoot("filter-typing", (100, 30), typing_filter)
+    await shoot("filter-bulk-select", (100, 30), bulk)
+    await shoot("filter-error", (80, 24), filter_error)
+    await shoot("detail-avro", (100, 40), detail_of("ORD042"))
+    await shoot("detail-poison", (100, 40), detail_of("ORD-POISON"))
+    await shoot("detail-ansi", (120, 40), detail_of("ORD-*ANSI"))
+    await shoot("review", (100, 30), review)
+    await shoot("help", (100, 40), help_screen)
 
 
 if __name__ == "__main__":

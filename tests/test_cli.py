@@ -203,7 +203,8 @@ def test_read_only(calls: list[Call]) -> None:
 def test_read_only_refuses_writing_commands_before_connecting(capsys: pytest.CaptureFixture[str]) -> None:
     # the real line-mode runner; -b points nowhere: refused before any connection
     assert main(["merge-all", "-b", "127.0.0.1:1", "-g", "g", "--read-only", "d", "r"]) == EXIT_USAGE
-    assert "--read-only" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "--read-only" in err and out == ""  # a refusal is an error: stderr, not the output
 
 
 def test_dry_run_only_where_commands_write() -> None:
@@ -507,3 +508,19 @@ def test_print_on_an_empty_topic(stack: Stack, capsys: pytest.CaptureFixture[str
     out, err = capsys.readouterr()
     assert out == "0 of 0 unresolved records shown\n"
     assert err == ""
+
+
+def test_destination_equal_to_source_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["merge-all"], ["ask"], []):
+        assert main([*command, "-b", "127.0.0.1:1", "-g", "g", "the-dlq", "the-dlq"]) == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert err.startswith("dlq-tui: the destination is the DLQ itself ('the-dlq')"), err
+
+
+def test_engine_refuses_destination_equal_to_source() -> None:
+    from dlq_tui.engine import SessionConfig, TriageSession
+    from dlq_tui.kafka.connection import DlqError, KafkaSettings
+
+    cfg = SessionConfig(KafkaSettings("127.0.0.1:1"), source="d", destination="d", group="g")
+    with pytest.raises(DlqError, match="destination is the DLQ itself"):
+        asyncio.run(TriageSession(cfg).open())

@@ -128,6 +128,7 @@ async def test_export_file_then_produce_is_byte_exact(stack: Stack, tmp_path: Pa
         group=unique_name("g"),
         registry_url=stack.registry_url,
         use_journal=False,
+        show_tombstones=True,  # the DLQ holds a tombstone: hidden from triage unless shown
     )
     session = TriageSession(config)
     await session.open()

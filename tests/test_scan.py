@@ -175,24 +175,29 @@ def filters(draw: st.DrawFn) -> str:
     return joiner.join(parts)
 
 
-def _session(recs: list[RawRecord]) -> TriageSession:
-    session = TriageSession(
-        SessionConfig(kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"), source="s", group="g")
+def _session(recs: list[RawRecord], fmt: str = "auto") -> TriageSession:
+    config = SessionConfig(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+        source="s",
+        group="g",
+        key_format=fmt,
+        value_format=fmt,
     )
+    session = TriageSession(config)
     session.store = RecordStore(chunk_size=64, arena=MemoryArena())
     session.store.extend(recs)
     return session
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(recs=records(), text=filters())
-def test_scan_never_changes_the_result(recs: list[RawRecord], text: str) -> None:
+@given(recs=records(), text=filters(), fmt=st.sampled_from(["auto", "auto", "json", "avro", "string"]))
+def test_scan_never_changes_the_result(recs: list[RawRecord], text: str, fmt: str) -> None:
     try:
         flt = parse(text)
     except ValueError:
         return
-    session = _session(recs)
-    decoder = RecordDecoder()
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
     expected = [row for row in range(len(recs)) if flt.matches(decoder.decode_uncached(recs[row]))]
     assert list(session.match(flt, range(len(recs)))) == expected, text
     assert list(session.match(flt, range(len(recs)))) == expected  # again, with the flags cached
@@ -241,11 +246,11 @@ def test_header_kinds_follow_the_decoders_table() -> None:
     assert header_kind("__value_schema_id") == NOT_PLAIN_HEADER
 
 
-def _agree(recs: list[RawRecord], text: str) -> None:
+def _agree(recs: list[RawRecord], text: str, fmt: str = "auto") -> None:
     flt = parse(text)
-    decoder = RecordDecoder()
+    decoder = RecordDecoder(fmt, fmt)
     expected = [row for row in range(len(recs)) if flt.matches(decoder.decode_uncached(recs[row]))]
-    assert list(_session(recs).match(flt, range(len(recs)))) == expected, text
+    assert list(_session(recs, fmt).match(flt, range(len(recs)))) == expected, (text, fmt)
 
 
 def _rec(key: bytes | None, value: bytes | None, *headers: tuple[str, bytes | None]) -> RawRecord:
@@ -273,6 +278,8 @@ def test_cases_the_bytes_alone_would_get_wrong() -> None:
     _agree(
         [_rec(b"k1", b"v", ("springDeserializerExceptionValue", b"plain text"))], "serialization"
     )  # Java summary
+    _agree([_rec(b"k1", b"not json")], "-timeout", "json")  # unknown, not false: NOT unknown is no match
+    _agree([_rec(b"k1", b"not avro")], "-timeout", "avro")
 
 
 def test_word_scan_in_worker_processes_agrees(tmp_path: Path) -> None:

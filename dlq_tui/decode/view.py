@@ -165,6 +165,20 @@ class DecodedRecord:
     def error_text(self) -> str:
         return self.dlq.error_text()
 
+    def is_undecoded(self, part: str) -> bool:
+        """Whether the key or value (`part`) could not be decoded as it should (its preferred
+        decoding failed: registry unreachable, unknown schema, poison bytes) and shows a fallback;
+        a filter over it is then unknown, not false."""
+        decoded = self.key if part == "key" else self.value
+        return decoded.error is not None and not decoded.structured
+
+    def undecoded_reason(self) -> str | None:
+        """Why the value (else the key) could not be decoded; None when both were."""
+        for decoded in (self.value, self.key):
+            if decoded.error is not None and not decoded.structured:
+                return decoded.error
+        return None
+
     def origin_text(self) -> str | None:
         return self.dlq.original_topic
 

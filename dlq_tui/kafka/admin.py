@@ -70,16 +70,29 @@ async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
 
 async def cleanup_policy(admin: AIOKafkaAdminClient, topic: str) -> str:
     """The topic's `cleanup.policy` (e.g. 'delete', 'compact', 'compact,delete')."""
-    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    except kafka_errors.TopicAuthorizationFailedError as exc:
+        raise DlqError(_describe_configs_refused(topic)) from exc
     for response in responses:
         for resource in response.resources:
             error_code, _message = resource[0], resource[1]
             if error_code:
-                raise DlqError(describe_error(kafka_errors.for_code(error_code)(), topic=topic))
+                error = kafka_errors.for_code(error_code)()
+                if isinstance(error, kafka_errors.TopicAuthorizationFailedError):
+                    raise DlqError(_describe_configs_refused(topic))
+                raise DlqError(describe_error(error, topic=topic))
             for entry in resource[4]:
                 if entry[0] == "cleanup.policy":
                     return str(entry[1])
     return "delete"
+
+
+def _describe_configs_refused(topic: str) -> str:
+    return (
+        f"not authorized to read the configuration of topic '{topic}' (missing ACL: DescribeConfigs "
+        f"on topic '{topic}'; dlq-tui reads its cleanup.policy)"
+    )
 
 
 async def committed_offsets(

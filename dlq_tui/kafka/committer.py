@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
@@ -39,11 +39,61 @@ log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_SECONDS = 60.0
 """How long a commit waits for the transaction coordinator to accept its producer."""
+WAITING_MESSAGE = "broker unreachable, retrying… ({what}; Ctrl-C to give up)"
 
 FaultHook = Callable[[str], Awaitable[None]]
 """Called at named stages ('produced', 'offsets-sent'); tests raise from it to inject a failure."""
 ProgressHook = Callable[[str, int, int], None]
 """(stage, done, total): stage is 'producing' or 'committing'."""
+WaitHook = Callable[[str], None]
+"""Called with a one-line message when a wait on Kafka lasts longer than `WaitBounds.notice`."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WaitBounds:
+    """How long (seconds) a commit waits on Kafka for each step before it gives up. Nothing of a
+    commit waits without a bound: a broker that stays down ends in an abort and a clear error."""
+
+    init: float = INIT_TIMEOUT_SECONDS
+    """InitProducerId (the coordinator may be busy completing an earlier transaction)."""
+    request: float = 30.0
+    """Each other step: re-reading the group's offsets, end offsets, delivery of the produced
+    records, send_offsets_to_transaction, commit."""
+    abort: float = 15.0
+    """Aborting, and again the fresh producer that makes the coordinator abort in its stead."""
+    notice: float = 3.0
+    """A `WaitHook` message after this long."""
+
+
+class KafkaWaitTimeout(DlqError):
+    """A step of a commit did not complete within its bound."""
+
+
+class _Waits:
+    """Bounded waits of one commit, with a message when a wait is long."""
+
+    def __init__(self, bounds: WaitBounds, waiting: WaitHook | None) -> None:
+        self.bounds = bounds
+        self.waiting = waiting
+
+    async def run(self, aw: Awaitable[T], seconds: float, what: str) -> T:
+        notice = None
+        if self.waiting is not None:
+            waiting = self.waiting
+            notice = asyncio.get_running_loop().call_later(
+                self.bounds.notice, lambda: waiting(WAITING_MESSAGE.format(what=what))
+            )
+        try:
+            return await asyncio.wait_for(aw, seconds)
+        except TimeoutError as exc:
+            raise KafkaWaitTimeout(f"Kafka did not answer within {seconds:.0f}s ({what})") from exc
+        finally:
+            if notice is not None:
+                notice.cancel()
+
+
 Route = Callable[[RecordLike], tuple[str, int | None]]
 """Where a merge goes: (topic, partition or None for the default partitioner on the key)."""
 AuditEntry = Callable[[RecordLike, Decision, str | None], tuple[bytes | None, bytes]]
@@ -86,6 +136,10 @@ class CommitRequest:
     tombstone for such a key below that offset)."""
     keep_timestamp: bool = True
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    resolve_silently: Mapping[int, Sequence[int]] = field(default_factory=dict)
+    """Per partition: offsets of undecided tombstones already in the DLQ. A transaction that
+    writes to the partition above one of them resolves it too, writing nothing for it (as it does
+    for its own tombstones), when the resolved set still fits the metadata."""
     route: Route | None = None
     """Per-merge destination (`@origin`); None: every merge goes to `destination`."""
     audit: AuditSpec | None = None
@@ -163,13 +217,24 @@ def transactional_id_for(group: str, source: str) -> str:
 
 
 class Committer:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, bounds: WaitBounds | None = None) -> None:
         self._settings = settings
+        self.bounds = bounds or WaitBounds()
+        self._waits = _Waits(self.bounds, None)
 
     async def current_resolution(
         self, group: str, source: str, known: dict[int, KnownStretch]
     ) -> dict[int, PartitionResolution]:
         """The group's resolution state for the given partitions (step 2)."""
+        return await self._waits.run(
+            self._current_resolution(group, source, known),
+            self.bounds.request,
+            "reading the group's committed offsets",
+        )
+
+    async def _current_resolution(
+        self, group: str, source: str, known: dict[int, KnownStretch]
+    ) -> dict[int, PartitionResolution]:
         async with admin_client(self._settings) as admin:
             try:
                 offsets = await committed_offsets(admin, group, source, sorted(known))
@@ -196,9 +261,12 @@ class Committer:
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
         report: CommitReport | None = None,
+        waiting: WaitHook | None = None,
     ) -> CommitReport:
         """Run the commit protocol. `report` (a new one if None) is filled as transactions
-        complete, so a caller that is cancelled midway still learns what was committed."""
+        complete, so a caller that is cancelled midway still learns what was committed.
+        Every wait on Kafka is bounded (`bounds`); `waiting` hears of long waits."""
+        self._waits = _Waits(self.bounds, waiting)
         report = report if report is not None else CommitReport()
         if (
             any(d is Decision.MERGE for _, d in request.writes)
@@ -210,16 +278,16 @@ class Committer:
         try:
             # InitProducerId fences any other session holding this id. aiokafka retries it for as
             # long as the coordinator answers "busy" (an earlier transaction still completing).
-            await asyncio.wait_for(producer.start(), INIT_TIMEOUT_SECONDS)
+            await self._waits.run(producer.start(), self.bounds.init, "starting the transactional producer")
         except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                await producer.stop()
+            await self._stop(producer)
             if not isinstance(exc, Exception):
                 raise
-            if isinstance(exc, TimeoutError):
+            if isinstance(exc, KafkaWaitTimeout):
                 message = (
-                    f"the transaction coordinator did not let this commit start within {INIT_TIMEOUT_SECONDS:.0f}s "
-                    "(an earlier transaction with the same id may still be completing); nothing was written"
+                    f"the transaction coordinator did not let this commit start within {self.bounds.init:.0f}s "
+                    "(the broker is unreachable, or an earlier transaction with the same id is still "
+                    "completing); nothing was written"
                 )
             else:
                 message = describe_error(exc, topic=request.source)
@@ -227,9 +295,13 @@ class Committer:
         try:
             await self._commit_with(producer, request, report, progress, fault)
         finally:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            await self._stop(producer)
         return report
+
+    async def _stop(self, producer: AIOKafkaProducer) -> None:
+        """Stop a producer, bounded (its sender may be stuck on an unreachable broker)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(producer.stop()), self.bounds.abort)
 
     async def _commit_with(
         self,
@@ -302,40 +374,57 @@ class Committer:
             return protected
         consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
         try:
-            await consumer.start()
-            tps = {p: TopicPartition(request.source, p) for p in keys_by_partition}
-            consumer.assign(list(tps.values()))
-            ends = await consumer.end_offsets(list(tps.values()))
-            todo = {}
-            for p, tp in tps.items():
-                start = request.known[p].end
-                if ends[tp] > start:
-                    consumer.seek(tp, start)
-                    todo[p] = ends[tp]
-                else:
-                    consumer.pause(tp)
-            while todo:
-                fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
-                for tp, records in fetched.items():
-                    keys = keys_by_partition[tp.partition]
-                    for r in records:
-                        if (
-                            r.offset < todo.get(tp.partition, -1)
-                            and r.value is not None
-                            and r.key in keys
-                            and not state[tp.partition].is_resolved(r.offset)
-                        ):
-                            part = protected.setdefault(tp.partition, {})
-                            part[r.key] = max(part.get(r.key, -1), r.offset)
-                for p, end in list(todo.items()):
-                    if await consumer.position(tps[p]) >= end:
-                        consumer.pause(tps[p])
-                        del todo[p]
+            await self._waits.run(
+                self._read_protected(consumer, request, keys_by_partition, state, protected),
+                self.bounds.init,
+                "reading records that arrived after the snapshot",
+            )
+        except DlqError:
+            raise
         except Exception as exc:
             raise DlqError(describe_error(exc, topic=request.source)) from exc
         finally:
-            await consumer.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), self.bounds.abort)
         return protected
+
+    async def _read_protected(
+        self,
+        consumer: AIOKafkaConsumer,
+        request: CommitRequest,
+        keys_by_partition: dict[int, set[bytes]],
+        state: dict[int, PartitionResolution],
+        protected: dict[int, dict[bytes, int]],
+    ) -> None:
+        await consumer.start()
+        tps = {p: TopicPartition(request.source, p) for p in keys_by_partition}
+        consumer.assign(list(tps.values()))
+        ends = await consumer.end_offsets(list(tps.values()))
+        todo = {}
+        for p, tp in tps.items():
+            start = request.known[p].end
+            if ends[tp] > start:
+                consumer.seek(tp, start)
+                todo[p] = ends[tp]
+            else:
+                consumer.pause(tp)
+        while todo:
+            fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for tp, records in fetched.items():
+                keys = keys_by_partition[tp.partition]
+                for r in records:
+                    if (
+                        r.offset < todo.get(tp.partition, -1)
+                        and r.value is not None
+                        and r.key in keys
+                        and not state[tp.partition].is_resolved(r.offset)
+                    ):
+                        part = protected.setdefault(tp.partition, {})
+                        part[r.key] = max(part.get(r.key, -1), r.offset)
+            for p, end in list(todo.items()):
+                if await consumer.position(tps[p]) >= end:
+                    consumer.pause(tps[p])
+                    del todo[p]
 
     async def _transaction(
         self,
@@ -351,10 +440,12 @@ class Committer:
         total: int,
     ) -> None:
         merged = purged = tombstones = withheld = 0
+        waits = self._waits
+        committing = False
         by_destination: dict[str, int] = {}
         route, audit = request.route, request.audit
         try:
-            await producer.begin_transaction()
+            await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
             merge_futures = []
             tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
             no_protection: dict[bytes, int] = {}
@@ -384,7 +475,7 @@ class Committer:
                     merge_futures.append(await _send_audit(producer, audit, record, decision, destination))
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
-                if request.tombstones and key is not None:
+                if request.tombstones and key is not None and record.value is not None:
                     if protected.get(partition, no_protection).get(key, -1) > record.offset:
                         withheld += 1
                     else:
@@ -393,17 +484,22 @@ class Committer:
                         tombstones += 1
                 if progress is not None and i % 1000 == 0:
                     progress("producing", done_before + i, total)
-            failures = [
-                r
-                for r in await asyncio.gather(*merge_futures, return_exceptions=True)
-                if isinstance(r, BaseException)
-            ]
+            delivered = await waits.run(
+                asyncio.gather(*merge_futures, return_exceptions=True),
+                self.bounds.request + len(merge_futures) / 5000,
+                "delivering the merged records",
+            )
+            failures = [r for r in delivered if isinstance(r, BaseException)]
             if failures:
                 raise failures[0]
             # Our own tombstones land in the DLQ: list them as resolved in the same commit, so no
             # session (this one included) ever offers them for triage.
             own: dict[int, list[int]] = {}
-            results = await asyncio.gather(*(f for _, f in tombstone_futures), return_exceptions=True)
+            results = await waits.run(
+                asyncio.gather(*(f for _, f in tombstone_futures), return_exceptions=True),
+                self.bounds.request,
+                "delivering the tombstones",
+            )
             for (partition, _), result in zip(tombstone_futures, results, strict=True):
                 if isinstance(result, BaseException):
                     raise result
@@ -413,6 +509,7 @@ class Committer:
                 new_state[partition] = new_state[partition].resolve(
                     own_offsets, known=stretch.offsets, known_start=stretch.start, known_end=stretch.end
                 )
+            self._resolve_silently(request, batch, new_state)
             if fault is not None:
                 await fault("produced")
             for p, s in new_state.items():
@@ -428,10 +525,15 @@ class Committer:
             }
             if progress is not None:
                 progress("committing", done_before + len(batch), total)
-            await producer.send_offsets_to_transaction(offsets, request.group)
+            await waits.run(
+                producer.send_offsets_to_transaction(offsets, request.group),
+                self.bounds.request,
+                "adding the group's offsets to the transaction",
+            )
             if fault is not None:
                 await fault("offsets-sent")
-            await producer.commit_transaction()
+            committing = True
+            await waits.run(producer.commit_transaction(), self.bounds.request, "committing the transaction")
         except (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch) as exc:
             raise _fenced(report) from exc  # the session that fenced us aborted our transaction
         except BaseException as exc:  # also on cancellation: never leave the transaction open
@@ -439,6 +541,15 @@ class Committer:
             if isinstance(exc, CommitError) or not isinstance(exc, Exception):
                 raise
             message = describe_error(exc, topic=request.destination or request.source, group=request.group)
+            if committing:
+                # The commit request may have reached the coordinator before the wait gave up: the
+                # outcome is all or nothing, and the next commit re-reads the group's offsets and
+                # drops whatever landed, so nothing is written twice.
+                raise CommitError(
+                    f"commit not confirmed: {message}; it either committed whole or was aborted "
+                    "(the next commit re-reads the group's offsets and skips what landed)",
+                    report,
+                ) from exc
             raise CommitError(
                 f"commit aborted, nothing of this transaction written: {message}", report
             ) from exc
@@ -453,23 +564,77 @@ class Committer:
         if audit is not None:
             report.audited += len(batch)
 
+    @staticmethod
+    def _resolve_silently(
+        request: CommitRequest,
+        batch: list[tuple[RecordLike, Decision]],
+        new_state: dict[int, PartitionResolution],
+    ) -> None:
+        """Resolve the undecided tombstones that this transaction's offsets pass, unless that would
+        make the resolved set too big for the offset metadata."""
+        if not request.resolve_silently:
+            return
+        top: dict[int, int] = {}
+        for record, _ in batch:
+            top[record.partition] = max(top.get(record.partition, -1), record.offset)
+        for partition, highest in top.items():
+            passed = [o for o in request.resolve_silently.get(partition, ()) if o < highest]
+            state = new_state.get(partition)
+            if not passed or state is None:
+                continue
+            stretch = request.known[partition]
+            candidate = state.resolve(
+                passed, known=stretch.offsets, known_start=stretch.start, known_end=stretch.end
+            )
+            if len(candidate.metadata) <= request.max_metadata_bytes - TOMBSTONE_RANGE_RESERVE:
+                new_state[partition] = candidate
+
     async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
-        """Abort now. If the producer cannot (its sender died on the error), a new producer with the
-        same transactional id makes the coordinator abort the open transaction at once; otherwise
-        it would block read_committed readers of both topics until the transaction times out."""
+        """Abort now, bounded, and see it through even if this task is cancelled again meanwhile
+        (a second Ctrl-C, or the event loop cancelling every task on SIGHUP/SIGTERM): a cancelled
+        abort would leave the transaction open until it times out. The cancellation is delivered
+        once the abort is done."""
+        loop = asyncio.get_running_loop()
+        steps = asyncio.ensure_future(self._abort_steps(producer, transactional_id))
+        deadline = loop.time() + 2 * self.bounds.abort + 5
+        cancelled = False
+        while not steps.done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                steps.cancel()
+                break
+            try:
+                await asyncio.wait({steps}, timeout=remaining)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _abort_steps(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
+        """If the producer cannot abort (its sender died on the error, or the broker does not
+        answer it), a new producer with the same transactional id makes the coordinator abort the
+        open transaction at once; otherwise it would block read_committed readers of both topics
+        until the transaction times out."""
+        waits = self._waits
         try:
-            await asyncio.shield(producer.abort_transaction())
+            await waits.run(asyncio.shield(producer.abort_transaction()), self.bounds.abort, "aborting")
             return
         except BaseException as exc:
-            log.debug("abort failed (%s); re-initialising the transactional id", exc)
+            log.debug("abort failed (%r); re-initialising the transactional id", exc)
         fresh = AIOKafkaProducer(**self._settings.producer_kwargs(transactional_id))
         try:
-            await asyncio.wait_for(asyncio.shield(fresh.start()), INIT_TIMEOUT_SECONDS)
+            await waits.run(
+                asyncio.shield(fresh.start()), self.bounds.abort, "aborting with a fresh producer"
+            )
+            log.info("the open transaction was aborted by re-initialising the transactional id")
         except BaseException as exc:
-            log.warning("could not abort the open transaction (%s); the broker times it out", exc)
+            log.warning(
+                "could not abort the open transaction (%r); the broker aborts it when the transaction "
+                "times out",
+                exc,
+            )
         finally:
-            with contextlib.suppress(BaseException):
-                await fresh.stop()
+            await self._stop(fresh)
 
 
 async def _send_audit(

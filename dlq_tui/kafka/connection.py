@@ -133,6 +133,11 @@ def describe_error(exc: BaseException, *, topic: str | None = None, group: str |
         reason = _connect_failures.recent()
         if reason and "SaslAuthenticationFailed" in reason:
             return f"Kafka refused the credentials: {reason} (check sasl.jaas.config and sasl.mechanism)"
+        if reason and "UnsupportedSaslMechanism" in reason:
+            return (
+                "Kafka does not accept this SASL mechanism on that listener (check sasl.mechanism: "
+                "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, as the cluster is set up)"
+            )
         detail = reason or _first_line(exc)
         return f"cannot reach the Kafka cluster: {detail} ({bootstrap_hint})"
     if isinstance(exc, kafka_errors.UnknownTopicOrPartitionError):

@@ -16,8 +16,11 @@ Matching rules:
   must match the *whole* text: `key:ORD001` is that key exactly, `key:ORD00*` a prefix.
 * `value:`, `error:` and bare words look at long text, so a literal or glob matches *anywhere*
   inside it: `value:"wrong product"` is a substring test, `error:*Timeout*` = `error:Timeout`.
-* `value.<path>` matches when any of the values at that path matches; a missing field, a missing
-  header or an undecodable value never matches (so `-header.x:*` selects records without it).
+* `value.<path>` matches when any of the values at that path matches; a missing field or a missing
+  header never matches (so `-header.x:*` selects records without it).
+* A key or value that could not be decoded (registry down, a poison record) makes a term over it
+  *unknown* (unless the shown fallback text matches): NOT unknown is unknown, AND/OR follow
+  Kleene's three-valued logic, and an unknown record is not a match — not even of a negation.
 * `partition`, `offset` and `ts` take `N`, `>N`, `>=N`, `<N`, `<=N`, `=N` or inclusive ranges
   `A..B`, `A..`, `..B`. Times are ISO dates or date-times; without a UTC offset they are UTC.
   A time stands for the whole span of its precision: `ts:2026-11-01` is that day,
@@ -63,7 +66,9 @@ __all__ = [
     "unparse",
 ]
 
-Predicate = Callable[[FilterSubject], bool]
+Predicate = Callable[[FilterSubject], bool | None]
+"""True (match), False (no match) or None (unknown: the filter looks at a key or value that could
+not be decoded, and the answer depends on it)."""
 
 STRUCTURAL_ACCESSORS = frozenset({"partition", "offset", "timestamp"})
 """Accessors that need no decoding."""
@@ -153,20 +158,33 @@ def _contains_lower(needle: str) -> Callable[[str], bool]:
     return contains_lower
 
 
+def _undecoded(s: FilterSubject, part: str) -> bool:
+    """Whether the subject says its key or value (`part`) could not be decoded (registry down, a
+    poison record). Subjects that cannot tell (no `is_undecoded`) are always decoded."""
+    check = getattr(s, "is_undecoded", None)
+    return bool(check is not None and check(part))
+
+
 def _text_predicate(term: TextTerm) -> Predicate:
+    """A text term: True or False; None (unknown) where the text it looks at could not be
+    decoded and the test did not match what is shown instead (hex, or the raw text)."""
     test = _text_test(term.field, term.pattern)
     name = term.name
     field = term.field
     if field is TextField.KEY:
 
-        def key(s: FilterSubject) -> bool:
-            return bool(test(s.key_text()))
+        def key(s: FilterSubject) -> bool | None:
+            if test(s.key_text()):
+                return True
+            return None if _undecoded(s, "key") else False
 
         return key
     if field is TextField.VALUE:
 
-        def value(s: FilterSubject) -> bool:
-            return bool(test(s.value_text()))
+        def value(s: FilterSubject) -> bool | None:
+            if test(s.value_text()):
+                return True
+            return None if _undecoded(s, "value") else False
 
         return value
     if field is TextField.ERROR:
@@ -177,8 +195,10 @@ def _text_predicate(term: TextTerm) -> Predicate:
         return error
     if field is TextField.TEXT:
 
-        def text(s: FilterSubject) -> bool:
-            return bool(test(s.full_text()))
+        def text(s: FilterSubject) -> bool | None:
+            if test(s.full_text()):
+                return True
+            return None if _undecoded(s, "value") or _undecoded(s, "key") else False
 
         return text
     if field in _DLQ_TERMS:
@@ -191,13 +211,13 @@ def _text_predicate(term: TextTerm) -> Predicate:
 
         return header
 
-    def value_field(s: FilterSubject) -> bool:
+    def value_field(s: FilterSubject) -> bool | None:
         values = s.value_fields(name)
         if values:
             for v in values:
                 if test(v):
                     return True
-        return False
+        return None if _undecoded(s, "value") else False
 
     return value_field
 
@@ -278,6 +298,11 @@ def _always(_s: FilterSubject) -> bool:
     return True
 
 
+# Three-valued (Kleene) logic: None is "unknown" (a term over a field that could not be decoded).
+# AND is False if any operand is False, else unknown if any is; OR is True if any operand is True,
+# else unknown if any is; NOT unknown is unknown. Operands short-circuit as before.
+
+
 def _all(preds: list[Predicate]) -> Predicate:
     if not preds:
         return _always
@@ -285,16 +310,27 @@ def _all(preds: list[Predicate]) -> Predicate:
         return preds[0]
     if len(preds) == 2:
         a, b = preds
-        return lambda s: a(s) and b(s)
-    if len(preds) == 3:
-        a, b, c = preds
-        return lambda s: a(s) and b(s) and c(s)
 
-    def every(s: FilterSubject) -> bool:
-        for p in preds:  # noqa: SIM110 (a plain loop is faster than all() over a generator)
-            if not p(s):
+        def both(s: FilterSubject) -> bool | None:
+            x = a(s)
+            if x is False:
                 return False
-        return True
+            y = b(s)
+            if y is False:
+                return False
+            return None if x is None or y is None else True
+
+        return both
+
+    def every(s: FilterSubject) -> bool | None:
+        unknown = False
+        for p in preds:
+            r = p(s)
+            if r is False:
+                return False
+            if r is None:
+                unknown = True
+        return None if unknown else True
 
     return every
 
@@ -304,18 +340,37 @@ def _any(preds: list[Predicate]) -> Predicate:
         return preds[0]
     if len(preds) == 2:
         a, b = preds
-        return lambda s: a(s) or b(s)
-    if len(preds) == 3:
-        a, b, c = preds
-        return lambda s: a(s) or b(s) or c(s)
 
-    def some(s: FilterSubject) -> bool:
-        for p in preds:  # noqa: SIM110 (a plain loop is faster than any() over a generator)
-            if p(s):
+        def either(s: FilterSubject) -> bool | None:
+            x = a(s)
+            if x is True:
                 return True
-        return False
+            y = b(s)
+            if y is True:
+                return True
+            return None if x is None or y is None else False
+
+        return either
+
+    def some(s: FilterSubject) -> bool | None:
+        unknown = False
+        for p in preds:
+            r = p(s)
+            if r is True:
+                return True
+            if r is None:
+                unknown = True
+        return None if unknown else False
 
     return some
+
+
+def _not(inner: Predicate) -> Predicate:
+    def negation(s: FilterSubject) -> bool | None:
+        r = inner(s)
+        return None if r is None else not r
+
+    return negation
 
 
 def _compile(node: Node) -> tuple[Predicate, int]:
@@ -328,7 +383,7 @@ def _compile(node: Node) -> tuple[Predicate, int]:
         return _number_predicate(node), _NUM_COST
     if isinstance(node, Not):
         inner, cost = _compile(node.child)
-        return (lambda s: not inner(s)), cost
+        return _not(inner), cost
     parts = sorted((_compile(c) for c in node.children), key=lambda pc: pc[1])
     preds = [p for p, _ in parts]
     total = sum(c for _, c in parts)
@@ -351,27 +406,31 @@ def _accessors(node: Node, out: set[str]) -> set[str]:
 class Filter:
     """A parsed filter.
 
-    `matches(subject) -> bool` is an attribute holding the compiled predicate (called once per
-    record, so it is the closure itself rather than a method wrapping it).
+    `matches(subject)` is an attribute holding the compiled predicate (called once per record, so
+    it is the closure itself rather than a method wrapping it). It is three-valued: True (match),
+    False, or None (unknown: the answer depends on a key or value that could not be decoded, e.g.
+    with the registry down); None is falsy, so an unknown record never matches, not even a
+    negation. `evaluate` is the same predicate, for callers that count the unknown ones.
     `text` is the source text, `ast` the syntax tree, `accessors` the `FilterSubject` members the
     filter reads, and `needs_decode` whether any of them needs decoding (False for filters on
     partition/offset/ts only).
     """
 
-    __slots__ = ("accessors", "ast", "matches", "needs_decode", "text")
+    __slots__ = ("accessors", "ast", "evaluate", "matches", "needs_decode", "text")
 
     text: str
     ast: Node
     accessors: frozenset[str]
     needs_decode: bool
     matches: Predicate
+    evaluate: Predicate
 
     def __init__(self, text: str, ast: Node) -> None:
         self.text = text
         self.ast = ast
         self.accessors = frozenset(_accessors(ast, set()))
         self.needs_decode = not self.accessors <= STRUCTURAL_ACCESSORS
-        self.matches = _compile(ast)[0]
+        self.matches = self.evaluate = _compile(ast)[0]
 
     @classmethod
     def from_ast(cls, ast: Node) -> Filter:

@@ -44,11 +44,13 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from dlq_tui.files import private_dir
 from dlq_tui.triage.decisions import Change, ChangeKind, Decision, StagedBuffer
 from dlq_tui.triage.records import RecordId
 from dlq_tui.triage.resolution import parse_ranges
@@ -152,6 +154,8 @@ class Journal:
         self.last_error: OSError | None = None
         self.corrupt_lines = 0
         """Unreadable lines met by the last `load()`."""
+        self.moved_aside: Path | None = None
+        """Where `load()` moved a journal with unreadable lines (kept for a human to look at)."""
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._torn = False
@@ -183,7 +187,7 @@ class Journal:
     def _lock(self) -> None:
         if self._lock_fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         if sys.platform != "win32":
             try:
@@ -285,7 +289,14 @@ class Journal:
         self._lock()
         state = self._read()
         self._loaded = state
-        if self.path.exists():
+        self.moved_aside = None
+        if self.corrupt_lines and self.path.exists():
+            # Never silently dropped: the file as it was stays beside the new one, and is reported.
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            os.replace(self.path, aside)
+            self.moved_aside = aside
+        if self.path.exists() or self.moved_aside is not None:
             self._rewrite(state)
         return {RecordId(p, o): d for p, part in sorted(state.items()) for o, d in sorted(part.items())}
 
@@ -366,7 +377,7 @@ class Journal:
 
     def _write(self, data: bytes) -> None:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             self._fd = fd
             if os.fstat(fd).st_size == 0:
@@ -400,7 +411,7 @@ class Journal:
                 self.path.unlink()
             self._sync_dir()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

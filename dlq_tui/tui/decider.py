@@ -49,14 +49,19 @@ class Decider(Widget):
         *,
         bulk: bool,
         label: str = "selected records",
+        allow_tombstones: bool = False,
     ) -> Done | None:
-        """The outcome now, or None if it runs as a worker (then `Done` is posted)."""
+        """The outcome now, or None if it runs as a worker (then `Done` is posted).
+        `allow_tombstones`: the engineer confirmed merging tombstones (separately)."""
         if bulk and len(rows) > BULK_ROWS:
             self.running = True
             self._run(engine, rows, decision, label)
             return None
         try:
-            changed = engine.undo(rows) if decision is None else engine.decide(rows, decision)
+            if decision is None:
+                changed = engine.undo(rows)
+            else:
+                changed = engine.decide(rows, decision, allow_tombstones=allow_tombstones)
         except DlqError as exc:
             return self.Done(engine, decision, rows, bulk, error=str(exc), label=label)
         return self.Done(engine, decision, rows, bulk, changed, label=label)

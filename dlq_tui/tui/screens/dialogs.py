@@ -22,7 +22,14 @@ from dlq_tui.help import text as help_text
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.tui.keys import ACTIONS
 
-__all__ = ["ChoiceScreen", "ErrorScreen", "HelpScreen", "journal_offer_dialog", "quit_dialog"]
+__all__ = [
+    "ChoiceScreen",
+    "ErrorScreen",
+    "HelpScreen",
+    "journal_offer_dialog",
+    "quit_dialog",
+    "tombstone_dialog",
+]
 
 Choice = tuple[str, str, str]
 """(key, label, result): pressing `key` dismisses the dialog with `result`."""
@@ -206,4 +213,16 @@ def quit_dialog(counts: dict[Decision, int], journal_active: bool) -> ChoiceScre
         body,
         [("q", "quit", "quit"), ("c", "review and commit", "commit")],
         cancel="stay",
+    )
+
+
+def tombstone_dialog() -> ChoiceScreen:
+    """The separate confirmation a merge of a tombstone takes."""
+    return ChoiceScreen(
+        "Merge a tombstone?",
+        "This record has no value: it is a deletion (e.g. an earlier purge's tombstone), not a failed "
+        "record. Merged, it deletes its key from the destination topic if that is compacted, and "
+        "every consumer of it sees the key deleted.",
+        [("t", "merge the tombstone all the same", "merge")],
+        cancel="no",
     )

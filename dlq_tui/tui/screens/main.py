@@ -24,7 +24,7 @@ from dlq_tui.triage.filter import parse
 from dlq_tui.tui import keys
 from dlq_tui.tui.decider import Decider
 from dlq_tui.tui.editing import diff_dialog, invalid_dialog, run_editor
-from dlq_tui.tui.screens.dialogs import HelpScreen, quit_dialog
+from dlq_tui.tui.screens.dialogs import HelpScreen, quit_dialog, tombstone_dialog
 from dlq_tui.tui.screens.export import ExportScreen
 from dlq_tui.tui.screens.review import CommitOutcome, ReviewScreen
 from dlq_tui.tui.screens.triage_screen import DETAIL_SIZES, TriageScreen
@@ -79,7 +79,7 @@ class MainScreen(TriageScreen):
             self.notify("a bulk decision is still running", severity="warning")
         return self.decider.running
 
-    def _decide(self, decision: Decision | None) -> None:
+    def _decide(self, decision: Decision | None, *, allow_tombstones: bool = False) -> None:
         """Stage `decision` (None: undo) on the selection, or on the cursor row and move on."""
         if self._busy():
             return
@@ -88,12 +88,24 @@ class MainScreen(TriageScreen):
             if decision is not None:
                 self.notify("no record here", severity="warning")
             return
-        done = self.decider.decide(self.engine, rows, decision, bulk=bulk)
+        if (
+            decision is Decision.MERGE
+            and not bulk
+            and not allow_tombstones
+            and self.engine.is_tombstone(rows[0])
+        ):
+            self.app.push_screen(tombstone_dialog(), lambda answer: self._tombstone_answered(answer))
+            return
+        done = self.decider.decide(self.engine, rows, decision, bulk=bulk, allow_tombstones=allow_tombstones)
         if done is None:
             what = "undoing" if decision is None else f"staging {decision.value}"
             self.say(f"{what} on {len(rows):,} selected records…")
         else:
             self._decided(done)
+
+    def _tombstone_answered(self, answer: str | None) -> None:
+        if answer == "merge":
+            self._decide(Decision.MERGE, allow_tombstones=True)
 
     @on(Decider.Done)
     def _decided(self, done: Decider.Done) -> None:
@@ -207,6 +219,15 @@ class MainScreen(TriageScreen):
         if self.query_one("#staged", StagedBar).status == "filtering…":
             self.say("")
         self.table.apply_filter(message.text, message.flt, message.matches, message.covered)
+        if message.unknown:
+            why = f" ({one_line(message.reason, 120)})" if message.reason else ""
+            self.say(f"{message.unknown:,} undecodable records left out: the filter cannot judge them")
+            self.notify(
+                f"{message.unknown:,} records could not be decoded{why}: the filter cannot tell whether they "
+                "match, so they are left out (a bulk decision does not touch them)",
+                severity="warning",
+                timeout=12,
+            )
         if self.view == "groups":
             self.show_view("records")  # a filter shows records
 

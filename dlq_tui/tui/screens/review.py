@@ -293,7 +293,12 @@ class ReviewScreen(ModalScreen[CommitOutcome | None]):
                 )
                 report = watched.report
             else:
-                report = await self.engine.commit(progress=progress, on_fenced=fenced, reason=reason)
+                report = await self.engine.commit(
+                    progress=progress,
+                    on_fenced=fenced,
+                    waiting=lambda text: progress(text, 0, 0),
+                    reason=reason,
+                )
         except asyncio.CancelledError:
             self.post_message(self.Finished(CommitOutcome(None, cancelled=True)))
             raise

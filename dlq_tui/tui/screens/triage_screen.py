@@ -300,8 +300,14 @@ class TriageScreen(Screen[None]):
             loaded=engine.row_count(),
             unresolved=engine.unresolved_count(),
             decided=sum(engine.staged_counts().values()),
-            notes=tuple(n for n in (engine.info.start_note,) if n),
+            notes=tuple(n for n in (engine.info.start_note, self._tombstone_note()) if n),
         )
+
+    def _tombstone_note(self) -> str | None:
+        hidden = self.engine.hidden_tombstones()
+        if not hidden:
+            return None
+        return f"{hidden:,} tombstones (null values) hidden: deletions, not failed records (--show-tombstones shows them)"
 
     @on(TriageTable.Said)
     def _table_said(self, message: TriageTable.Said) -> None:

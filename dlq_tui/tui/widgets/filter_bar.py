@@ -43,6 +43,9 @@ class Counted:
     matches: array[int]
     total: int
     covered: int
+    unknown: int = 0
+    """Rows the filter could not judge (their key or value could not be decoded)."""
+    reason: str | None = None
 
 
 class FilterBar(Vertical):
@@ -58,12 +61,15 @@ class FilterBar(Vertical):
 
     @dataclass
     class Applied(Message):
-        """Show the matches of `flt` (among the rows loaded before store row `covered`)."""
+        """Show the matches of `flt` (among the rows loaded before store row `covered`); `unknown`
+        rows could not be judged (undecodable) and are not among them."""
 
         text: str
         flt: Filter
         matches: array[int]
         covered: int
+        unknown: int = 0
+        reason: str | None = None
 
     @dataclass
     class Cleared(Message):
@@ -138,6 +144,9 @@ class FilterBar(Vertical):
         self._token += 1
         self._counted = None
 
+    def _applied(self, c: Counted) -> Applied:
+        return self.Applied(c.text, c.flt, c.matches, c.covered, c.unknown, c.reason)
+
     def action_syntax(self) -> None:
         self.post_message(self.HelpWanted())
 
@@ -184,9 +193,12 @@ class FilterBar(Vertical):
     @work(thread=True, exclusive=True, group="filter-count")
     def _count(self, token: int, text: str, flt: Filter, rows: array[int], covered: int) -> None:
         worker = get_current_worker()
-        matches = self.engine.match(flt, rows, cancelled=lambda: worker.is_cancelled)
+        result = self.engine.match_with_unknown(flt, rows, cancelled=lambda: worker.is_cancelled)
         if not worker.is_cancelled:
-            self.post_message(self._Counted(Counted(token, text, flt, matches, len(rows), covered)))
+            counted = Counted(
+                token, text, flt, result.matched, len(rows), covered, len(result.unknown), result.reason
+            )
+            self.post_message(self._Counted(counted))
 
     @on(_Counted)
     def _on_counted(self, message: _Counted) -> None:
@@ -196,9 +208,9 @@ class FilterBar(Vertical):
         self._counted = counted
         if self._apply_when_counted == counted.text:
             self._apply_when_counted = None
-            self.post_message(self.Applied(counted.text, counted.flt, counted.matches, counted.covered))
+            self.post_message(self._applied(counted))
         elif self.is_open:
-            self.show_count(len(counted.matches), counted.total)
+            self.show_count(len(counted.matches), counted.total, counted.unknown)
 
     @on(Input.Submitted, "#filter-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -217,7 +229,7 @@ class FilterBar(Vertical):
         counted = self._counted
         if counted is not None and counted.text == text:
             self.close()
-            self.post_message(self.Applied(counted.text, counted.flt, counted.matches, counted.covered))
+            self.post_message(self._applied(counted))
             return
         if self._counting != (self._token, text):  # not already being counted
             self._typed(text, now=True)
@@ -237,13 +249,12 @@ class FilterBar(Vertical):
             Content.assemble((f"counting matches in {total:,} records…", "italic"), "  ", (HINT, "dim"))
         )
 
-    def show_count(self, matches: int, total: int) -> None:
+    def show_count(self, matches: int, total: int, unknown: int = 0) -> None:
         self.status.remove_class("-error")
-        self.status.update(
-            Content.assemble(
-                (f"{matches:,} of {total:,} records match", "bold"), "  ", ("enter: show them", "dim")
-            )
-        )
+        parts: list[str | tuple[str, str]] = [(f"{matches:,} of {total:,} records match", "bold")]
+        if unknown:
+            parts += [" · ", (f"{unknown:,} undecodable: not known to match, left out", "$text-warning")]
+        self.status.update(Content.assemble(*parts, "  ", ("enter: show them", "dim")))
 
     def show_error(self, error: FilterError, text: str) -> None:
         self.status.add_class("-error")
