@@ -308,7 +308,7 @@ def scan(
     low = b""
     low_chunk = -1
     for n, row in enumerate(rows):
-        if n & 4095 == 0:
+        if n & 63 == 0:  # decoding a row takes tens of µs: stop soon when asked
             if cancelled is not None and cancelled():
                 break
             if n & 65535 == 0:
@@ -422,8 +422,11 @@ def _scan_word(
             matched[ok] = np.isin(decided, np.concatenate(hit_rows))
     matches = flt.matches
     for n, i in enumerate(np.flatnonzero(~ok).tolist()):
-        if n & 65535 == 65535:
-            store.release_pages()  # what decoding paged in (it reads rows in place)
+        if n & 63 == 63:
+            if cancelled is not None and cancelled():
+                break
+            if n & 65535 == 65535:
+                store.release_pages()  # what decoding paged in (it reads rows in place)
         row = int(wanted[i])
         if matches(subject(row)):
             matched[i] = True
