@@ -136,7 +136,9 @@ class MemoryCommitter:
         progress: ProgressHook | None = None,
         fault: FaultHook | None = None,
         report: CommitReport | None = None,
+        waiting: Callable[[str], None] | None = None,
     ) -> CommitReport:
+        """`waiting` is never called: nothing here waits on a broker."""
         report = report if report is not None else CommitReport()
         if self.fail_with is not None:
             message, self.fail_with = self.fail_with, None
