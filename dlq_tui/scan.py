@@ -41,7 +41,16 @@ import numpy as np
 from dlq_tui.decode.dlq_headers import HEADERS, Enc
 from dlq_tui.decode.formats import Format
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
-from dlq_tui.scan_pool import MIN_CHUNKS, NOT_PLAIN, PLAIN_ASCII, PLAIN_UNICODE, UNKNOWN, WordPool, row_flag
+from dlq_tui.scan_pool import (
+    MIN_CHUNKS,
+    NOT_PLAIN,
+    PLAIN_ASCII,
+    PLAIN_UNICODE,
+    UNKNOWN,
+    WordPool,
+    chunk_flags_np,
+    row_flag,
+)
 from dlq_tui.triage.arena import Buffer
 from dlq_tui.triage.filter import Filter
 from dlq_tui.triage.filter_ast import And, Compare, Not, Or, PatternKind, Range, TextField, TextTerm
@@ -218,6 +227,8 @@ class PlainFlags:
             return flags
         if pool is not None:
             self._ensure_in_pool(first, rows, pool)
+        else:
+            self._ensure_vectorised(first, rows, cancelled)
         compute = self._compute
         for row in range(first, rows):
             if row & 4095 == 0:
@@ -229,6 +240,30 @@ class PlainFlags:
                 flags[row] = compute(row)
         self._store.release_pages()
         return flags
+
+    def _ensure_vectorised(self, first: int, rows: int, cancelled: Callable[[], bool] | None) -> None:
+        """Flags of rows `first` to `rows` chunk by chunk with numpy (`chunk_flags_np`); rows with
+        non-ASCII bytes are left to `row_flag`."""
+        store, flags = self._store, self._flags
+        pos, klen, vlen, count = (
+            np.frombuffer(c, t)
+            for c, t in zip(store.layout_columns(), (np.int64, np.int32, np.int32, np.int32), strict=True)
+        )
+        widths = np.asarray(self.widths() or [0], np.int16)
+        chunk = pos[first:rows] >> 32
+        for c in np.unique(chunk).tolist():
+            if cancelled is not None and cancelled():
+                return
+            lo = first + int(np.searchsorted(chunk, c, side="left"))
+            hi = first + int(np.searchsorted(chunk, c, side="right"))
+            buf = store.chunk_buffer(c)
+            found, slow = chunk_flags_np(
+                buf, pos[lo:hi] & 0xFFFFFFFF, klen[lo:hi], vlen[lo:hi], count[lo:hi], widths
+            )
+            flags[lo:hi] = found.tobytes()
+            for i in slow.tolist():
+                flags[lo + i] = self._compute(lo + i)
+            store.release_pages(c)
 
     def _ensure_in_pool(self, first: int, rows: int, pool: WordPool) -> None:
         store, flags = self._store, self._flags

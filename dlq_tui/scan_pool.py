@@ -151,3 +151,86 @@ class WordPool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _positions(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask)
+
+
+def _any_in(positions: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether any of the sorted `positions` lies in [lo, hi), per range."""
+    return np.searchsorted(positions, hi) > np.searchsorted(positions, lo)
+
+
+def _is_letter(b: np.ndarray) -> np.ndarray:
+    folded = b | 0x20
+    return (folded >= 0x61) & (folded <= 0x7A)
+
+
+def chunk_flags_np(
+    buf: Buffer | bytearray,
+    starts: np.ndarray,
+    klens: np.ndarray,
+    vlens: np.ndarray,
+    counts: np.ndarray,
+    widths: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`row_flag` for many rows of one chunk at once: (flags, rows that need `row_flag` because
+    they hold non-ASCII bytes). Flags of those rows are left UNKNOWN. A few passes over the chunk
+    find the bytes that matter (controls, DEL, backslash, non-ASCII); ranges are then counted with
+    binary searches, and headers walked for all rows at once."""
+    data = np.frombuffer(bytes(buf) if isinstance(buf, bytearray) else buf, np.uint8)
+    control = (data < 0x20) & (data != 0x09) & (data != 0x0A) & (data != 0x0D)
+    control |= data == 0x7F
+    bad_hdr = _positions(control)  # not printable in a text header
+    bad_kv = _positions((control & (data != 0x1B)) | (data == 0x5C))  # ESC is fine, a backslash not
+    non_ascii = _positions(data >= 0x80)
+    n = len(starts)
+    kl = np.maximum(klens, 0).astype(np.int64)
+    vl = np.maximum(vlens, 0).astype(np.int64)
+    starts = starts.astype(np.int64)
+    kv_end = starts + kl + vl
+    not_plain = _any_in(bad_kv, starts, kv_end)
+    slow = _any_in(non_ascii, starts, kv_end)
+    both = np.flatnonzero((kl > 0) & (vl > 0))
+    if len(both):
+        at = starts[both] + kl[both]
+        not_plain[both] |= _is_letter(data[at - 1]) & _is_letter(data[at])
+    h = kv_end.copy()
+    for k in range(int(counts.max()) if n else 0):
+        act = np.flatnonzero(counts > k)
+        idx = h[act]
+
+        def byte(i: int, idx: np.ndarray = idx) -> np.ndarray:
+            out: np.ndarray = data[idx + i].astype(np.int64)
+            return out
+
+        nid = byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24
+        raw_len = byte(4) | byte(5) << 8 | byte(6) << 16 | byte(7) << 24
+        ln = np.where(raw_len >= 1 << 31, raw_len - (1 << 32), raw_len)
+        vs = idx + 8
+        ve = vs + np.maximum(ln, 0)
+        w = widths[nid]
+        present = ln >= 0
+        bad = (w < 0) | (present & (ln > 0xFFFF))
+        integer = np.flatnonzero(present & (w > 0))
+        if len(integer):
+            iw, iln, ivs = w[integer], ln[integer], vs[integer]
+            wrong = np.where(iw == 9, (iln < 1) | (iln > 8), iln != iw)
+            # Three letters in a row among its (at most 8 read) bytes spell a word.
+            window = np.minimum(iln, 8)
+            cols = np.arange(8)
+            inside = cols[None, :] < window[:, None]
+            gathered = data[np.minimum(ivs[:, None] + cols[None, :], len(data) - 1)]
+            letters = _is_letter(gathered) & inside
+            spelled = (letters[:, :-2] & letters[:, 1:-1] & letters[:, 2:]).any(axis=1)
+            bad[integer] |= wrong | spelled | (iln > 8)
+        text = present & (w == 0)
+        bad |= text & _any_in(bad_hdr, vs, ve)
+        slow[act] |= text & _any_in(non_ascii, vs, ve)
+        not_plain[act] |= bad
+        h[act] = ve
+    flags = np.full(n, PLAIN_ASCII, np.uint8)
+    flags[slow] = UNKNOWN
+    flags[not_plain] = NOT_PLAIN
+    return flags, np.flatnonzero(slow & ~not_plain)

@@ -327,3 +327,16 @@ def test_word_scan_in_worker_processes_agrees(tmp_path: Path) -> None:
     finally:
         pool.close()
         store.close()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recs=records(), chunk=st.sampled_from([1, 64, 4096]))
+def test_vectorised_row_flags_equal_the_row_by_row_ones(recs: list[RawRecord], chunk: int) -> None:
+    from dlq_tui.scan import PlainFlags
+
+    store = RecordStore(chunk_size=chunk, arena=MemoryArena())
+    store.extend(recs)
+    vectorised = PlainFlags(store)
+    got = bytes(vectorised.ensure(len(store)))
+    one_by_one = PlainFlags(store)
+    assert list(got) == [one_by_one._compute(r) for r in range(len(store))]
