@@ -593,8 +593,10 @@ class TriageSession:
         event loop (without it, the buffer is read here, which is only safe on the event loop)."""
         if decisions is None:
             decisions = self.decisions_snapshot()
-        self.group_index.update()
-        self.store.release_pages()  # indexing read every row's headers from the arena
+        total = len(self.store)
+        for upto in range(65536, total + 65536, 65536):
+            self.group_index.update(min(upto, total))
+            self.store.release_pages()  # indexing reads every row's headers from the arena
         return self.group_index.summaries(
             self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
         )
