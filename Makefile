@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK := compose/stack
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install system-deps stack-up stack-down stack-status demo seed test test-fast fuzz soak lint format bench lock clean
 
@@ -71,7 +72,7 @@ format: install
 	$(BIN)/ruff format dlq_tui tests bench
 
 bench: install stack-up
-	eval "$$($(STACK) env)"; $(BIN)/python -m bench
+	eval "$$($(STACK) env)"; $(BIN)/python -m bench $(BENCH_ARGS)
 
 lock: $(BIN)/activate
 	$(BIN)/pip install -q -e '.[dev]'
