@@ -522,6 +522,19 @@ class TriageSession:
     def decision(self, row: int) -> Decision | None:
         return self.buffer.get(self.store.rid_at(row))
 
+    async def warm(self) -> None:
+        """Once the snapshot is read: classify the rows for the byte-level filter prefilter and
+        index their failure groups, in a thread, so the first filter and the groups view are quick."""
+
+        def work() -> None:
+            if self._plain is None or self._plain_store is not self.store:
+                self._plain, self._plain_store = PlainFlags(self.store), self.store
+            self._plain.ensure(len(self.store))
+            self.group_index.update()
+            self.store.release_pages()
+
+        await asyncio.to_thread(work)
+
     def match(
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
