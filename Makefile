@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK := compose/stack
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: install system-deps stack-up stack-down stack-status demo seed test test-fast lint format bench lock clean
+.PHONY: install system-deps stack-up stack-down stack-status demo seed test test-fast fuzz soak lint format bench lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,18 @@ test: install system-deps
 test-fast: install
 	DLQ_TUI_TEST_BOOTSTRAP=127.0.0.1:1 DLQ_TUI_TEST_REGISTRY_URL=http://127.0.0.1:1 $(BIN)/pytest -m "not stack" $(PYTEST_ARGS)
 
+# Thousands of hypothesis examples per target (decoders, DLQ headers, filters); no broker needed.
+fuzz: install
+	DLQ_TUI_FUZZ_EXAMPLES=$${DLQ_TUI_FUZZ_EXAMPLES:-5000} $(BIN)/pytest tests/test_fuzz.py -q --timeout 3600
+
+# Not in CI: 200,000 records in 40 commits with kills, broker restarts and fencing on a private
+# broker, and three engineers for 50 rounds; figures (JSON lines) go to soak-figures.jsonl.
+soak: install system-deps stack-up
+	eval "$$($(STACK) env)"; \
+	DLQ_TUI_SOAK_RECORDS=$${DLQ_TUI_SOAK_RECORDS:-200000} DLQ_TUI_SOAK_COMMITS=$${DLQ_TUI_SOAK_COMMITS:-40} \
+	DLQ_TUI_FAULT_ROUNDS=$${DLQ_TUI_FAULT_ROUNDS:-50} DLQ_TUI_FAULT_FIGURES=$${DLQ_TUI_FAULT_FIGURES:-soak-figures.jsonl} \
+	$(BIN)/pytest tests/test_faults_soak.py tests/test_faults_concurrent.py -q -p no:logging --timeout 7200
+
 lint: install
 	$(BIN)/ruff check dlq_tui tests bench
 	$(BIN)/ruff format --check dlq_tui tests bench
@@ -59,7 +72,7 @@ format: install
 	$(BIN)/ruff format dlq_tui tests bench
 
 bench: install stack-up
-	eval "$$($(STACK) env)"; $(BIN)/python -m bench
+	eval "$$($(STACK) env)"; $(BIN)/python -m bench $(BENCH_ARGS)
 
 lock: $(BIN)/activate
 	$(BIN)/pip install -q -e '.[dev]'

@@ -1,4 +1,7 @@
-"""`make bench`: every benchmark, each printing its figures next to its baseline from the same run."""
+"""`make bench`: every benchmark, each printing its figures next to its baseline from the same run.
+
+`python -m bench --huge` (`make bench BENCH_ARGS=--huge`) adds the 10M x 1 KB run of
+bench_scale (seeded once, reused); `--plot` redraws docs/img/performance.png."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    extra = [a for a in sys.argv[1:] if a in ("--huge", "--plot")]
     runs = [
         [sys.executable, "-m", "bench.bench_engine"],
+        [sys.executable, "-m", "bench.bench_scale", *extra],
         [sys.executable, str(HERE / "bench_store.py"), "--records", "1000000"],
         [sys.executable, str(HERE / "bench_groups.py"), "--records", "1000000"],
         [sys.executable, str(HERE / "bench_decode.py")],

@@ -11,6 +11,7 @@ from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
 from typing import Literal
 
@@ -54,8 +55,12 @@ from dlq_tui.plan import (
     TombstoneFate,
     transaction_batches,
 )
+from dlq_tui.scan import PlainFlags, plan_scan, scan
+from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
+from dlq_tui.testhooks import pause as test_pause
+from dlq_tui.triage.arena import ArenaDigestError
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.edits import Edit, EditStore
 from dlq_tui.triage.filter import Filter
@@ -216,6 +221,10 @@ class TriageSession:
         self._stop_requested = False
         self._reader: SnapshotReader | None = None
         self._unresolved_count: dict[int, int] = {}
+        # Which rows' bytes are their texts (filled by filter scans; see dlq_tui.scan).
+        self._plain: PlainFlags | None = None
+        self._plain_store: RecordStore | None = None
+        self._word_pool: WordPool | None = None
         self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
         self._tombstone_rows = array("i")
         self._tombstone_merges_allowed: set[RecordId] = set()
@@ -412,6 +421,7 @@ class TriageSession:
             for partition, n in counts.items():
                 self._unresolved_count[partition] += n
             self._flag_tombstones(first, len(self.store))
+            await test_pause("loading")  # test-only: no-op unless DLQ_TUI_PAUSE_AT says so
             yield range(first, len(self.store))
 
     def _flag_tombstones(self, first: int, end: int) -> None:
@@ -440,6 +450,21 @@ class TriageSession:
             else:
                 counts[rec.partition] += 1
         return flags, counts
+
+    async def stream(self) -> AsyncIterator[Sequence[RecordLike]]:
+        """The snapshot's unresolved records (all of them with --from-beginning) in batches, each
+        partition in offset order, without storing them: for one-pass readers such as `print`,
+        whose memory then stays bounded by a batch whatever the DLQ's size. Instead of `load()`,
+        not with it; `unresolved_count()` counts what was streamed."""
+        if self._reader is None:
+            raise RuntimeError("open() first")
+        async for batch in self._reader.batches():
+            flags, counts = self._resolved_flags(batch)
+            if not self.config.from_beginning and any(flags):
+                batch = [rec for rec, resolved in zip(batch, flags, strict=True) if not resolved]
+            for partition, n in counts.items():
+                self._unresolved_count[partition] += n
+            yield batch
 
     async def load_all(self) -> None:
         async for _ in self.load():
@@ -497,16 +522,55 @@ class TriageSession:
     def decision(self, row: int) -> Decision | None:
         return self.buffer.get(self.store.rid_at(row))
 
+    async def warm(self) -> None:
+        """Once the snapshot is read: classify the rows for the byte-level filter prefilter and
+        index their failure groups, in a thread, so the first filter and the groups view are quick."""
+
+        def work() -> None:
+            if self._plain is None or self._plain_store is not self.store:
+                self._plain, self._plain_store = PlainFlags(self.store), self.store
+            self._plain.ensure(len(self.store))
+            self.group_index.update()
+            self.store.release_pages()
+
+        await asyncio.to_thread(work)
+
     def match(
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
+        if flt.needs_decode:
+            formats = (self.config.key_format, self.config.value_format)
+            plan = plan_scan(flt, self.store.header_names(), formats)
+            if plan.useful:
+                if self._plain is None or self._plain_store is not self.store:
+                    self._plain, self._plain_store = PlainFlags(self.store), self.store
+                subject = partial(LazySubject, self)
+                if self._word_pool is None and scan_workers() > 0:
+                    self._word_pool = WordPool(scan_workers())
+                try:
+                    return scan(
+                        self.store,
+                        self._plain,
+                        plan,
+                        flt,
+                        rows,
+                        subject,
+                        cancelled=cancelled,
+                        pool=self._word_pool,
+                    )
+                finally:
+                    self.store.release_pages()
         out = array("i")
         for n, row in enumerate(rows):
-            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
-                break
+            if n % CANCEL_CHECK_ROWS == 0:
+                if cancelled is not None and cancelled():
+                    break
+                if n and n % 65536 == 0:
+                    self.store.release_pages()  # decoding reads the arena in place
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
+        self.store.release_pages()
         return out
 
     def match_with_unknown(
@@ -544,7 +608,10 @@ class TriageSession:
         event loop (without it, the buffer is read here, which is only safe on the event loop)."""
         if decisions is None:
             decisions = self.decisions_snapshot()
-        self.group_index.update()
+        total = len(self.store)
+        for upto in range(65536, total + 65536, 65536):
+            self.group_index.update(min(upto, total))
+            self.store.release_pages()  # indexing reads every row's headers from the arena
         return self.group_index.summaries(
             self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
         )
@@ -971,6 +1038,7 @@ class TriageSession:
         reason: str | None,
     ) -> CommitReport:
         staged, _missing = self.staged_writes()
+        await asyncio.to_thread(self.verify_payloads, staged)
         if only is not None:
             staged = [w for w in staged if w[0].rid in only]
         # A subset (the canary) is one transaction of its own, whatever the rate cap.
@@ -1034,6 +1102,14 @@ class TriageSession:
                 raise
             self._apply(report)
             return report
+
+    def verify_payloads(self, writes: Sequence[tuple[RowView, Decision]]) -> None:
+        """Refuse (DlqError, nothing written) when the stored bytes of any write are not those
+        that were loaded: a commit copies exactly what was inspected. For a thread."""
+        try:
+            self.store.verify_rows(view.row for view, _ in writes)
+        except ArenaDigestError as exc:
+            raise DlqError(f"refusing to commit: {exc}; reopen the DLQ to read the records again") from exc
 
     async def _resolved_by_others(self, writes: Sequence[tuple[RecordLike, Decision]]) -> CommitReport | None:
         """If every one of `writes` is resolved in the group's offsets now (another session
@@ -1237,3 +1313,6 @@ class TriageSession:
             self.journal = None
         if self.registry is not None:
             self.registry.close()
+        if self._word_pool is not None:
+            self._word_pool.close()
+        self.store.close()

@@ -159,6 +159,10 @@ class Engine(Protocol):
         decode differently now (repaint them)."""
         ...
 
+    async def warm(self) -> None:
+        """After loading: prepare what makes the first filter and the groups quick (in a thread)."""
+        ...
+
     async def reopen(self) -> Engine:
         """A new engine on the same DLQ (new snapshot, fresh group offsets) that keeps the staged
         decisions still unresolved; this one is closed. If the new one cannot open, this one stays

@@ -21,7 +21,6 @@ from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.plan import CommitPlan, plan_lines, result_lines
-from dlq_tui.record_json import dumps, record_json
 from dlq_tui.redrive import missing_origin_message
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.filter import parse
@@ -33,9 +32,17 @@ EDIT = "e"
 def describe(session: TriageSession, row: int, out: TextIO) -> None:
     """The record as `ask` and `print` show it (one block, escaped)."""
     d = session.decoded(row)
+    describe_decoded(
+        d, session.config.source, out, session.group_of(row) if d.dlq.source is not None else None
+    )
+
+
+def describe_decoded(d: DecodedRecord, source: str, out: TextIO, group: str | None = None) -> None:
+    """`describe` for a decoded record of topic `source` (also one that is not stored); `group` is
+    its failure group id (default: computed from its DLQ headers, as the group index does)."""
     raw = d.raw
     out.write(
-        f"Record at offset #{raw.offset} in topic '{session.config.source}' (partition {raw.partition}), "
+        f"Record at offset #{raw.offset} in topic '{source}' (partition {raw.partition}), "
         f"{iso_ts(raw.timestamp)}\n"
     )
     out.write(f"  key:     {_text(d.key.text if raw.key is not None else '(none)', d.key.error)}\n")
@@ -55,7 +62,8 @@ def describe(session: TriageSession, row: int, out: TextIO) -> None:
             f"  origin:  {safe_text(dlq.original_topic)} partition {dlq.original_partition} offset {dlq.original_offset}\n"
         )
     if dlq.source is not None:
-        out.write(f"  group:   {session.group_of(row)} ({dlq.convention_name})\n")
+        group_id = group if group is not None else dlq.fingerprint().id
+        out.write(f"  group:   {group_id} ({dlq.convention_name})\n")
     other = [name for name, _ in raw.headers if not is_dlq_header(name)]
     if other:
         out.write(f"  headers: {', '.join(one_line(safe_text(n), 60) for n in other)}\n")
@@ -288,6 +296,10 @@ async def run(
     flt_text: str = args.where
     if flt_text:
         parse(flt_text)  # a syntax error is a usage error before anything connects
+    if command == "print":
+        from dlq_tui.print_stream import print_streaming  # it uses this module's formatting
+
+        return await print_streaming(config, flt_text, args.format, args.limit, out)
     session = await _open(config)
     if session.start_note:  # stderr: `print --format jsonl` output stays pure JSON
         print(f"dlq-tui: {session.start_note}", file=sys.stderr)
@@ -306,18 +318,6 @@ async def run(
             return await run_groups(session, rows, args.format, out)
         # What is printed is decoded from the registry's cache: fetch the schemas once, up front.
         await asyncio.to_thread(session.prefetch_schemas, rows)
-        if command == "print":
-            limit = args.limit or len(rows)
-            for row in rows[:limit]:
-                if args.format == "jsonl":
-                    out.write(dumps(record_json(session.decoded(row), config.source)) + "\n")
-                else:
-                    describe(session, row, out)
-            if args.format == "text":
-                out.write(
-                    f"{min(limit, len(rows))} of {session.unresolved_count()} unresolved records shown\n"
-                )
-            return 0
         if command in ("merge-all", "purge-all"):
             decision = Decision.MERGE if command == "merge-all" else Decision.PURGE
             if decision is Decision.MERGE and session.to_origin:

@@ -8,12 +8,12 @@ from dlq_tui.decode.dlq_headers import DlqInfo, header_display, parse_dlq_header
 TS = 1_767_225_600_123  # 2026-01-01T00:00:00.123Z
 
 SPRING = (
-    ("kafka_dlt-original-topic", b"order-canceled"),
+    ("kafka_dlt-original-topic", b"invoice-voided"),
     ("kafka_dlt-original-partition", struct.pack(">i", 3)),
     ("kafka_dlt-original-offset", struct.pack(">q", 1234567890123)),
     ("kafka_dlt-original-timestamp", struct.pack(">q", TS)),
     ("kafka_dlt-original-timestamp-type", b"CREATE_TIME"),
-    ("kafka_dlt-original-consumer-group", b"order-canceled-consumer"),
+    ("kafka_dlt-original-consumer-group", b"invoice-voided-consumer"),
     ("kafka_dlt-exception-fqcn", b"org.springframework.kafka.listener.ListenerExecutionFailedException"),
     ("kafka_dlt-exception-cause-fqcn", b"java.net.SocketTimeoutException"),
     ("kafka_dlt-exception-message", "Timeout talking to wärehouse".encode()),
@@ -41,12 +41,12 @@ CONNECT = (
 def test_spring_headers() -> None:
     info = parse_dlq_headers(SPRING)
     assert info == DlqInfo(
-        original_topic="order-canceled",
+        original_topic="invoice-voided",
         original_partition=3,
         original_offset=1234567890123,
         original_timestamp=TS,
         original_timestamp_type="CREATE_TIME",
-        consumer_group="order-canceled-consumer",
+        consumer_group="invoice-voided-consumer",
         exception_class="org.springframework.kafka.listener.ListenerExecutionFailedException",
         exception_cause_class="java.net.SocketTimeoutException",
         exception_message="Timeout talking to wärehouse",

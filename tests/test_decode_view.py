@@ -42,7 +42,7 @@ class OneSchema:
         self.calls += 1
         if schema_id != 7:
             raise RegistryError(f"fetching schema id {schema_id}: not found")
-        return RegisteredSchema(7, "AVRO", json.dumps(SCHEMA), self.parsed, "order-canceled-value")
+        return RegisteredSchema(7, "AVRO", json.dumps(SCHEMA), self.parsed, "invoice-voided-value")
 
 
 def avro_value(record: object) -> bytes:
@@ -73,7 +73,7 @@ def test_decoded_record_is_a_filter_subject() -> None:
     subject: FilterSubject = rec
     assert (subject.partition, subject.offset, subject.timestamp) == (2, 100, 1_767_225_600_000)
     assert rec.key.kind == "text" and rec.key_text() == "ORD0042"
-    assert rec.value.kind == "avro" and rec.value.subject == "order-canceled-value"
+    assert rec.value.kind == "avro" and rec.value.subject == "invoice-voided-value"
     assert json.loads(rec.value_text()) == VALUE
     assert rec.error_text() == "java.util.concurrent.TimeoutException: no answer in 30s"
     assert rec.dlq.original_partition == 1

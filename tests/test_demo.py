@@ -10,17 +10,20 @@ from fastavro import parse_schema, schemaless_reader
 from dlq_tui.decode.registry import SchemaRegistry
 from dlq_tui.demo.__main__ import main as demo_main
 from dlq_tui.demo.conventions import FAILURE_KINDS
-from dlq_tui.demo.data import DLQ_TOPIC, RETRY_TOPIC, order_canceled_schema
+from dlq_tui.demo.data import order_canceled_schema
 from tests.stack import Stack, kcat_read, kcat_topics
 
 
-def test_seed_makes_the_demo_dlq(stack: Stack) -> None:
-    assert demo_main(["seed", "-b", stack.bootstrap, "--registry", stack.registry_url, "--count", "30"]) == 0
-    assert {DLQ_TOPIC, RETRY_TOPIC} <= kcat_topics(stack.bootstrap)
-    records = kcat_read(stack.bootstrap, DLQ_TOPIC)
+def test_seed_makes_the_demo_dlq(stack: Stack, topic_name: str) -> None:
+    # The test's own topics: the demo's may be open in `make demo` on the same stack.
+    dlq_topic, retry_topic = f"{topic_name}-dead-letter-queue", f"{topic_name}-retry-1"
+    args = ["seed", "-b", stack.bootstrap, "--registry", stack.registry_url, "--count", "30"]
+    assert demo_main([*args, "--dlq-topic", dlq_topic, "--retry-topic", retry_topic]) == 0
+    assert {dlq_topic, retry_topic} <= kcat_topics(stack.bootstrap)
+    records = kcat_read(stack.bootstrap, dlq_topic)
     assert len(records) == 37 + 6 * len(FAILURE_KINDS)  # 30 + 4 awkward + 3 formats + 6 per failure kind
     assert {r.partition for r in records} == {0, 1, 2}
-    assert kcat_read(stack.bootstrap, RETRY_TOPIC) == []
+    assert kcat_read(stack.bootstrap, retry_topic) == []
 
     first = [r for r in records if r.partition == 0][:3]
     assert [r.key for r in first] == [b"ORD001", b"ORD002", b"ORD003"]
@@ -30,7 +33,7 @@ def test_seed_makes_the_demo_dlq(stack: Stack) -> None:
     assert magic == 0
     with SchemaRegistry(stack.registry_url) as registry:
         registered = registry.get_schema(schema_id)
-    assert registered.subject in (None, f"{DLQ_TOPIC}-value")
+    assert registered.subject in (None, f"{dlq_topic}-value")
     datum = schemaless_reader(io.BytesIO(first[1].value[5:]), parse_schema(order_canceled_schema()))  # type: ignore[index]
     assert datum == {"orderNumber": "ORD002", "reason": "Ordered the wrong product"}
 

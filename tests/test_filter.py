@@ -86,7 +86,7 @@ FQCN = "kafka_dlt-exception-fqcn"
 
 
 def seed(n: int, reason: str = "wrong product", exc: str = "ListenerExecutionFailedException") -> Rec:
-    """A record like the seed DLQ `order-canceled-dead-letter-queue`."""
+    """A record like the seed DLQ `invoice-voided-dead-letter-queue`."""
     key = f"ORD{n:03d}"
     return Rec(
         partition=n % 3,
@@ -97,7 +97,7 @@ def seed(n: int, reason: str = "wrong product", exc: str = "ListenerExecutionFai
         fields={"orderId": [key], "reason": [reason], "customer.id": [f"C{n}"], "tags": ["a", "urgent"]},
         headers={
             FQCN: f"org.springframework.kafka.listener.{exc}",
-            "kafka_dlt-original-topic": "order-canceled",
+            "kafka_dlt-original-topic": "invoice-voided",
             "kafka_dlt-exception-message": "Listener failed; nested exception is TimeoutException",
         },
         error=f"org.springframework.kafka.listener.{exc}: Listener failed",
@@ -181,7 +181,7 @@ def test_value_field(text: str, r1: bool, r2: bool, r3: bool) -> None:
         ("header.kafka_dlt-exception-fqcn:*timeoutexception", True),
         ("header.kafka_dlt-exception-fqcn:Timeout", False),  # header literal: whole value
         ("header.kafka_dlt-exception-fqcn:org.springframework.kafka.listener.TimeoutException", True),
-        ("header.kafka_dlt-original-topic:order-canceled", True),
+        ("header.kafka_dlt-original-topic:invoice-voided", True),
         ("header.kafka_dlt-original-topic:*", True),  # presence
         ("header.absent.header_x-y:*", False),
         ("-header.absent.header_x-y:*", True),
@@ -259,7 +259,7 @@ def test_ts_in_utc_by_precision(text: str, inside: list[str], outside: list[str]
     ("text", "expected"),
     [
         ("ord001", True),  # bare word: case-insensitive substring of the full text
-        ("order-canceled", True),
+        ("invoice-voided", True),
         ("ORD001 wrong", True),
         ("ORD001 customer", True),  # "customer" is in the value
         ("ORD001 request", False),
@@ -268,7 +268,7 @@ def test_ts_in_utc_by_precision(text: str, inside: list[str], outside: list[str]
         ("nested*timeout", True),
         ("/ORD0+1/", True),
         ("/ord0+1/", False),
-        ("/order\\/canceled|order-canceled/", True),
+        ("/invoice\\/voided|invoice-voided/", True),
         ("and", False),  # lowercase keywords are plain words
         ("listener and", False),
     ],

@@ -14,7 +14,7 @@ from dlq_tui.triage.journal import Journal, JournalBusyError, RestoreResult, jou
 from dlq_tui.triage.records import RecordId
 
 M, P, S = Decision.MERGE, Decision.PURGE, Decision.SKIP
-DLQ = ("cluster-AbC123", "order-canceled-consumer", "order-canceled-dead-letter-queue")
+DLQ = ("cluster-AbC123", "payments-consumer", "payments-dead-letter-queue")
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,7 @@ def test_location_and_file_name(state_home: Path, tmp_path: Path, monkeypatch: p
     assert journal_dir() == state_home / "dlq-tui" / "journal"
     path = journal_path(*DLQ)
     assert path.parent == journal_dir()
-    assert path.name.startswith("cluster-AbC123_order-canceled-consumer_order-canceled-dead-letter-queue-")
+    assert path.name.startswith("cluster-AbC123_payments-consumer_payments-dead-letter-queue-")
     assert path.suffix == ".jsonl"
     assert journal_path(*DLQ) == path  # stable
     odd = journal_path("../../etc", "g/../x", "t\0p")

@@ -3,7 +3,6 @@ stack; kcat confirms what was written."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -49,25 +48,20 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-async def _article_dlq(stack: Stack) -> list[bytes]:
-    """The seed article's DLQ: its three orders, Avro in the wire format, Spring DLT headers."""
+async def _article_dlq(stack: Stack, dlq: str, retry: str) -> list[bytes]:
+    """The seed article's DLQ under names of this test: its three orders, Avro in the wire format,
+    Spring DLT headers."""
     with SchemaRegistry(stack.registry_url) as registry:
-        schema_id = registry.register(f"{DLQ_TOPIC}-value", order_canceled_schema())
+        schema_id = registry.register(f"{dlq}-value", order_canceled_schema())
     await recreate_topics(
-        stack.bootstrap,
-        {DLQ_TOPIC: {"cleanup.policy": "compact"}, RETRY_TOPIC: {"cleanup.policy": "compact"}},
-        3,
+        stack.bootstrap, {dlq: {"cleanup.policy": "compact"}, retry: {"cleanup.policy": "compact"}}, 3
     )
-    await wait_for_leaders(stack.bootstrap, [DLQ_TOPIC, RETRY_TOPIC])
-    for _ in range(100):  # offsets of the deleted topic go with it; wait for the coordinator
-        if not await group_offsets(stack.bootstrap, GROUP, DLQ_TOPIC):
-            break
-        await asyncio.sleep(0.1)
+    await wait_for_leaders(stack.bootstrap, [dlq, retry])
     now = int(time.time() * 1000)
     values = [wire_avro(schema_id, {"orderNumber": n, "reason": r}) for n, r in ARTICLE_ORDERS]
     await produce(
         stack.bootstrap,
-        DLQ_TOPIC,
+        dlq,
         [
             Rec(n.encode(), v, headers=spring_headers(0, 10 + i, now, FAILURES[i]), timestamp=now + i)
             for i, ((n, _), v) in enumerate(zip(ARTICLE_ORDERS, values, strict=True))
@@ -76,20 +70,33 @@ async def _article_dlq(stack: Stack) -> list[bytes]:
     return values
 
 
-async def test_seed_article_scenario_with_its_exact_command_line(stack: Stack) -> None:
-    if stack.bootstrap != "127.0.0.1:9092" or not stack.registry_root.endswith(":8081"):
-        pytest.skip("the article's command line names localhost:9092 and :8081; the stack runs elsewhere")
-    values = await _article_dlq(stack)
-    command = SEED_COMMAND_LINE
+def article_command_line(stack: Stack, group: str, dlq: str, retry: str) -> list[str]:
+    """The seed article's command line word for word, with this test's topics and group (never the
+    demo's: the suite may run while `make demo` is open) and the stack's addresses."""
+    names = {
+        "localhost:9092": stack.bootstrap,
+        "schema.registry.url=http://localhost:8081": f"schema.registry.url={stack.registry_root}",
+        GROUP: group,
+        DLQ_TOPIC: dlq,
+        RETRY_TOPIC: retry,
+    }
+    return [names.get(word, word) for word in SEED_COMMAND_LINE]
+
+
+async def test_seed_article_scenario_with_its_exact_command_line(stack: Stack, topic_name: str) -> None:
+    dlq, retry, group = f"{topic_name}-dead-letter-queue", f"{topic_name}-retry-1", unique_name("consumer")
+    values = await _article_dlq(stack, dlq, retry)
+    command = article_command_line(stack, group, dlq, retry)
+    assert len(command) == len(SEED_COMMAND_LINE) and command[0] == "ask"
     result = run(command, stdin="m\np\nm\n")
     assert result.returncode == 0, result.stderr
     assert "2 merged, 1 purged, 0 skipped" in result.stdout
     assert '"reason":"Ordered the wrong product"' in result.stdout  # Avro decoded through the registry
 
-    retry = kcat_read(stack.bootstrap, RETRY_TOPIC)
-    assert sorted((r.key, r.value) for r in retry) == [(b"ORD001", values[0]), (b"ORD003", values[2])]
-    dlq = kcat_read(stack.bootstrap, DLQ_TOPIC)
-    assert sorted(r.key for r in dlq if r.value is None) == [b"ORD001", b"ORD002", b"ORD003"]
+    retry_records = kcat_read(stack.bootstrap, retry)
+    assert sorted((r.key, r.value) for r in retry_records) == [(b"ORD001", values[0]), (b"ORD003", values[2])]
+    dlq_records = kcat_read(stack.bootstrap, dlq)
+    assert sorted(r.key for r in dlq_records if r.value is None) == [b"ORD001", b"ORD002", b"ORD003"]
 
     again = run(command, stdin="")
     assert again.returncode == 0

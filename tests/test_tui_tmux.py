@@ -51,9 +51,11 @@ class Tmux:
         )
 
     def keys(self, *keys: str) -> None:
+        """Send keys in order (the app reads them in order; tests wait for the screen they expect).
+        A key that must not run into the next one (Escape then q would read as Alt+q) is sent on
+        its own, followed by a wait for its effect."""
         for key in keys:
             self._tmux("send-keys", "-t", "t", key)
-            time.sleep(0.3)
 
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "t")
@@ -66,6 +68,16 @@ class Tmux:
                 return screen
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not on screen after {timeout}s:\n{screen}")
+            time.sleep(0.2)
+
+    def wait_gone(self, text: str, timeout: float = 40.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} still on screen after {timeout}s:\n{screen}")
             time.sleep(0.2)
 
     def kill(self) -> None:
@@ -170,7 +182,9 @@ async def test_terminals_and_no_color(
     tmux.wait_for("0 merge · 0 purge · 1 skip")
     tmux.keys("?")
     tmux.wait_for("Keys")
-    tmux.keys("Escape", "q")
+    tmux.keys("Escape")
+    tmux.wait_gone("Keys")
+    tmux.keys("q")
     tmux.wait_for("EXIT=0")
 
 

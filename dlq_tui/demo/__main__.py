@@ -177,9 +177,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="records per failure kind of every other DLQ header convention (default 6; 0: none)",
     )
+    parser.add_argument("--dlq-topic", default=DLQ_TOPIC, help=f"the DLQ to (re)create (default {DLQ_TOPIC})")
+    parser.add_argument("--retry-topic", default=RETRY_TOPIC, help=f"the destination (default {RETRY_TOPIC})")
     args = parser.parse_args(argv)
     return asyncio.run(
-        seed(args.bootstrap_servers, args.registry, args.count, formats=True, conventions=args.conventions)
+        seed(
+            args.bootstrap_servers,
+            args.registry,
+            args.count,
+            dlq_topic=args.dlq_topic,
+            retry_topic=args.retry_topic,
+            formats=True,
+            conventions=args.conventions,
+        )
     )
 
 

@@ -42,7 +42,8 @@ INIT_TIMEOUT_SECONDS = 60.0
 WAITING_MESSAGE = "broker unreachable, retrying… ({what}; Ctrl-C to give up)"
 
 FaultHook = Callable[[str], Awaitable[None]]
-"""Called at named stages ('produced', 'offsets-sent'); tests raise from it to inject a failure."""
+"""Called at named stages ('produced', 'offsets-sent', and 'aborting' before the producer aborts a
+failed transaction); tests raise from it (or wait in it) to inject a failure at that point."""
 ProgressHook = Callable[[str, int, int], None]
 """(stage, done, total): stage is 'producing' or 'committing'."""
 WaitHook = Callable[[str], None]
@@ -442,12 +443,12 @@ class Committer:
         merged = purged = tombstones = withheld = 0
         waits = self._waits
         committing = False
+        merge_futures: list[asyncio.Future[Any]] = []
+        tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
         by_destination: dict[str, int] = {}
         route, audit = request.route, request.audit
         try:
             await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
-            merge_futures = []
-            tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
             no_protection: dict[bytes, int] = {}
             for i, (record, decision) in enumerate(batch):
                 key, partition = record.key, record.partition
@@ -537,7 +538,13 @@ class Committer:
         except (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch) as exc:
             raise _fenced(report) from exc  # the session that fenced us aborted our transaction
         except BaseException as exc:  # also on cancellation: never leave the transaction open
-            await self._abort(producer, request.transactional_id)
+            if isinstance(exc, kafka_errors.IllegalOperation):
+                cause = await _why_the_transaction_ended(
+                    [*merge_futures, *(f for _, f in tombstone_futures)], self.bounds.abort
+                )
+                if isinstance(cause, (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch)):
+                    raise _fenced(report) from cause
+            await self._abort(producer, request.transactional_id, fault)
             if isinstance(exc, CommitError) or not isinstance(exc, Exception):
                 raise
             message = describe_error(exc, topic=request.destination or request.source, group=request.group)
@@ -589,13 +596,15 @@ class Committer:
             if len(candidate.metadata) <= request.max_metadata_bytes - TOMBSTONE_RANGE_RESERVE:
                 new_state[partition] = candidate
 
-    async def _abort(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
+    async def _abort(
+        self, producer: AIOKafkaProducer, transactional_id: str, fault: FaultHook | None = None
+    ) -> None:
         """Abort now, bounded, and see it through even if this task is cancelled again meanwhile
         (a second Ctrl-C, or the event loop cancelling every task on SIGHUP/SIGTERM): a cancelled
         abort would leave the transaction open until it times out. The cancellation is delivered
         once the abort is done."""
         loop = asyncio.get_running_loop()
-        steps = asyncio.ensure_future(self._abort_steps(producer, transactional_id))
+        steps = asyncio.ensure_future(self._abort_steps(producer, transactional_id, fault))
         deadline = loop.time() + 2 * self.bounds.abort + 5
         cancelled = False
         while not steps.done():
@@ -610,13 +619,17 @@ class Committer:
         if cancelled:
             raise asyncio.CancelledError
 
-    async def _abort_steps(self, producer: AIOKafkaProducer, transactional_id: str) -> None:
+    async def _abort_steps(
+        self, producer: AIOKafkaProducer, transactional_id: str, fault: FaultHook | None = None
+    ) -> None:
         """If the producer cannot abort (its sender died on the error, or the broker does not
         answer it), a new producer with the same transactional id makes the coordinator abort the
         open transaction at once; otherwise it would block read_committed readers of both topics
         until the transaction times out."""
         waits = self._waits
         try:
+            if fault is not None:
+                await fault("aborting")
             await waits.run(asyncio.shield(producer.abort_transaction()), self.bounds.abort, "aborting")
             return
         except BaseException as exc:
@@ -635,6 +648,21 @@ class Committer:
             )
         finally:
             await self._stop(fresh)
+
+
+async def _why_the_transaction_ended(
+    futures: list[asyncio.Future[Any]], bound: float
+) -> BaseException | None:
+    """aiokafka refuses a send (IllegalOperation "not in transaction") once its sender died under
+    the transaction, e.g. fenced by another session taking the transactional id; the deliveries
+    already handed over are then failed with the reason. The first such reason, if any."""
+    if not futures:
+        return None
+    done, _ = await asyncio.wait(futures, timeout=bound)
+    for future in done:
+        if not future.cancelled() and future.exception() is not None:
+            return future.exception()
+    return None
 
 
 async def _send_audit(

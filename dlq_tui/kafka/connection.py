@@ -139,6 +139,9 @@ def describe_error(exc: BaseException, *, topic: str | None = None, group: str |
                 "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, as the cluster is set up)"
             )
         detail = reason or _first_line(exc)
+        tls_hint = _tls_hint(detail)
+        if tls_hint:
+            return f"the broker's TLS certificate was not accepted: {detail} ({tls_hint})"
         return f"cannot reach the Kafka cluster: {detail} ({bootstrap_hint})"
     if isinstance(exc, kafka_errors.UnknownTopicOrPartitionError):
         return f"topic '{topic}' does not exist" if topic else "unknown topic or partition"
@@ -171,6 +174,20 @@ def describe_error(exc: BaseException, *, topic: str | None = None, group: str |
     if isinstance(exc, kafka_errors.KafkaError):
         return f"Kafka error: {type(exc).__name__}: {_first_line(exc)}"
     return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _tls_hint(detail: str) -> str | None:
+    """What to fix when TLS verification of the broker failed (None if that is not the failure)."""
+    if "CERTIFICATE_VERIFY_FAILED" not in detail:
+        return None
+    if "mismatch" in detail or "not valid for" in detail:
+        return (
+            "connect with a host name that the certificate names (-b), or, only if you must, turn "
+            "hostname matching off with ssl.endpoint.identification.algorithm="
+        )
+    if "expired" in detail:
+        return "the certificate has expired: renew it on the broker, or check this machine's clock"
+    return "check ssl.ca.location: it must name the CA that signed the broker's certificate"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,9 +5,10 @@ per-partition offset index and 8 bytes per header, instead of one Python object 
 
 * the key, value and header values of a row are packed back to back into an *arena*: a list of
   byte chunks. The chunk being filled is a ``bytearray``; once it passes ``chunk_size`` it is
-  frozen into an exact-size ``bytes``. A single growing ``bytearray`` would over-allocate by up to
-  12.5 % of the raw bytes (and reallocate gigabytes as it grows); with chunks the slack is bounded
-  by one chunk. A row never straddles two chunks.
+  frozen by the `Arena` (`dlq_tui.triage.arena`): by default written to an unlinked, memory-mapped
+  temporary file, so payloads live in the page cache and on disk, not in the Python heap. Each
+  frozen chunk carries a digest; `verify_rows` checks it before a commit copies the bytes. A row
+  never straddles two chunks.
 * ``array.array`` columns hold partition, offset, timestamp, timestamp type, the row's arena
   position (``chunk << 32 | position in chunk``), key length, value length (-1 for None) and
   header count.
@@ -30,6 +31,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
+from dlq_tui.triage.arena import Arena, Buffer, default_arena
 from dlq_tui.triage.records import Header, RawRecord, RecordId, RecordLike
 
 __all__ = ["RecordStore"]
@@ -64,11 +66,12 @@ class _PartitionIndex:
 class RecordStore:
     """Append-only columnar record store. See the module docstring for the layout."""
 
-    def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE, arena: Arena | None = None) -> None:
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         self._chunk_size = chunk_size
-        self._frozen: list[bytes] = []
+        self._arena: Arena = arena if arena is not None else default_arena()
+        self._frozen: list[Buffer] = []
         self._cur = bytearray()
         self._partition = array("i")
         self._offset = array("q")
@@ -146,7 +149,7 @@ class RecordStore:
             part.rows.insert(i, row)
 
         if len(cur) >= self._chunk_size:
-            self._frozen.append(bytes(cur))
+            self._frozen.append(self._arena.freeze(cur))
             self._cur = bytearray()
         return row
 
@@ -224,7 +227,7 @@ class RecordStore:
             part.rows.append(row)
             row += 1
             if len(cur) >= chunk_size:
-                self._frozen.append(bytes(cur))
+                self._frozen.append(self._arena.freeze(cur))
                 cur = bytearray()
         self._cur = cur
         self._raw_bytes += raw
@@ -247,7 +250,7 @@ class RecordStore:
             raise IndexError("row out of range")
         return i
 
-    def _chunk(self, pos: int) -> bytes | bytearray:
+    def _chunk(self, pos: int) -> Buffer | bytearray:
         c = pos >> _POS_BITS
         return self._frozen[c] if c < len(self._frozen) else self._cur
 
@@ -328,6 +331,51 @@ class RecordStore:
                 p += n
         return tuple(out)
 
+    def layout_at(self, i: int) -> tuple[Buffer | bytearray, int, int, int, int]:
+        """(buffer, start, key length, value length, header count) of row `i`: the key starts at
+        `start` (lengths are -1 for None), the value follows, then each header as
+        ``<name id: u32 LE><value length: i32 LE, -1 for None><value>`` (`header_name(id)`). For
+        scans that read raw bytes in place."""
+        pos = self._pos[i]
+        return self._chunk(pos), pos & _POS_MASK, self._key_len[i], self._value_len[i], self._header_count[i]
+
+    def positions(self) -> array[int]:
+        """The position column (``chunk << 32 | offset in chunk`` per row; read-only use): for
+        vectorised scans over rows."""
+        return self._pos
+
+    def layout_columns(self) -> tuple[array[int], array[int], array[int], array[int]]:
+        """The columns behind `layout_at` (position, key length, value length, header count), for
+        vectorised scans; read-only use."""
+        return self._pos, self._key_len, self._value_len, self._header_count
+
+    def chunk_location(self, c: int) -> tuple[str, int, int] | None:
+        """Where another process can read frozen chunk `c` (`Arena.location`), else None."""
+        return self._arena.location(c) if c < len(self._frozen) else None
+
+    def header_name(self, name_id: int) -> str:
+        return self._names[name_id]
+
+    def row_span(self, i: int) -> tuple[int, int, int]:
+        """(chunk, start, end) of row `i`'s bytes (key, value, then its headers as stored) in
+        `chunk_buffer(chunk)`; for scans that search raw bytes."""
+        pos = self._pos[i]
+        c = pos >> _POS_BITS
+        start = pos & _POS_MASK
+        if i + 1 < len(self._pos):
+            nxt = self._pos[i + 1]
+            if nxt >> _POS_BITS == c:
+                return c, start, nxt & _POS_MASK
+        return c, start, len(self._chunk(pos))
+
+    def chunk_buffer(self, c: int) -> Buffer | bytearray:
+        """Arena chunk `c` (the last one may still be filling)."""
+        return self._frozen[c] if c < len(self._frozen) else self._cur
+
+    def header_names(self) -> list[str]:
+        """Every header name stored so far (each once)."""
+        return list(self._names)
+
     def row_of(self, rid: RecordId) -> int | None:
         part = self._parts.get(rid.partition)
         return None if part is None else part.find(rid.offset)
@@ -375,6 +423,28 @@ class RecordStore:
         b = len(offsets) if hi is None else bisect_left(offsets, hi)
         return part.rows[a:b]
 
+    # -- integrity ------------------------------------------------------------------------------
+
+    def verify_rows(self, rows: Iterable[int]) -> None:
+        """Check that the stored bytes of `rows` are still those that were loaded (each frozen
+        chunk against its digest, once). Raises `ArenaDigestError`."""
+        frozen = len(self._frozen)
+        pos = self._pos
+        chunks = {pos[r] >> _POS_BITS for r in rows}
+        for c in sorted(chunks):
+            if c < frozen:
+                self._arena.verify(c)
+
+    def release_pages(self, chunk: int | None = None) -> None:
+        """Drop the arena pages a scan mapped in (of one chunk, or all) from this process's RSS
+        (see `Arena.release_pages`)."""
+        if chunk is None or chunk < len(self._frozen):
+            self._arena.release_pages(chunk)
+
+    def close(self) -> None:
+        """Release the arena's file. Stored rows stay readable; no more rows can be stored."""
+        self._arena.close()
+
     # -- size -----------------------------------------------------------------------------------
 
     def raw_bytes(self) -> int:
@@ -382,9 +452,10 @@ class RecordStore:
         return self._raw_bytes
 
     def nbytes(self) -> int:
-        """Estimated memory held by the store: arena chunks, columns, indexes and name table."""
+        """Estimated heap memory held by the store: the chunk being filled, frozen chunks kept in the
+        heap (none with a file arena), columns, indexes and name table."""
         size = sys.getsizeof(self._cur) + sys.getsizeof(self._frozen)
-        size += sum(sys.getsizeof(c) for c in self._frozen)
+        size += self._arena.nbytes_heap()
         for col in (
             self._partition,
             self._offset,
@@ -413,6 +484,11 @@ class RowView:
         self._store = store
         self._row = row
         self._headers: tuple[Header, ...] | None = None
+
+    @property
+    def row(self) -> int:
+        """The row in its store."""
+        return self._row
 
     @property
     def partition(self) -> int:

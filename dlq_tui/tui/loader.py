@@ -116,3 +116,4 @@ class Loader(Widget):
             self.post_message(self.Finished(engine, describe_error(exc)))
             return
         self.post_message(self.Finished(engine))
+        await engine.warm()  # the first filter and the groups view are quick after this

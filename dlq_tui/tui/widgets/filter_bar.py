@@ -30,6 +30,9 @@ __all__ = ["FilterBar"]
 
 HINT = "enter: show matches · esc: cancel · empty: clear · F1: syntax · e.g. key:ORD00* error:Timeout value.reason:wrong*"
 COUNT_DEBOUNCE_S = 0.15
+LIVE_COUNT_ROWS = 200_000
+"""Above this many records the live count waits for `LIVE_COUNT_MIN_CHARS` characters."""
+LIVE_COUNT_MIN_CHARS = 3
 
 RowsNow: TypeAlias = "Callable[[], tuple[array[int], int]]"
 """The rows a filter looks at now (the unfiltered view) and the store row it has covered to."""
@@ -177,6 +180,21 @@ class FilterBar(Vertical):
             return
         token = self._token
         rows, covered = self._rows_now()
+        if not now and len(rows) > LIVE_COUNT_ROWS and len(text.strip()) < LIVE_COUNT_MIN_CHARS:
+            # One or two letters match nearly every row of a big DLQ: a count would decode them all
+            # on every keystroke. Enter still counts and applies.
+            self.status.remove_class("-error")
+            self.status.update(
+                Content.assemble(
+                    (
+                        f"{len(rows):,} records: the live count starts at {LIVE_COUNT_MIN_CHARS} characters",
+                        "italic",
+                    ),
+                    "  ",
+                    ("enter: count and show the matches", "dim"),
+                )
+            )
+            return
         self.show_counting(len(rows))
 
         def start() -> None:

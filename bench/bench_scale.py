@@ -1,0 +1,285 @@
+"""Incident-scale benchmark (issue 9): print, memory, filters and load at 400k-1M records of ~1 KB,
+each figure next to its baseline measured in the same run (the machine is shared: read ratios).
+
+    .venv/bin/python -m bench.bench_scale [--print-records N] [--app-records N] [--plot] [--huge]
+
+- print: `dlq-tui print --format jsonl > /dev/null` vs a bare aiokafka getmany loop vs
+  `kcat -C -J` over the same N x 1 KB topic: rate, and each process's peak RSS (os.wait4).
+- app: the engine in its own process loads N x 1 KB records (time to first rows, to loaded, vs the
+  bare aiokafka loop), then runs the bare-word and field filters and the live count of a word
+  typed letter by letter; its RSS is read from /proc (heap vs mapped arena pages).
+- --plot: load rate and peak RSS against DLQ size (10k, 100k, 1M; 10M with --huge) for dlq-tui,
+  bare aiokafka and kcat, drawn to docs/img/performance.png (needs matplotlib).
+- --huge: also the 10M x 1 KB topic (seeded once and reused; about 10 GB of log and, while the
+  app runs, up to 10 GB of arena file in the cache directory).
+
+Topics are named `bench-scale-<N>x1k` and reused between runs once complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from dlq_tui.demo.__main__ import wait_for_leaders
+from dlq_tui.kafka.admin import topic_partitions
+from dlq_tui.kafka.connection import DlqError
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP = os.environ.get("DLQ_TUI_TEST_BOOTSTRAP", "127.0.0.1:9092")
+PARTITIONS = 3
+HEADERS = [
+    ("kafka_dlt-original-topic", b"order-canceled"),
+    ("kafka_dlt-original-partition", (1).to_bytes(4, "big")),
+    ("kafka_dlt-original-offset", (12345).to_bytes(8, "big")),
+    ("kafka_dlt-exception-fqcn", b"org.springframework.kafka.listener.ListenerExecutionFailedException"),
+    ("kafka_dlt-exception-message", b"Listener failed; nested exception is java.net.SocketTimeoutException"),
+]
+REASONS = ["wrong product", "too late", "duplicate"]
+
+
+def topic_for(n: int) -> str:
+    return f"bench-scale-{n}x1k"
+
+
+async def _count(topic: str) -> int | None:
+    """Records in `topic` (offsets between log start and end), None if it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        try:
+            parts = await topic_partitions(admin, topic)
+        except DlqError:
+            return None
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await consumer.end_offsets(tps)
+        begins = await consumer.beginning_offsets(tps)
+        return sum(ends[tp] - begins[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+
+
+async def seed(n: int) -> str:
+    """The N x 1 KB topic: reused when it holds N records, else (re)created and filled."""
+    topic = topic_for(n)
+    have = await _count(topic)
+    if have == n:
+        return topic
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        if have is not None:
+            await admin.delete_topics([topic])
+            while await _count(topic) is not None:
+                await asyncio.sleep(0.5)
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs={"retention.ms": "-1"})])
+    finally:
+        await admin.close()
+    await wait_for_leaders(BOOTSTRAP, [topic])
+    print(f"  seeding {topic} ({n:,} records of ~1 KB) ...", flush=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP,
+        linger_ms=50,
+        max_batch_size=1024 * 1024,
+        acks=1,
+        max_request_size=8 << 20,
+    )
+    await producer.start()
+    pad = "x" * 800
+    try:
+        futures = []
+        for i in range(n):
+            key = b"ORD%010d" % i
+            value = json.dumps(
+                {
+                    "orderNumber": key.decode(),
+                    "reason": REASONS[i % 3],
+                    "customer": f"C{i % 9973}",
+                    "pad": pad,
+                }
+            ).encode()
+            futures.append(
+                await producer.send(topic, value, key=key, partition=i % PARTITIONS, headers=HEADERS)
+            )
+            if len(futures) >= 50_000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return topic
+
+
+def run_measured(cmd: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout if captured) of one child process, from os.wait4."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT)
+    out = ""
+    if stdout is subprocess.PIPE:
+        assert proc.stdout is not None
+        out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        assert proc.stderr is not None
+        raise RuntimeError(f"{cmd[:3]} failed: {proc.stderr.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, out
+
+
+def child(role: str, topic: str, n: int) -> dict[str, Any]:
+    _, peak, out = run_measured(
+        [sys.executable, "-m", "bench.scale_child", role, topic, str(n)], subprocess.PIPE
+    )
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss"] = peak
+    return result
+
+
+def dlq_tui_print(topic: str) -> tuple[float, float]:
+    exe = str(Path(sys.executable).with_name("dlq-tui"))
+    group = f"bench-print-{time.time_ns()}"
+    seconds, peak, _ = run_measured([exe, "print", "-b", BOOTSTRAP, "-g", group, "--format", "jsonl", topic])
+    return seconds, peak
+
+
+def kcat(topic: str) -> tuple[float, float]:
+    cmd = ["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-J"]
+    seconds, peak, _ = run_measured([*cmd, "-X", "isolation.level=read_committed"])
+    return seconds, peak
+
+
+def bench_print(n: int) -> dict[str, Any]:
+    topic = asyncio.run(seed(n))
+    bare = child("aiokafka", topic, n)
+    assert bare["records"] == n, bare
+    p_s, p_rss = dlq_tui_print(topic)
+    k_s, k_rss = kcat(topic)
+    b_s = bare["seconds"]
+    print(
+        f"print {n:,} x 1 KB --format jsonl: dlq-tui {n / p_s:,.0f} rec/s, bare aiokafka getmany {n / b_s:,.0f} rec/s, "
+        f"kcat -J {n / k_s:,.0f} rec/s; print = {b_s / p_s:.0%} of aiokafka (target >= 60%), "
+        f"{k_s / p_s:.0%} of kcat (target >= 40%)"
+    )
+    print(
+        f"print peak RSS {p_rss:.0f} MB (target <= 150 MB); bare aiokafka loop {bare['peak_rss']:.0f} MB, kcat {k_rss:.0f} MB"
+    )
+    return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
+
+
+def bench_app(n: int) -> dict[str, Any]:
+    topic = asyncio.run(seed(n))
+    bare = child("aiokafka", topic, n)
+    eng = child("engine", topic, n)
+    assert eng["records"] == n, eng
+    b_s, e_s = bare["seconds"], eng["seconds"]
+    mem = eng["after_load"]
+    after = eng["after_filters"]
+    print(
+        f"load {n:,} x 1 KB into the engine: {e_s:.1f}s ({n / e_s:,.0f}/s) vs bare aiokafka getmany {b_s:.1f}s "
+        f"({n / b_s:,.0f}/s): {b_s / e_s:.0%} (target >= 85%); first rows after {eng['first_rows'] * 1000:.0f} ms "
+        f"(bare: {bare['first_rows'] * 1000:.0f} ms)"
+    )
+    print(
+        f"app RSS at {n:,} loaded: {mem['VmRSS']:.0f} MB (heap/anon {mem['RssAnon']:.0f} MB + mapped arena pages "
+        f"{mem['RssFile']:.0f} MB), peak {eng['peak_rss']:.0f} MB (target <= 400 MB); after the filters "
+        f"{after['VmRSS']:.0f} MB (anon {after['RssAnon']:.0f} MB); bare aiokafka loop peak {bare['peak_rss']:.0f} MB"
+    )
+    for text, f in eng["filters"].items():
+        print(f"filter {text!r} over {n:,}: {f['seconds']:.2f}s, {f['matches']:,} matches (target <= 1 s)")
+    live = eng["live_count"]
+    keys = ", ".join(f"{live['word'][: i + 1]} {t:.2f}s" for i, t in enumerate(live["per_key"]))
+    print(f"live count typing {live['word']!r} letter by letter over {n:,} (target <= 0.4 s each): {keys}")
+    if "groups" in eng:
+        g = eng["groups"]
+        print(
+            f"failure groups over {n:,}: {g['seconds']:.2f}s first, {g['again']:.2f}s again, "
+            f"{g['groups']} groups (target <= 2 s)"
+        )
+    else:
+        print("failure groups: not measured (no TriageSession.groups)")
+    return {
+        "n": n,
+        "engine_rate": n / e_s,
+        "aiokafka_rate": n / b_s,
+        "engine_rss": eng["peak_rss"],
+        "aiokafka_rss": bare["peak_rss"],
+    }
+
+
+def bench_plot(sizes: list[int], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    for n in sizes:
+        topic = asyncio.run(seed(n))
+        bare = child("aiokafka", topic, n)
+        eng = child("engine-load", topic, n)  # RSS after loading, before any filter
+        k_s, k_rss = kcat(topic)
+        rows.append(
+            (n, n / eng["seconds"], n / bare["seconds"], n / k_s, eng["peak_rss"], bare["peak_rss"], k_rss)
+        )
+        print(
+            f"  {n:>10,}: load dlq-tui {rows[-1][1]:,.0f}/s, aiokafka {rows[-1][2]:,.0f}/s, kcat {rows[-1][3]:,.0f}/s; "
+            f"peak RSS {rows[-1][4]:.0f} / {rows[-1][5]:.0f} / {rows[-1][6]:.0f} MB"
+        )
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    xs = [r[0] for r in rows]
+    for i, label in ((1, "dlq-tui engine"), (2, "bare aiokafka getmany"), (3, "kcat -J")):
+        a.plot(xs, [r[i] for r in rows], marker="o", label=label)
+        b.plot(xs, [r[i + 3] for r in rows], marker="o", label=label)
+    a.set(xscale="log", xlabel="DLQ records (~1 KB)", ylabel="records/s", title="load rate")
+    b.set(
+        xscale="log",
+        yscale="log",
+        xlabel="DLQ records (~1 KB)",
+        ylabel="peak RSS while loading (MB)",
+        title="memory",
+    )
+    a.legend()
+    b.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"plot written to {out.relative_to(ROOT)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--print-records", type=int, default=400_000)
+    ap.add_argument("--app-records", type=int, default=1_000_000)
+    ap.add_argument("--plot", action="store_true")
+    ap.add_argument("--huge", action="store_true", help="also 10M x 1 KB (seeded once, reused)")
+    args = ap.parse_args()
+    print(f"# dlq-tui incident-scale benchmark, broker {BOOTSTRAP}, {os.cpu_count()} CPUs")
+    if args.print_records:
+        bench_print(args.print_records)
+    if args.app_records:
+        bench_app(args.app_records)
+    if args.huge:
+        bench_app(10_000_000)
+    if args.plot:
+        sizes = [10_000, 100_000, 1_000_000] + ([10_000_000] if args.huge else [])
+        bench_plot(sizes, ROOT / "docs" / "img" / "performance.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""`dlq-tui print`, streaming: records are decoded, filtered and written as they arrive (each
+partition in offset order), never stored, so memory stays bounded by one fetch batch whatever the
+DLQ's size. A record is formatted by the one function for each format: `record_json.record_json`
+and `dumps` (JSON lines, format v1), `linemode.describe_decoded` (text)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import TextIO
+
+from dlq_tui.decode.view import RecordDecoder
+from dlq_tui.engine import SessionConfig, TriageSession
+from dlq_tui.linemode import describe_decoded
+from dlq_tui.record_json import dumps, record_json
+from dlq_tui.triage.filter import parse
+
+__all__ = ["print_streaming"]
+
+# Smaller fetches than the app's: what aiokafka buffers ahead is most of print's memory. A user's
+# own -c fetch settings win.
+STREAM_FETCH = {"fetch_max_bytes": 8 << 20, "max_partition_fetch_bytes": 1 << 20}
+
+
+async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: int, out: TextIO) -> int:
+    """Print the unresolved records matching `where` (at most `limit`, 0 = all) as `fmt`
+    ("jsonl" or "text"). The text format ends with a count line, for which it reads to the end of
+    the snapshot (without decoding past the limit)."""
+    flt = parse(where) if where else None
+    kafka = dataclasses.replace(config.kafka, consumer={**STREAM_FETCH, **config.kafka.consumer})
+    config = dataclasses.replace(config, kafka=kafka)
+    session = TriageSession(config)
+    await session.open()
+    if session.start_note:  # stderr: JSON lines stay pure JSON
+        print(f"dlq-tui: {session.start_note}", file=sys.stderr)
+    # Schemas are fetched as records name them (line mode may wait on the registry) and cached.
+    decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
+    shown = 0
+    try:
+        async for batch in session.stream():
+            if limit and shown >= limit:
+                if fmt == "jsonl":
+                    break
+                continue  # only counting now
+            lines: list[str] = []
+            for rec in batch:
+                d = decoder.decode_uncached(rec)
+                if flt is not None and not flt.matches(d):
+                    continue
+                if fmt == "jsonl":
+                    lines.append(dumps(record_json(d, config.source)))
+                else:
+                    describe_decoded(d, config.source, out)
+                shown += 1
+                if limit and shown >= limit:
+                    break
+            if lines:
+                lines.append("")
+                out.write("\n".join(lines))
+        if fmt == "text":
+            out.write(f"{shown} of {session.unresolved_count()} unresolved records shown\n")
+        return 0
+    finally:
+        await session.close()
