@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dlq_tui.decode.sanitize import one_line
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RecordLike
 from dlq_tui.triage.resolution import PartitionResolution
@@ -206,6 +207,11 @@ def _n(count: int, one: str, many: str | None = None) -> str:
     return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
+def _escaped(lines: list[PlanLine]) -> list[PlanLine]:
+    """Topic and group names are any strings the cluster has: nothing in them may drive a terminal."""
+    return [(one_line(text, 4000), tone) for text, tone in lines]
+
+
 def plan_lines(plan: CommitPlan) -> list[PlanLine]:
     """The plan as the review screen and `--dry-run` show it."""
     out: list[PlanLine] = [
@@ -273,7 +279,7 @@ def plan_lines(plan: CommitPlan) -> list[PlanLine]:
     out += [(f"warning: {w}", "warn") for w in plan.warnings]
     if plan.error:
         out.append((f"cannot commit: {plan.error}", "warn"))
-    return out
+    return _escaped(out)
 
 
 def result_lines(result: CommitResult) -> list[PlanLine]:
@@ -306,4 +312,4 @@ def result_lines(result: CommitResult) -> list[PlanLine]:
             )
         )
     out += [(note, "warn") for note in result.notes]
-    return out
+    return _escaped(out)

@@ -534,11 +534,6 @@ async def test_ctrl_q_during_a_held_commit_asks_then_cancels_and_quits() -> None
     assert engine.memory_committer.written == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dlq_tui/tui/app.py: the cancel-and-quit dialog always says the decisions stay in the "
-    "local journal, also when there is none (the quit dialog asks engine.journal_active)",
-)
 async def test_cancel_and_quit_does_not_promise_a_journal_that_is_not_there() -> None:
     gate = asyncio.Event()
     engine = MemoryEngine(sample_records(), schemas=SCHEMAS, committer=MemoryCommitter(gate=gate))
@@ -813,11 +808,6 @@ async def test_a_group_name_with_escapes_is_escaped_in_the_title() -> None:
         assert not CONTROL.search(screen_text(app))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dlq_tui/plan.py plan_lines puts the group (and topic) names into the review screen "
-    "unescaped; the title bar escapes them (a group id is any string; topic names are restricted)",
-)
 async def test_a_group_name_with_escapes_is_escaped_on_the_review_screen() -> None:
     app, _ = make_app(group="orders\x1b[31m-consumer")
     async with app.run_test(size=SIZE, notifications=True) as pilot:

@@ -31,7 +31,7 @@ async def test_tombstones_are_hidden_and_counted() -> None:
     app = DlqApp(engine)
     async with app.run_test(size=(140, 30)) as pilot:
         screen: Any = await wait_loaded(pilot)
-        await wait_until(pilot, lambda: "1 tombstones (null values) hidden" in screen_text(app))
+        await wait_until(pilot, lambda: "1 tombstone (null value) hidden" in screen_text(app))
         assert len(screen.table.view) == 5
         assert "(null: tombstone)" not in screen_text(app)
 

@@ -142,11 +142,15 @@ class DlqApp(App[int]):
             if answer == "quit":
                 self._cancel_and_quit(review)
 
+        kept = (
+            "the staged decisions stay in the local journal."
+            if self.engine.journal_active
+            else "there is no journal for this session: the staged decisions are lost."
+        )
         self.push_screen(
             ChoiceScreen(
                 "Cancel the commit and quit?",
-                "A commit is running. Cancelling aborts its transaction: nothing of it is written, and "
-                "the staged decisions stay in the local journal.",
+                f"A commit is running. Cancelling aborts its transaction: nothing of it is written, and {kept}",
                 [("q", "cancel the commit and quit", "quit")],
                 cancel="keep committing",
             ),

@@ -307,7 +307,8 @@ class TriageScreen(Screen[None]):
         hidden = self.engine.hidden_tombstones()
         if not hidden:
             return None
-        return f"{hidden:,} tombstones (null values) hidden: deletions, not failed records (--show-tombstones shows them)"
+        what = "tombstone (null value)" if hidden == 1 else "tombstones (null values)"
+        return f"{hidden:,} {what} hidden: deletions, not failed records (--show-tombstones shows them)"
 
     @on(TriageTable.Said)
     def _table_said(self, message: TriageTable.Said) -> None:
