@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["iso_ts", "local_ts", "size_text", "timestamp_type_name"]
+__all__ = ["iso_ts", "local_ts", "size_text", "timestamp_type_name", "undecoded_text"]
 
 
 def iso_ts(ms: int) -> str:
@@ -39,3 +39,14 @@ def size_text(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
     return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def undecoded_text(n: int, reason: str | None) -> str:
+    """What line mode says of records a filter could not judge (their key or value is undecodable)."""
+    from dlq_tui.decode.sanitize import one_line, safe_text
+
+    why = f" ({one_line(safe_text(reason), 160)})" if reason else ""
+    return (
+        f"{n} record(s) could not be decoded{why}: the filter cannot tell whether they match "
+        "(a negation does not take them either)"
+    )

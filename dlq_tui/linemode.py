@@ -16,7 +16,7 @@ from dlq_tui.decode.dlq_headers import is_dlq_header
 from dlq_tui.decode.formats import Decoded
 from dlq_tui.decode.sanitize import one_line, safe_text
 from dlq_tui.decode.view import DecodedRecord
-from dlq_tui.display import iso_ts
+from dlq_tui.display import iso_ts, undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.committer import CommitReport
 from dlq_tui.kafka.connection import DlqError
@@ -137,12 +137,7 @@ def select(session: TriageSession, where: str, command: str, allow_undecoded: bo
     result = session.match_with_unknown(parse(where), rows)
     if not result.unknown:
         return list(result.matched)
-    n = len(result.unknown)
-    why = f" ({one_line(safe_text(result.reason), 160)})" if result.reason else ""
-    what = (
-        f"{n} record(s) could not be decoded{why}: the filter cannot tell whether they match "
-        "(a negation does not take them either)"
-    )
+    what = undecoded_text(len(result.unknown), result.reason)
     if allow_undecoded:
         print(f"dlq-tui: {what}; included (--allow-undecoded)", file=sys.stderr)
         return sorted([*result.matched, *result.unknown])

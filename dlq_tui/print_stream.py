@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from dlq_tui.decode.view import RecordDecoder
+from dlq_tui.display import undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.linemode import describe_decoded
 from dlq_tui.record_json import dumps, record_json
@@ -35,7 +36,8 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
         print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     # Schemas are fetched as records name them (line mode may wait on the registry) and cached.
     decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
-    shown = 0
+    shown = unknown = 0
+    reason: str | None = None
     try:
         async for batch in session.stream():
             if limit and shown >= limit:
@@ -45,8 +47,13 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
             lines: list[str] = []
             for rec in batch:
                 d = decoder.decode_uncached(rec)
-                if flt is not None and not flt.matches(d):
-                    continue
+                if flt is not None:
+                    verdict = flt.evaluate(d)
+                    if verdict is None:  # undecodable where the filter looks: not known to match
+                        unknown += 1
+                        reason = reason or d.undecoded_reason()
+                    if verdict is not True:
+                        continue
                 if fmt == "jsonl":
                     lines.append(dumps(record_json(d, config.source)))
                 else:
@@ -59,6 +66,8 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
                 out.write("\n".join(lines))
         if fmt == "text":
             out.write(f"{shown} of {session.unresolved_count()} unresolved records shown\n")
+        if unknown:
+            print(f"dlq-tui: {undecoded_text(unknown, reason)}; left out", file=sys.stderr)
         return 0
     finally:
         await session.close()

@@ -493,7 +493,7 @@ async def test_escape_cancels_a_running_commit(stack: Stack) -> None:
         await pilot.press("escape")
         assert review.state in ("cancelling", "failed")
         await wait_until(pilot, lambda: review.state == "failed", 30)
-        await shows(pilot, "cancelled, nothing written, decisions kept")
+        await shows(pilot, "cancelled: nothing of the running transaction written, decisions kept")
         await pilot.press("escape")
         assert app.screen is screen
         counts = screen.engine.buffer.counts()
