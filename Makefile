@@ -48,7 +48,7 @@ test: install system-deps
 
 # Everything that needs no broker and no registry (pilot and snapshot tests on the in-memory engine).
 test-fast: install
-	DLQ_TUI_TEST_BOOTSTRAP=127.0.0.1:1 DLQ_TUI_TEST_REGISTRY_URL=http://127.0.0.1:1 $(BIN)/pytest -m "not stack" $(PYTEST_ARGS)
+	DLQ_TUI_TEST_BOOTSTRAP=127.0.0.1:1 DLQ_TUI_TEST_REGISTRY_URL=http://127.0.0.1:1 $(BIN)/pytest -m "not stack" -n 4 $(PYTEST_ARGS)
 
 # Thousands of hypothesis examples per target (decoders, DLQ headers, filters); no broker needed.
 fuzz: install
