@@ -522,6 +522,20 @@ class TriageSession:
     def decision(self, row: int) -> Decision | None:
         return self.buffer.get(self.store.rid_at(row))
 
+    async def retry_schemas(self) -> bool:
+        """While schema fetches fail (registry down, 5xx): ask again for the schemas the loaded
+        records name once their failure is no longer cached as fresh, so that after the registry
+        comes back they decode without a reload. True if any schema arrived (repaint)."""
+        registry = self.registry
+        if registry is None or not registry.failing():
+            return False
+        before = registry.known_count()
+        await asyncio.to_thread(self.prefetch_schemas, range(len(self.store)), clear=False)
+        if registry.known_count() > before:
+            self.decoder.clear_cache()
+            return True
+        return False
+
     async def warm(self) -> None:
         """Once the snapshot is read: classify the rows for the byte-level filter prefilter and
         index their failure groups, in a thread, so the first filter and the groups view are quick."""

@@ -159,6 +159,11 @@ class Engine(Protocol):
         decode differently now (repaint them)."""
         ...
 
+    async def retry_schemas(self) -> bool:
+        """Fetch again the schemas whose fetch failed (registry down, 5xx); True if rows shown
+        decode differently now (repaint them)."""
+        ...
+
     async def warm(self) -> None:
         """After loading: prepare what makes the first filter and the groups quick (in a thread)."""
         ...

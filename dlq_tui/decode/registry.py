@@ -283,6 +283,16 @@ class SchemaRegistry:
             raise RegistryError(f"schema registry at {self.url}: unexpected response listing subjects")
         return list(payload)
 
+    def failing(self) -> bool:
+        """Whether a fetch failed (an id, or the registry as a whole) and none succeeded since."""
+        with self._lock:
+            return bool(self._last_failures) or self._last_outage is not None
+
+    def known_count(self) -> int:
+        """How many schemas are cached."""
+        with self._lock:
+            return len(self._schemas)
+
     def clear_cache(self) -> None:
         with self._lock:
             self._schemas.clear()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Resize
@@ -39,6 +39,8 @@ __all__ = ["DETAIL_SIZES", "StatusDirty", "TriageScreen"]
 
 AUTO_COLLAPSE_HEIGHT = 18
 DETAIL_SIZES = ("normal", "large", "hidden")
+SCHEMA_RETRY_S = 10.0
+"""How often schemas that failed to fetch are tried again."""
 WRITE_ACTIONS = frozenset(a.name for a in keys.ACTIONS if a.writes)
 
 
@@ -115,6 +117,7 @@ class TriageScreen(Screen[None]):
         self.refresh_status(progress_now=True)
         self.engine.add_decisions_listener(self._decisions_changed)
         self.show_view(self.view)
+        self.set_interval(SCHEMA_RETRY_S, self._retry_schemas)
         self.loader.start()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -302,6 +305,15 @@ class TriageScreen(Screen[None]):
             decided=sum(engine.staged_counts().values()),
             notes=tuple(n for n in (engine.info.start_note, self._tombstone_note()) if n),
         )
+
+    @work(exclusive=True, group="schemas", exit_on_error=False)
+    async def _retry_schemas(self) -> None:
+        """The registry came back (or stopped failing): repaint what now decodes, without `r`."""
+        engine = self.engine
+        if self.loader.opened and await engine.retry_schemas() and engine is self.engine:
+            self.table.rows_changed()
+            self.detail.refresh_state()
+            self.groups.mark_stale()
 
     def _tombstone_note(self) -> str | None:
         hidden = self.engine.hidden_tombstones()
