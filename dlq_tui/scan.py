@@ -499,26 +499,4 @@ def _exact_predicate(node: object, store: RecordStore) -> RowTest:
         return lambda row, low, start, end: any(p(row, low, start, end) for p in parts)
     assert isinstance(node, Compare | Range)
     number = Filter.from_ast(node).matches
-    return lambda row, low, start, end: number(cast(FilterSubject, _Columns(store, row))) is True
-
-
-class _Columns:
-    """A row's partition, offset and timestamp, for number terms (a `FilterSubject` in part)."""
-
-    __slots__ = ("_row", "_store")
-
-    def __init__(self, store: RecordStore, row: int) -> None:
-        self._store = store
-        self._row = row
-
-    @property
-    def partition(self) -> int:
-        return self._store.partition_at(self._row)
-
-    @property
-    def offset(self) -> int:
-        return self._store.offset_at(self._row)
-
-    @property
-    def timestamp(self) -> int:
-        return self._store.timestamp_at(self._row)
+    return lambda row, low, start, end: number(cast(FilterSubject, store.view(row))) is True
