@@ -31,6 +31,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.memcap import MemoryCap, parse_size
 from dlq_tui.demo.__main__ import wait_for_leaders
 from dlq_tui.kafka.admin import topic_partitions
 from dlq_tui.kafka.connection import DlqError
@@ -72,7 +73,7 @@ async def _count(topic: str) -> int | None:
         tps = [TopicPartition(topic, p) for p in parts]
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)
-        return sum(ends[tp] - begins[tp] for tp in tps)
+        return int(sum(ends[tp] - begins[tp] for tp in tps))
     finally:
         await consumer.stop()
 
@@ -135,10 +136,15 @@ async def _fill(topic: str, n: int) -> None:
         await producer.stop()
 
 
-def run_measured(cmd: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout if captured) of one child process, from os.wait4."""
+def run_measured(
+    cmd: list[str], stdout: Any = subprocess.DEVNULL, cap: MemoryCap | None = None
+) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout if captured) of one child process, from os.wait4;
+    with `cap`, the child runs inside that memory cgroup."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=cap.enter if cap else None
+    )
     out = ""
     if stdout is subprocess.PIPE:
         assert proc.stdout is not None
@@ -152,9 +158,9 @@ def run_measured(cmd: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[floa
     return elapsed, usage.ru_maxrss / 1024, out
 
 
-def child(role: str, topic: str, n: int) -> dict[str, Any]:
+def child(role: str, topic: str, n: int, cap: MemoryCap | None = None) -> dict[str, Any]:
     _, peak, out = run_measured(
-        [sys.executable, "-m", "bench.scale_child", role, topic, str(n)], subprocess.PIPE
+        [sys.executable, "-m", "bench.scale_child", role, topic, str(n)], subprocess.PIPE, cap
     )
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss"] = peak
@@ -192,10 +198,22 @@ def bench_print(n: int) -> dict[str, Any]:
     return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
 
 
-def bench_app(n: int) -> dict[str, Any]:
+def bench_app(n: int, cap: MemoryCap | None = None) -> dict[str, Any]:
     topic = asyncio.run(seed(n))
     bare = child("aiokafka", topic, n)
-    eng = child("engine", topic, n)
+    if cap is not None:
+        print(f"the engine runs in {cap.describe()}", flush=True)
+    try:
+        eng = child("engine", topic, n, cap)
+    except RuntimeError:
+        if cap is not None and cap.oom_kills():
+            print(f"the engine was killed by the OOM killer under {cap.describe()}")
+        raise
+    if cap is not None:
+        print(
+            f"memory cgroup: peak charged {cap.peak() / (1 << 20):,.0f} MB of {cap.limit >> 20:,} MB "
+            f"(heap + the page cache of the arena file, reclaimable), OOM kills {cap.oom_kills()}"
+        )
     assert eng["records"] == n, eng
     b_s, e_s = bare["seconds"], eng["seconds"]
     mem = eng["after_load"]
@@ -212,8 +230,18 @@ def bench_app(n: int) -> dict[str, Any]:
     )
     for text, f in eng["filters"].items():
         print(f"filter {text!r} over {n:,}: {f['seconds']:.2f}s, {f['matches']:,} matches (target <= 1 s)")
+    stalls = eng["load_stalls"]
+    print(
+        f"while loading {n:,}: event loop blocked p50 {stalls['p50'] * 1000:.0f} ms, p99 {stalls['p99'] * 1000:.0f} ms, "
+        f"max {stalls['max'] * 1000:.0f} ms (a keypress waits this long; target <= 16 ms); "
+        f"peak heap (anon RSS) {stalls['peak_anon']:.0f} MB"
+    )
     live = eng["live_count"]
-    keys = ", ".join(f"{live['word'][: i + 1]} {t:.2f}s" for i, t in enumerate(live["per_key"]))
+    keys = ", ".join(
+        f"{live['word'][: i + 1]} "
+        + ("not counted (the app waits for 3 letters)" if t is None else f"{t:.2f}s")
+        for i, t in enumerate(live["per_key"])
+    )
     print(f"live count typing {live['word']!r} letter by letter over {n:,} (target <= 0.4 s each): {keys}")
     if "groups" in eng:
         g = eng["groups"]
@@ -227,12 +255,14 @@ def bench_app(n: int) -> dict[str, Any]:
         "n": n,
         "engine_rate": n / e_s,
         "aiokafka_rate": n / b_s,
-        "engine_rss": eng["peak_rss"],
+        "engine_rss": eng["after_load"]["VmHWM"],  # the peak while loading, before the filters
         "aiokafka_rss": bare["peak_rss"],
     }
 
 
-def bench_plot(sizes: list[int], out: Path) -> None:
+def bench_plot(sizes: list[int], out: Path, known: dict[int, dict[str, Any]] | None = None) -> None:
+    """`known`: sizes whose engine and aiokafka figures this run already measured (`bench_app`):
+    only kcat is run for them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,11 +271,27 @@ def bench_plot(sizes: list[int], out: Path) -> None:
     rows = []
     for n in sizes:
         topic = asyncio.run(seed(n))
-        bare = child("aiokafka", topic, n)
-        eng = child("engine-load", topic, n)  # RSS after loading, before any filter
+        app = (known or {}).get(n)
+        if app is None:
+            bare = child("aiokafka", topic, n)
+            eng = child("engine-load", topic, n)  # RSS after loading, before any filter
+            app = {
+                "engine_rate": n / eng["seconds"],
+                "aiokafka_rate": n / bare["seconds"],
+                "engine_rss": eng["peak_rss"],
+                "aiokafka_rss": bare["peak_rss"],
+            }
         k_s, k_rss = kcat(topic)
         rows.append(
-            (n, n / eng["seconds"], n / bare["seconds"], n / k_s, eng["peak_rss"], bare["peak_rss"], k_rss)
+            (
+                n,
+                app["engine_rate"],
+                app["aiokafka_rate"],
+                n / k_s,
+                app["engine_rss"],
+                app["aiokafka_rss"],
+                k_rss,
+            )
         )
         print(
             f"  {n:>10,}: load dlq-tui {rows[-1][1]:,.0f}/s, aiokafka {rows[-1][2]:,.0f}/s, kcat {rows[-1][3]:,.0f}/s; "
@@ -272,23 +318,44 @@ def bench_plot(sizes: list[int], out: Path) -> None:
     print(f"plot written to {out.relative_to(ROOT)}")
 
 
+def huge_app(limit: str) -> dict[str, Any]:
+    """The 10M x 1 KB engine run, inside a real memory limit when the machine allows one."""
+    cap = None
+    if limit.lower() != "none":
+        try:
+            cap = MemoryCap.create(parse_size(limit), f"dlq-tui-bench-{os.getpid()}")
+        except (OSError, ValueError) as exc:
+            print(f"no memory limit for the 10M run ({exc}): RSS is measured, the limit is not tested")
+    try:
+        return bench_app(10_000_000, cap)
+    finally:
+        if cap is not None:
+            cap.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--print-records", type=int, default=400_000)
     ap.add_argument("--app-records", type=int, default=1_000_000)
     ap.add_argument("--plot", action="store_true")
     ap.add_argument("--huge", action="store_true", help="also 10M x 1 KB (seeded once, reused)")
+    ap.add_argument(
+        "--memory-limit",
+        default="4G",
+        help="with --huge: the 10M engine runs in a memory cgroup of this size (needs root; 'none': no limit)",
+    )
     args = ap.parse_args()
     print(f"# dlq-tui incident-scale benchmark, broker {BOOTSTRAP}, {os.cpu_count()} CPUs")
     if args.print_records:
         bench_print(args.print_records)
+    known: dict[int, dict[str, Any]] = {}
     if args.app_records:
-        bench_app(args.app_records)
+        known[args.app_records] = bench_app(args.app_records)
     if args.huge:
-        bench_app(10_000_000)
+        known[10_000_000] = huge_app(args.memory_limit)
     if args.plot:
         sizes = [10_000, 100_000, 1_000_000] + ([10_000_000] if args.huge else [])
-        bench_plot(sizes, ROOT / "docs" / "img" / "performance.png")
+        bench_plot(sizes, ROOT / "docs" / "img" / "performance.png", known)
 
 
 if __name__ == "__main__":
