@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.memcap import ROOT as MEMCAP_ROOT
 from bench.memcap import MemoryCap, parse_size
 from dlq_tui.demo.__main__ import wait_for_leaders
 from dlq_tui.kafka.admin import topic_partitions
@@ -327,10 +329,32 @@ def huge_app(limit: str) -> dict[str, Any]:
         except (OSError, ValueError) as exc:
             print(f"no memory limit for the 10M run ({exc}): RSS is measured, the limit is not tested")
     try:
-        return bench_app(10_000_000, cap)
+        result = bench_app(10_000_000, cap)
     finally:
         if cap is not None:
             cap.close()
+    huge_tui(limit)
+    return result
+
+
+def huge_tui(limit: str) -> None:
+    """The app itself (headless) on the 10M topic, in the same memory limit: first rows, loaded,
+    RSS, and keypress to repaint while it loads, warms up and after (`bench_table.py --kafka`)."""
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_table.py"), "--kafka", topic_for(10_000_000)]
+    if limit.lower() != "none":
+        cmd += ["--memory-limit", limit]
+    print("the app on 10,000,000 (bench_table.py --kafka):", flush=True)
+    try:
+        _, peak, out = run_measured(cmd, subprocess.PIPE)
+    finally:
+        for left in [
+            *MEMCAP_ROOT.glob("dlq-tui-bench-table-*"),
+            *MEMCAP_ROOT.glob("memory/dlq-tui-bench-table-*"),
+        ]:
+            with contextlib.suppress(OSError):
+                left.rmdir()  # the app's cgroup (it cannot remove its own), empty now
+    print(out.rstrip())
+    print(f"  app process peak RSS (wait4) {peak:,.0f} MB")
 
 
 def main() -> None:

@@ -33,13 +33,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import random
 import statistics
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 from textual.strip import Strip
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.memcap, run as a script
+
+from bench.memcap import MemoryCap, parse_size
 from dlq_tui.kafka.reader import PartitionProgress
 from dlq_tui.memory_engine import MemoryEngine
 from dlq_tui.triage.records import RawRecord, RecordLike
@@ -217,13 +224,118 @@ async def bench(
     return out, cpu
 
 
+async def bench_kafka(topic: str, size: tuple[int, int], presses: int) -> None:
+    """The app on a real `TriageSession` over `topic`: time to first rows and to loaded, RSS, and
+    keypress to repaint while it loads (j/k every 0.1 s), while it warms up, and after."""
+    from dlq_tui.engine import SessionConfig, TriageSession
+    from dlq_tui.kafka.connection import KafkaSettings
+
+    config = SessionConfig(
+        kafka=KafkaSettings(bootstrap_servers=os.environ.get("DLQ_TUI_TEST_BOOTSTRAP", "127.0.0.1:9092")),
+        source=topic,
+        group=f"bench-table-{os.getpid()}-{time.time_ns()}",
+        use_journal=False,
+    )
+    app = DlqApp(TriageSession(config))
+    phases = ("loading", "warming up", "loaded")
+    wall: dict[str, list[float]] = {p: [] for p in phases}
+    cpu: dict[str, list[float]] = {p: [] for p in phases}
+    t0 = time.perf_counter()
+    async with app.run_test(size=size) as pilot:
+        screen: Any = app.screen
+        table: TriageTable = screen.query_one(TriageTable)
+        while table.row_count == 0:
+            if screen.state == "failed":
+                raise SystemExit(f"cannot open {topic}")
+            await pilot.pause(0.02)
+        first_rows = time.perf_counter() - t0
+        table.focus()
+        moved: tuple[float, float] | None = None
+        want = -1
+        original = table.render_line
+
+        def timed(y: int) -> Strip:
+            # The first repaint that shows the cursor where the key put it (rows that arrive
+            # meanwhile repaint the table too).
+            nonlocal moved
+            strip = original(y)
+            if moved is None and table.cursor == want:
+                moved = (time.perf_counter(), time.process_time())
+            return strip
+
+        table.render_line = timed  # type: ignore[method-assign]
+
+        async def press(key: str, phase: str) -> None:
+            nonlocal moved, want
+            index = table.cursor
+            want = {"j": index + 1, "k": index - 1, "pagedown": index + 2, "G": -2}.get(key, index)
+            moved = None
+            start, start_cpu = time.perf_counter(), time.process_time()
+            await pilot.press(key)
+            await pilot.pause()
+            if key != "j" and key != "k":
+                return
+            if moved is not None:
+                wall[phase].append(moved[0] - start)
+                cpu[phase].append(moved[1] - start_cpu)
+
+        i = 0
+        while screen.state != "loaded":
+            await press("j" if i % 4 != 3 else "k", "loading")
+            i += 1
+            await pilot.pause(0.1)
+        loaded = time.perf_counter() - t0
+        print(
+            f"  first rows {first_rows * 1000:.0f} ms, loaded {loaded:.1f} s, {table.row_count:,} rows; "
+            f"RSS {rss_mb():,.0f} MB",
+            flush=True,
+        )
+        warm = asyncio.create_task(app.workers.wait_for_complete())
+        while not warm.done():
+            await press("j" if i % 4 != 3 else "k", "warming up")
+            i += 1
+            await pilot.pause(0.1)
+        print(f"  warmed up (filter classes, failure groups) {time.perf_counter() - t0:.1f} s", flush=True)
+        for _ in range(presses):
+            await press("j" if i % 4 != 3 else "k", "loaded")
+            i += 1
+        print(f"  RSS {rss_mb():,.0f} MB, peak {peak_mb():,.0f} MB", flush=True)
+        await app.shutdown(0)
+    for phase in phases:
+        print(f"  cursor while {phase:<11} wall {pct(wall[phase])}", flush=True)
+        print(f"  {'':<19} CPU  {pct(cpu[phase])}", flush=True)
+
+
+def peak_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,1000000,10000000")
     parser.add_argument("--size", default="120x40")
     parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--kafka", metavar="TOPIC", help="instead: the app on a real session over TOPIC")
+    parser.add_argument("--memory-limit", help="run inside a memory cgroup of this size (e.g. 4G; root)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
+    cap = None
+    if args.memory_limit:
+        cap = MemoryCap.create(parse_size(args.memory_limit), f"dlq-tui-bench-table-{os.getpid()}")
+        cap.enter()
+        print(f"in {cap.describe()}", flush=True)
+    if args.kafka:
+        await bench_kafka(args.kafka, (width, height), args.presses)
+        if cap is not None:
+            print(
+                f"  memory cgroup: peak charged {cap.peak() >> 20:,} MB, OOM kills {cap.oom_kills()}",
+                flush=True,
+            )
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     await bench(1_000, (width, height), 20, lambda _: None)  # warm-up (imports, style caches), not reported
     for n in sizes:
