@@ -60,7 +60,7 @@ from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.testhooks import pause as test_pause
-from dlq_tui.triage.arena import ArenaDigestError
+from dlq_tui.triage.arena import ArenaDigestError, default_arena
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.edits import Edit, EditStore
 from dlq_tui.triage.filter import Filter
@@ -114,6 +114,8 @@ class SessionConfig:
     """The audit records' reason when `commit()` is given none."""
     start: StartSpec | None = None
     """`--from`: read from an offset or a time instead of the committed offsets."""
+    memory_budget: int | None = None
+    """`--memory-budget`: payload bytes kept in memory before the arena file (None: the default)."""
 
 
 def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:
@@ -191,7 +193,7 @@ class TriageSession:
 
     def __init__(self, config: SessionConfig, *, committer: Committer | None = None) -> None:
         self.config = config
-        self.store = RecordStore()
+        self.store = RecordStore(arena=default_arena(config.memory_budget))
         self.group_index = GroupIndex(self.store)
         self.buffer = StagedBuffer()
         self._decision_listeners: list[DecisionsListener] = []

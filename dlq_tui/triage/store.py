@@ -103,6 +103,11 @@ class RecordStore:
         self._names: list[str] = []
         self._raw_bytes = 0
 
+    @property
+    def arena(self) -> Arena:
+        """Where frozen chunks are kept."""
+        return self._arena
+
     # -- writing --------------------------------------------------------------------------------
 
     def append(self, rec: RecordLike) -> int:
