@@ -15,6 +15,8 @@ from functools import partial
 from operator import attrgetter
 from typing import Literal
 
+import numpy as np
+
 from dlq_tui import redrive
 from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
@@ -427,13 +429,12 @@ class TriageSession:
             yield range(first, len(self.store))
 
     def _flag_tombstones(self, first: int, end: int) -> None:
-        value_len = self.store.value_len_at
-        flags = bytearray(end - first)
-        for row in range(first, end):
-            if value_len(row) < 0:
-                flags[row - first] = 1
-                self._tombstone_rows.append(row)
-        self.tombstone_flags.extend(flags)
+        """Flag the new rows whose value is null (from the value-length column, for all at once)."""
+        value_len = self.store.layout_columns()[2]
+        null = np.frombuffer(value_len[first:end], dtype=np.int32) < 0
+        self.tombstone_flags.extend(null.view(np.uint8).tobytes())
+        if null.any():
+            self._tombstone_rows.extend((np.flatnonzero(null) + first).tolist())
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
         """The resolved flag of each record of a batch, and the unresolved ones per partition."""

@@ -48,6 +48,7 @@ DEFAULT_CHUNK_SIZE = 4 << 20
 _FIELDS = tuple(
     map(attrgetter, ("partition", "offset", "timestamp", "timestamp_type", "key", "value", "headers"))
 )
+_PREFIX_CACHE_LIMIT = 1 << 16
 _NAME = itemgetter(0)
 _VALUE = itemgetter(1)
 
@@ -100,6 +101,7 @@ class RecordStore:
         self._header_count = array("i")
         self._parts: dict[int, _PartitionIndex] = {}
         self._name_ids: dict[str, int] = {}
+        self._prefix_cache: dict[tuple[str, int], bytes] = {}
         self._names: list[str] = []
         self._raw_bytes = 0
 
@@ -203,19 +205,19 @@ class RecordStore:
         if flat:
             hnames = list(map(_NAME, flat))
             hvals_t = list(map(_VALUE, flat))
-            nids = self._name_ids_of(hnames)
             hlens, hvals = _lengths(hvals_t)
-            prefixes = list(map(_HDR.pack, nids, hlens))
+            prefixes = self._prefixes_of(hnames, hlens)
             self._raw_bytes += sum(map(len, hnames))
         else:
             hlens, hvals, prefixes = [], (), []
         # Per record: key, value, then (prefix, value) per header, in one flat list of pieces.
         pieces = self._pieces(n, key_bytes, value_bytes, hcounts, prefixes, hvals)
 
-        np_klen = np.array(klens, dtype=np.int64)
-        np_vlen = np.array(vlens, dtype=np.int64)
-        np_hcount = np.array(hcounts, dtype=np.int64)
-        hsize = np.maximum(np.array(hlens, dtype=np.int64), 0) + _HDR_SIZE
+        a_klen, a_vlen, a_hcount = array("i", klens), array("i", vlens), array("i", hcounts)
+        np_klen = np.frombuffer(a_klen, dtype=np.int32).astype(np.int64)
+        np_vlen = np.frombuffer(a_vlen, dtype=np.int32).astype(np.int64)
+        np_hcount = np.frombuffer(a_hcount, dtype=np.int32).astype(np.int64)
+        hsize = np.maximum(np.frombuffer(array("q", hlens), dtype=np.int64), 0) + _HDR_SIZE
         hcum = np.zeros(len(hsize) + 1, dtype=np.int64)
         np.cumsum(hsize, out=hcum[1:])
         hend = np.cumsum(np_hcount)
@@ -254,9 +256,9 @@ class RecordStore:
         self._timestamp.extend(tss)
         self._ts_type.extend(tts)
         self._pos.frombytes(pos.tobytes())
-        self._key_len.extend(klens)
-        self._value_len.extend(vlens)
-        self._header_count.extend(hcounts)
+        self._key_len.extend(a_klen)
+        self._value_len.extend(a_vlen)
+        self._header_count.extend(a_hcount)
         row0 = len(self._offset) - n
         for partition, lo, hi in runs:
             part = self._parts.get(partition)
@@ -269,8 +271,8 @@ class RecordStore:
     def _ordered_runs(self, parts: Sequence[int], offs: Sequence[int]) -> list[tuple[int, int, int]] | None:
         """The batch's runs of one partition as (partition, first, end), if every run's offsets
         ascend and start above what is stored of its partition; else None."""
-        np_parts = np.array(parts, dtype=np.int64)
-        np_offs = np.array(offs, dtype=np.int64)
+        np_parts = np.frombuffer(array("q", parts), dtype=np.int64)
+        np_offs = np.frombuffer(array("q", offs), dtype=np.int64)
         bounds = [0, *(np.flatnonzero(np_parts[1:] != np_parts[:-1]) + 1).tolist(), len(parts)]
         if len(np_offs) > 1:
             rising = np_offs[1:] > np_offs[:-1]
@@ -289,6 +291,23 @@ class RecordStore:
             last[p] = offs[hi - 1]
             runs.append((p, lo, hi))
         return runs
+
+    def _prefixes_of(self, names: list[str], lengths: list[int]) -> list[bytes]:
+        """The stored prefix (name id, value length) of each header: looked up by (name, length)
+        in a cache (a DLQ repeats a few names, and most of their values have a few lengths)."""
+        cache = self._prefix_cache
+        keys = list(zip(names, lengths, strict=True))
+        found = list(map(cache.get, keys))
+        if None in found:
+            self._name_ids_of(names)  # new names get their ids
+            if len(cache) > _PREFIX_CACHE_LIMIT:
+                cache.clear()
+            ids, pack = self._name_ids, _HDR.pack
+            for i, prefix in enumerate(found):
+                if prefix is None:
+                    name, n = keys[i]
+                    found[i] = cache[keys[i]] = pack(ids[name], n)
+        return found  # type: ignore[return-value]
 
     def _name_ids_of(self, names: Sequence[str]) -> list[int]:
         """Each header name's id, new names interned first."""
