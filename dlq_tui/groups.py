@@ -434,6 +434,47 @@ class GroupIndex:
         out.extend(r for r in source if index[r] == g)
         return out
 
+    def _tally(
+        self,
+        index: array[int],
+        rows: Iterable[int] | None,
+        resolved: bytes | bytearray | None,
+        n: int,
+    ) -> tuple[list[int], list[int], list[int], list[int], list[list[int]]]:
+        """Per group number (of `n`), over `rows` (None: all) below ``len(index)``: rows, resolved
+        rows, first and last timestamp, partitions. With numpy over the store's columns (copies:
+        the loader may grow them meanwhile)."""
+        store = self._store
+        limit = len(index)
+        groups = np.frombuffer(index, dtype=np.uint32).astype(np.int64)
+        ts = np.frombuffer(store.timestamp_column()[:limit], dtype=np.int64)
+        partitions = np.frombuffer(store.partition_column()[:limit], dtype=np.int32).astype(np.int64)
+        flags = np.zeros(limit, dtype=np.uint8)  # rows without a flag are not resolved
+        if resolved is not None:
+            m = min(limit, len(resolved))
+            flags[:m] = np.frombuffer(bytes(resolved[:m]), dtype=np.uint8)
+        if rows is not None:
+            if isinstance(rows, range):
+                picked = np.arange(rows.start, rows.stop, rows.step, dtype=np.int64)
+            elif isinstance(rows, array):
+                picked = np.array(rows, dtype=np.int64)
+            else:
+                picked = np.fromiter(rows, dtype=np.int64)
+            picked = picked[(picked >= 0) & (picked < limit)]
+            groups, ts, partitions, flags = groups[picked], ts[picked], partitions[picked], flags[picked]
+        count = np.bincount(groups, minlength=n)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(first, groups, ts)
+        np.maximum.at(last, groups, ts)
+        res = np.bincount(groups, weights=flags, minlength=n).astype(np.int64)
+        parts: list[list[int]] = [[] for _ in range(n)]
+        if len(groups):
+            width = int(partitions.max()) + 1
+            for key in np.unique(groups * width + partitions).tolist():
+                parts[key // width].append(key % width)
+        return count.tolist(), res.tolist(), first.tolist(), last.tolist(), parts
+
     def summaries(
         self,
         rows: Iterable[int] | None = None,
@@ -457,33 +498,10 @@ class GroupIndex:
             ids = self._ids
             fps = list(self._fps)
             conv_counts = list(self._conv_counts)
-        count = [0] * n
-        res = [0] * n
-        first = [0] * n
-        last = [0] * n
-        parts: list[set[int]] = [set() for _ in range(n)]
-        timestamp_at = store.timestamp_at
-        partition_at = store.partition_at
         limit = len(index)
-        source: Iterable[int] = range(limit) if rows is None else rows
+        count, res, first, last, parts = self._tally(index[:limit], rows, resolved, n)
         flags = resolved if resolved is not None else b""
         has_flags = len(flags) > 0
-        for row in source:
-            if row >= limit:
-                continue
-            g = index[row]
-            ts = timestamp_at(row)
-            c = count[g]
-            if c == 0:
-                first[g] = last[g] = ts
-            elif ts < first[g]:
-                first[g] = ts
-            elif ts > last[g]:
-                last[g] = ts
-            count[g] = c + 1
-            parts[g].add(partition_at(row))
-            if has_flags and flags[row]:
-                res[g] += 1
         per_decision = [[0, 0, 0] for _ in range(n)]
         slot = {Decision.MERGE: 0, Decision.PURGE: 1, Decision.SKIP: 2}
         if decisions:
@@ -526,7 +544,7 @@ class GroupIndex:
                     origin_topic=fp.origin_topic,
                     first_timestamp=first[g],
                     last_timestamp=last[g],
-                    partitions=tuple(sorted(parts[g])),
+                    partitions=tuple(parts[g]),
                     convention=ordered[0] if ordered else "",
                     conventions=tuple(ordered),
                     merge=m,

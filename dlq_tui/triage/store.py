@@ -458,6 +458,14 @@ class RecordStore:
         pos = self._pos[i]
         return self._chunk(pos), pos & _POS_MASK, self._key_len[i], self._value_len[i], self._header_count[i]
 
+    def timestamp_column(self) -> array[int]:
+        """The timestamp column (one per row; read-only use): for vectorised summaries."""
+        return self._timestamp
+
+    def partition_column(self) -> array[int]:
+        """The partition column (one per row; read-only use): for vectorised summaries."""
+        return self._partition
+
     def positions(self) -> array[int]:
         """The position column (``chunk << 32 | offset in chunk`` per row; read-only use): for
         vectorised scans over rows."""
