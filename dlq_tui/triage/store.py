@@ -296,8 +296,8 @@ class RecordStore:
         """The stored prefix (name id, value length) of each header: looked up by (name, length)
         in a cache (a DLQ repeats a few names, and most of their values have a few lengths)."""
         cache = self._prefix_cache
-        keys = list(zip(names, lengths, strict=True))
-        found = list(map(cache.get, keys))
+        # zip reuses its tuple when the lookup does not keep it: no allocation per header.
+        found = list(map(cache.get, zip(names, lengths, strict=True)))
         if None in found:
             self._name_ids_of(names)  # new names get their ids
             if len(cache) > _PREFIX_CACHE_LIMIT:
@@ -305,8 +305,8 @@ class RecordStore:
             ids, pack = self._name_ids, _HDR.pack
             for i, prefix in enumerate(found):
                 if prefix is None:
-                    name, n = keys[i]
-                    found[i] = cache[keys[i]] = pack(ids[name], n)
+                    name, n = names[i], lengths[i]
+                    found[i] = cache[name, n] = pack(ids[name], n)
         return found  # type: ignore[return-value]
 
     def _name_ids_of(self, names: Sequence[str]) -> list[int]:
