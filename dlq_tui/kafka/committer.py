@@ -29,6 +29,7 @@ from aiokafka import errors as kafka_errors
 from aiokafka.structs import OffsetAndMetadata
 
 from dlq_tui.kafka.admin import admin_client, committed_offsets
+from dlq_tui.kafka.bulk import DEFAULT_MAX_REQUEST_SIZE, BulkSender
 from dlq_tui.kafka.connection import DlqError, FencedError, KafkaSettings, describe_error
 from dlq_tui.plan import TOMBSTONE_RANGE_RESERVE, CommitResult, KnownStretch, SplitError, transaction_batches
 from dlq_tui.triage.decisions import Decision
@@ -299,6 +300,10 @@ class Committer:
             await self._stop(producer)
         return report
 
+    def _max_request_size(self) -> int:
+        size = self._settings.producer_kwargs().get("max_request_size", DEFAULT_MAX_REQUEST_SIZE)
+        return int(size)
+
     async def _stop(self, producer: AIOKafkaProducer) -> None:
         """Stop a producer, bounded (its sender may be stuck on an unreachable broker)."""
         with contextlib.suppress(Exception):
@@ -443,68 +448,71 @@ class Committer:
         merged = purged = tombstones = withheld = 0
         waits = self._waits
         committing = False
-        merge_futures: list[asyncio.Future[Any]] = []
-        tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
+        bulk = BulkSender(producer, self._max_request_size())
         by_destination: dict[str, int] = {}
         route, audit = request.route, request.audit
         try:
             await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
             no_protection: dict[bytes, int] = {}
+            source, keep_timestamp = request.source, request.keep_timestamp
+            tombstones_on = request.tombstones
+            append = bulk.append
             for i, (record, decision) in enumerate(batch):
                 key, partition = record.key, record.partition
+                # read once: on the engine's store each property access copies from the arena
+                value = record.value
                 destination: str | None = None
                 if decision is Decision.MERGE:
                     destination, to_partition = (
                         (request.destination, None) if route is None else route(record)
                     )
                     assert destination is not None
-                    merge_futures.append(
-                        await producer.send(
-                            destination,
-                            record.value,
-                            key=key,
-                            partition=to_partition,
-                            headers=list(record.headers),
-                            timestamp_ms=record.timestamp if request.keep_timestamp else None,
-                        )
+                    if to_partition is None:
+                        to_partition = await bulk.partition_for(destination, key)
+                    full = append(
+                        destination,
+                        to_partition,
+                        key,
+                        value,
+                        list(record.headers),
+                        record.timestamp if keep_timestamp else None,
                     )
+                    if full is not None:
+                        await full
                     by_destination[destination] = by_destination.get(destination, 0) + 1
                     merged += 1
                 else:
                     purged += 1
                 if audit is not None:
-                    merge_futures.append(await _send_audit(producer, audit, record, decision, destination))
+                    await _send_audit(bulk, audit, record, decision, destination)
                 # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
                 # mean nothing there anyway.
-                if request.tombstones and key is not None and record.value is not None:
+                if tombstones_on and key is not None and value is not None:
                     if protected.get(partition, no_protection).get(key, -1) > record.offset:
                         withheld += 1
                     else:
-                        future = await producer.send(request.source, None, key=key, partition=partition)
-                        tombstone_futures.append((partition, future))
+                        full = append(source, partition, key, None, track=True)
+                        if full is not None:
+                            await full
                         tombstones += 1
                 if progress is not None and i % 1000 == 0:
                     progress("producing", done_before + i, total)
+            await bulk.flush()
             delivered = await waits.run(
-                asyncio.gather(*merge_futures, return_exceptions=True),
-                self.bounds.request + len(merge_futures) / 5000,
-                "delivering the merged records",
+                asyncio.gather(*bulk.futures(), return_exceptions=True),
+                self.bounds.request + bulk.records / 5000,
+                "delivering the merged records and tombstones",
             )
             failures = [r for r in delivered if isinstance(r, BaseException)]
             if failures:
                 raise failures[0]
             # Our own tombstones land in the DLQ: list them as resolved in the same commit, so no
             # session (this one included) ever offers them for triage.
-            own: dict[int, list[int]] = {}
-            results = await waits.run(
-                asyncio.gather(*(f for _, f in tombstone_futures), return_exceptions=True),
-                self.bounds.request,
-                "delivering the tombstones",
-            )
-            for (partition, _), result in zip(tombstone_futures, results, strict=True):
-                if isinstance(result, BaseException):
-                    raise result
-                own.setdefault(partition, []).append(result.offset)
+            own = {
+                p: offsets
+                for (topic, p), offsets in bulk.tracked_offsets(delivered).items()
+                if topic == source
+            }
             for partition, own_offsets in own.items():
                 stretch = request.known[partition]
                 new_state[partition] = new_state[partition].resolve(
@@ -539,9 +547,7 @@ class Committer:
             raise _fenced(report) from exc  # the session that fenced us aborted our transaction
         except BaseException as exc:  # also on cancellation: never leave the transaction open
             if isinstance(exc, kafka_errors.IllegalOperation):
-                cause = await _why_the_transaction_ended(
-                    [*merge_futures, *(f for _, f in tombstone_futures)], self.bounds.abort
-                )
+                cause = await _why_the_transaction_ended(bulk.futures(), self.bounds.abort)
                 if isinstance(cause, (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch)):
                     raise _fenced(report) from cause
             await self._abort(producer, request.transactional_id, fault)
@@ -666,19 +672,20 @@ async def _why_the_transaction_ended(
 
 
 async def _send_audit(
-    producer: AIOKafkaProducer,
+    bulk: BulkSender,
     audit: AuditSpec,
     record: RecordLike,
     decision: Decision,
     destination: str | None,
-) -> asyncio.Future[Any]:
+) -> None:
     """Queue the audit record of one decision in the open transaction."""
     key, value = audit.entry(record, decision, destination)
     try:
-        future: asyncio.Future[Any] = await producer.send(audit.topic, value, key=key)
+        full = bulk.append(audit.topic, await bulk.partition_for(audit.topic, key), key, value)
+        if full is not None:
+            await full
     except Exception as exc:  # name the audit topic, not the destination
         raise DlqError(f"audit topic: {describe_error(exc, topic=audit.topic)}") from exc
-    return future
 
 
 def _paced_stop(pacing: Pacing, report: CommitReport, remaining: int) -> bool:
