@@ -366,16 +366,14 @@ class Committer:
         """Per partition: key -> highest offset of a record that stays unresolved, from the loaded
         records (given by the engine) and from what arrived after the reader's position."""
         protected = {p: dict(keys) for p, keys in request.protected_keys.items()}
+        ends = request.source_ends
         keys_by_partition = {
-            p: {r.key for r, _ in items if r.key is not None} for p, items in pending.items() if items
+            p: {r.key for r, _ in items if r.key is not None}
+            for p, items in pending.items()
+            # only where records arrived past the reader's position, when the caller knows
+            if items and (ends is None or ends.get(p, 0) > request.known[p].end)
         }
         keys_by_partition = {p: keys for p, keys in keys_by_partition.items() if keys}
-        if request.source_ends is not None:  # only where records arrived past the reader's position
-            keys_by_partition = {
-                p: keys
-                for p, keys in keys_by_partition.items()
-                if request.source_ends.get(p, 0) > request.known[p].end
-            }
         if not keys_by_partition:
             return protected
         consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
