@@ -21,6 +21,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from dlq_tui.kafka.partitioning import default_partitions
 from dlq_tui.triage.records import Header
 
 DEFAULT_MAX_REQUEST_SIZE = 1048576
@@ -61,22 +62,34 @@ class BulkSender:
         self._producer = producer
         self._max_record = max_request_size - _BATCH_OVERHEAD
         self._open: dict[tuple[str, int], _Open] = {}
-        self._partitions: dict[str, tuple[list[int], int]] = {}
+        self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
         self.deliveries: list[Delivery] = []
         self.records = 0
 
-    async def partition_for(self, topic: str, key: bytes | None) -> int:
-        """The partition `send` would choose: murmur2 of the key over the topic's partitions (a
-        random available one for no key). Waits for the topic's metadata the first time."""
+    async def _partitions_of(self, topic: str) -> list[int]:
+        """The topic's partitions, sorted (waits for its metadata the first time, as `send`)."""
         known = self._partitions.get(topic)
         if known is None:
-            partitions = sorted(await self._producer.partitions_for(topic))
-            known = self._partitions[topic] = (partitions, len(partitions))
-        if key is None:
-            available = list(self._producer.client.cluster.available_partitions_for_topic(topic) or ())
-            return int(self._partitioner(None, known[0], available))
-        return int(self._partitioner(key, known[0], known[0]))
+            known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+        return known
+
+    async def partition_for(self, topic: str, key: bytes | None) -> int:
+        """The partition `send` would choose: murmur2 of the key over the topic's partitions (a
+        random available one for no key)."""
+        return (await self.partitions_for(topic, [key]))[0]
+
+    async def partitions_for(self, topic: str, keys: Sequence[bytes | None]) -> list[int]:
+        """`partition_for` of many keys at once (murmur2 over numpy arrays)."""
+        partitions = await self._partitions_of(topic)
+        keyed = [k for k in keys if k is not None]
+        placed = iter(default_partitions(keyed, partitions))
+        if len(keyed) == len(keys):
+            return list(placed)
+        available = list(self._producer.client.cluster.available_partitions_for_topic(topic) or ())
+        return [
+            int(self._partitioner(None, partitions, available)) if k is None else next(placed) for k in keys
+        ]
 
     def append(
         self,

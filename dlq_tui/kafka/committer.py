@@ -448,53 +448,54 @@ class Committer:
         committing = False
         bulk = BulkSender(producer, self._max_request_size())
         by_destination: dict[str, int] = {}
-        route, audit = request.route, request.audit
+        audit = request.audit
         try:
             await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
             no_protection: dict[bytes, int] = {}
             source, keep_timestamp = request.source, request.keep_timestamp
             tombstones_on = request.tombstones
             append = bulk.append
-            for i, (record, decision) in enumerate(batch):
-                key, partition = record.key, record.partition
-                # read once: on the engine's store each property access copies from the arena
-                value = record.value
-                destination: str | None = None
-                if decision is Decision.MERGE:
-                    destination, to_partition = (
-                        (request.destination, None) if route is None else route(record)
-                    )
-                    assert destination is not None
-                    if to_partition is None:
-                        to_partition = await bulk.partition_for(destination, key)
-                    full = append(
-                        destination,
-                        to_partition,
-                        key,
-                        value,
-                        list(record.headers),
-                        record.timestamp if keep_timestamp else None,
-                    )
-                    if full is not None:
-                        await full
-                    by_destination[destination] = by_destination.get(destination, 0) + 1
-                    merged += 1
-                else:
-                    purged += 1
-                if audit is not None:
-                    await _send_audit(bulk, audit, record, decision, destination)
-                # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
-                # mean nothing there anyway.
-                if tombstones_on and key is not None and value is not None:
-                    if protected.get(partition, no_protection).get(key, -1) > record.offset:
-                        withheld += 1
-                    else:
-                        full = append(source, partition, key, None, track=True)
+            for first in range(0, len(batch), _CHUNK):
+                chunk = batch[first : first + _CHUNK]
+                keys = [record.key for record, _ in chunk]
+                places = await _merge_places(bulk, request, chunk, keys)
+                for i, ((record, decision), key, place) in enumerate(
+                    zip(chunk, keys, places, strict=True), first
+                ):
+                    partition = record.partition
+                    # read once: on the engine's store each access copies from the arena
+                    value = record.value
+                    destination: str | None = None
+                    if place is not None:  # a merge
+                        destination, to_partition = place
+                        full = append(
+                            destination,
+                            to_partition,
+                            key,
+                            value,
+                            list(record.headers),
+                            record.timestamp if keep_timestamp else None,
+                        )
                         if full is not None:
                             await full
-                        tombstones += 1
-                if progress is not None and i % 1000 == 0:
-                    progress("producing", done_before + i, total)
+                        by_destination[destination] = by_destination.get(destination, 0) + 1
+                        merged += 1
+                    else:
+                        purged += 1
+                    if audit is not None:
+                        await _send_audit(bulk, audit, record, decision, destination)
+                    # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it
+                    # would mean nothing there anyway.
+                    if tombstones_on and key is not None and value is not None:
+                        if protected.get(partition, no_protection).get(key, -1) > record.offset:
+                            withheld += 1
+                        else:
+                            full = append(source, partition, key, None, track=True)
+                            if full is not None:
+                                await full
+                            tombstones += 1
+                    if progress is not None and i % 1000 == 0:
+                        progress("producing", done_before + i, total)
             await bulk.flush()
             delivered = await waits.run(
                 asyncio.gather(*bulk.futures(), return_exceptions=True),
@@ -667,6 +668,41 @@ async def _why_the_transaction_ended(
         if not future.cancelled() and future.exception() is not None:
             return future.exception()
     return None
+
+
+_CHUNK = 4096
+"""Records placed (partitioned) together before they are appended to their batches."""
+
+
+async def _merge_places(
+    bulk: BulkSender,
+    request: CommitRequest,
+    chunk: Sequence[tuple[RecordLike, Decision]],
+    keys: Sequence[bytes | None],
+) -> list[tuple[str, int] | None]:
+    """Per record of `chunk`: (topic, partition) where its merge goes, None for a purge. Merges
+    without a partition from the route go where the default partitioner puts their keys."""
+    route = request.route
+    places: list[tuple[str, int | None] | None] = [
+        None
+        if decision is not Decision.MERGE
+        else (request.destination or "", None)
+        if route is None
+        else route(record)
+        for record, decision in chunk
+    ]
+    unplaced: dict[str, list[int]] = {}
+    for i, place in enumerate(places):
+        if place is not None and place[1] is None:
+            unplaced.setdefault(place[0], []).append(i)
+    out: list[tuple[str, int] | None] = [
+        None if place is None or place[1] is None else (place[0], place[1]) for place in places
+    ]
+    for topic, rows in unplaced.items():
+        chosen = await bulk.partitions_for(topic, [keys[i] for i in rows])
+        for i, partition in zip(rows, chosen, strict=True):
+            out[i] = (topic, partition)
+    return out
 
 
 async def _send_audit(
