@@ -323,10 +323,11 @@ class Committer:
         for record, decision in request.writes:
             if decision is Decision.SKIP:
                 continue
-            if state[record.partition].is_resolved(record.offset):
-                report.dropped.append(RecordId(record.partition, record.offset))
+            partition, offset = record.partition, record.offset  # each a lookup on the engine's store
+            if state[partition].is_resolved(offset):
+                report.dropped.append(RecordId(partition, offset))
             else:
-                pending.setdefault(record.partition, []).append((record, decision))
+                pending.setdefault(partition, []).append((record, decision))
         total = sum(len(v) for v in pending.values())
         protected = await self._protected_keys(request, pending, state) if request.tombstones else {}
         # Room for the ranges of this transaction's own tombstones (usually one per partition).
@@ -448,6 +449,7 @@ class Committer:
         committing = False
         bulk = BulkSender(producer, self._max_request_size())
         by_destination: dict[str, int] = {}
+        done_ids: list[RecordId] = []
         audit = request.audit
         try:
             await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
@@ -462,7 +464,8 @@ class Committer:
                 for i, ((record, decision), key, place) in enumerate(
                     zip(chunk, keys, places, strict=True), first
                 ):
-                    partition = record.partition
+                    partition, offset = record.partition, record.offset
+                    done_ids.append(RecordId(partition, offset))
                     # read once: on the engine's store each access copies from the arena
                     value = record.value
                     destination: str | None = None
@@ -487,7 +490,7 @@ class Committer:
                     # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it
                     # would mean nothing there anyway.
                     if tombstones_on and key is not None and value is not None:
-                        if protected.get(partition, no_protection).get(key, -1) > record.offset:
+                        if protected.get(partition, no_protection).get(key, -1) > offset:
                             withheld += 1
                         else:
                             full = append(source, partition, key, None, track=True)
@@ -570,7 +573,7 @@ class Committer:
         report.purged += purged
         report.tombstones += tombstones
         report.tombstones_withheld += withheld
-        report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
+        report.committed.extend(done_ids)
         for topic, n in by_destination.items():
             report.by_destination[topic] = report.by_destination.get(topic, 0) + n
         if audit is not None:
