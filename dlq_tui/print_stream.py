@@ -1,19 +1,20 @@
 """`dlq-tui print`, streaming: records are decoded, filtered and written as they arrive (each
 partition in offset order), never stored, so memory stays bounded by one fetch batch whatever the
-DLQ's size. A record is formatted by the one function for each format: `record_json.record_json`
-and `dumps` (JSON lines, format v1), `linemode.describe_decoded` (text)."""
+DLQ's size. A record is formatted by the one function for each format: `record_json.record_line`
+(JSON lines, format v1, written as UTF-8 bytes), `linemode.describe_decoded` (text)."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.display import undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.linemode import describe_decoded
-from dlq_tui.record_json import dumps, record_json
+from dlq_tui.record_json import record_line
 from dlq_tui.triage.filter import parse
 
 __all__ = ["print_streaming"]
@@ -21,6 +22,20 @@ __all__ = ["print_streaming"]
 # Smaller fetches than the app's: what aiokafka buffers ahead is most of print's memory. A user's
 # own -c fetch settings win.
 STREAM_FETCH = {"fetch_max_bytes": 8 << 20, "max_partition_fetch_bytes": 1 << 20}
+
+
+def _bytes_writer(out: TextIO) -> Callable[[bytes], object]:
+    """A function writing UTF-8 bytes to `out`: to its binary buffer when it has one (stdout: no
+    encoding step per line), else decoded."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        return lambda data: out.write(data.decode())
+
+    def write(data: bytes) -> object:
+        out.flush()  # anything written as text before goes first (a no-op once empty)
+        return buffer.write(data)
+
+    return write
 
 
 async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: int, out: TextIO) -> int:
@@ -38,13 +53,15 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
     shown = unknown = 0
     reason: str | None = None
+    topic = config.source
+    write = _bytes_writer(out)
     try:
         async for batch in session.stream():
             if limit and shown >= limit:
                 if fmt == "jsonl":
                     break
                 continue  # only counting now
-            lines: list[str] = []
+            lines: list[bytes] = []
             for rec in batch:
                 d = decoder.decode_uncached(rec)
                 if flt is not None:
@@ -55,15 +72,15 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
                     if verdict is not True:
                         continue
                 if fmt == "jsonl":
-                    lines.append(dumps(record_json(d, config.source)))
+                    lines.append(record_line(d, topic))
                 else:
                     describe_decoded(d, config.source, out)
                 shown += 1
                 if limit and shown >= limit:
                     break
             if lines:
-                lines.append("")
-                out.write("\n".join(lines))
+                lines.append(b"")
+                write(b"\n".join(lines))
         if fmt == "text":
             out.write(f"{shown} of {session.unresolved_count()} unresolved records shown\n")
         if unknown:
