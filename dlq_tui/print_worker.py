@@ -34,6 +34,7 @@ from dlq_tui.triage.records import RecordLike
 __all__ = ["PrintWorker", "PrintWorkerError", "workers_wanted"]
 
 WORKERS_ENV = "DLQ_TUI_PRINT_WORKERS"
+CHUNK = 500  # records per message: ~0.6 MB of 1 KB records in flight on each side
 
 
 def workers_wanted() -> bool:
@@ -103,18 +104,23 @@ class PrintWorker:
         self._batches, self._results = batches_out, results_in
 
     async def send(self, batch: Sequence[RecordLike]) -> None:
-        """Hand one batch to the worker (waits, off the event loop, while the worker is behind)."""
+        """Hand one batch to the worker, in messages of at most `CHUNK` records (what either
+        process holds at once); waits, off the event loop, while the worker is behind."""
         assert self._batches is not None
-        data = self._encoder.encode(
-            [(r.partition, r.offset, r.timestamp, r.timestamp_type, r.key, r.value, r.headers) for r in batch]
-        )
-        # In a thread, so that aiokafka keeps fetching; one send at a time (order).
-        self._sending = self._thread.submit(self._batches.send_bytes, data)
-        try:
-            await asyncio.wrap_future(self._sending)
-        except OSError:  # the worker is gone: finish() says why
-            self.finish()
-            raise PrintWorkerError("the print worker stopped") from None
+        send = self._batches.send_bytes
+        for start in range(0, len(batch), CHUNK):
+            data = self._encoder.encode(
+                [
+                    (r.partition, r.offset, r.timestamp, r.timestamp_type, r.key, r.value, r.headers)
+                    for r in batch[start : start + CHUNK]
+                ]
+            )
+            # In a thread, so that aiokafka keeps fetching; one send at a time (order).
+            self._sending = self._thread.submit(send, data)
+            try:
+                await asyncio.wrap_future(self._sending)
+            except OSError:  # the worker is gone: finish() says why
+                raise PrintWorkerError("the print worker stopped") from None
 
     def finish(self) -> WorkerResult:
         """Close the batch pipe, wait for the worker to write what it got, and return its counts.
