@@ -182,7 +182,7 @@ def _fast_json(data: bytes) -> bytes | None:
         return None
     try:
         return _minify(data, indent=-1)
-    except msgspec.DecodeError:  # not JSON (or a lone surrogate escape): the general path says
+    except (msgspec.DecodeError, RecursionError):  # not JSON, a lone surrogate escape: the general path says
         return None
 
 
