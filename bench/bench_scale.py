@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -196,13 +197,25 @@ def kcat(topic: str) -> tuple[float, float]:
     return seconds, peak
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_print(n: int) -> dict[str, Any]:
     topic = asyncio.run(seed(n))
+    c0 = _cpu()
     bare = child("aiokafka", topic, n)
     assert bare["records"] == n, bare
+    c1 = _cpu()
     p_s, p_pss, p_rss = dlq_tui_print(topic)
+    c2 = _cpu()
     k_s, k_rss = kcat(topic)
+    c3 = _cpu()
     one_s, one_pss, _ = dlq_tui_print(topic, workers="0")
+    c4 = _cpu()
+    b_cpu, p_cpu, k_cpu, one_cpu = c1 - c0, c2 - c1, c3 - c2, c4 - c3
     b_s = bare["seconds"]
     print(
         f"print {n:,} x 1 KB --format jsonl: dlq-tui {n / p_s:,.0f} rec/s, bare aiokafka getmany {n / b_s:,.0f} rec/s, "
@@ -216,6 +229,11 @@ def bench_print(n: int) -> dict[str, Any]:
     print(
         f"print in one process (DLQ_TUI_PRINT_WORKERS=0): {n / one_s:,.0f} rec/s = {b_s / one_s:.0%} of aiokafka, "
         f"{k_s / one_s:.0%} of kcat; PSS {one_pss:.0f} MB"
+    )
+    print(
+        f"CPU seconds (user + system; the machine's load does not change them much): aiokafka {b_cpu:.1f}, "
+        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (both processes), print in one process {one_cpu:.1f}; "
+        f"one process = {b_cpu / one_cpu:.0%} of aiokafka's CPU rate, {k_cpu / one_cpu:.0%} of kcat's"
     )
     return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
 
