@@ -55,7 +55,7 @@ from dlq_tui.plan import (
     TombstoneFate,
     transaction_batches,
 )
-from dlq_tui.scan import PlainFlags, plan_scan, scan
+from dlq_tui.scan import PlainFlags, ScanPlan, plan_scan, scan
 from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
@@ -553,28 +553,9 @@ class TriageSession:
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
-        if flt.needs_decode:
-            formats = (self.config.key_format, self.config.value_format)
-            plan = plan_scan(flt, self.store.header_names(), formats)
-            if plan.useful:
-                if self._plain is None or self._plain_store is not self.store:
-                    self._plain, self._plain_store = PlainFlags(self.store), self.store
-                subject = partial(LazySubject, self)
-                if self._word_pool is None and scan_workers() > 0:
-                    self._word_pool = WordPool(scan_workers())
-                try:
-                    return scan(
-                        self.store,
-                        self._plain,
-                        plan,
-                        flt,
-                        rows,
-                        subject,
-                        cancelled=cancelled,
-                        pool=self._word_pool,
-                    )
-                finally:
-                    self.store.release_pages()
+        plan = self._scan_plan(flt)
+        if plan is not None:
+            return self._scan(flt, plan, rows, cancelled)
         out = array("i")
         for n, row in enumerate(rows):
             if n % CANCEL_CHECK_ROWS == 0:
@@ -587,14 +568,57 @@ class TriageSession:
         self.store.release_pages()
         return out
 
+    def _scan_plan(self, flt: Filter) -> ScanPlan | None:
+        """The byte-level scan plan of `flt` when it can skip or decide rows, else None."""
+        if not flt.needs_decode:
+            return None
+        formats = (self.config.key_format, self.config.value_format)
+        plan = plan_scan(flt, self.store.header_names(), formats)
+        return plan if plan.useful else None
+
+    def _scan(
+        self,
+        flt: Filter,
+        plan: ScanPlan,
+        rows: Iterable[int],
+        cancelled: Callable[[], bool] | None,
+        unknown: array[int] | None = None,
+    ) -> array[int]:
+        """`dlq_tui.scan.scan` over this session's store (see `match`)."""
+        if self._plain is None or self._plain_store is not self.store:
+            self._plain, self._plain_store = PlainFlags(self.store), self.store
+        if self._word_pool is None and scan_workers() > 0:
+            self._word_pool = WordPool(scan_workers())
+        try:
+            return scan(
+                self.store,
+                self._plain,
+                plan,
+                flt,
+                rows,
+                partial(LazySubject, self),
+                cancelled=cancelled,
+                pool=self._word_pool,
+                unknown=unknown,
+            )
+        finally:
+            self.store.release_pages()
+
     def match_with_unknown(
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> MatchResult:
         """As `match`, and the rows the filter could not judge because it looks at a key or value
         that could not be decoded (registry down, poison): neither matched nor excluded. The app
-        shows their count and asks before a bulk decision includes them (for a worker thread)."""
+        shows their count and asks before a bulk decision includes them (for a worker thread).
+        Uses the byte-level scan where a skipped row is known not to match (formats auto, string)."""
         matched, unknown = array("i"), array("i")
         reason: str | None = None
+        plan = self._scan_plan(flt)
+        if plan is not None and plan.judged:
+            matched = self._scan(flt, plan, rows, cancelled, unknown)
+            if unknown:
+                reason = LazySubject(self, unknown[0]).undecoded_reason()
+            return MatchResult(matched, unknown, reason)
         for n, row in enumerate(rows):
             if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
                 break

@@ -161,6 +161,9 @@ class ScanPlan:
     clauses: tuple[Clause, ...]
     exact: bool
     words: tuple[bytes, ...]  # every word used (for the header-name and unicode checks)
+    judged: bool = False
+    """No term is unknown on a plain row (formats auto and string: a plain key or value always
+    decodes, as JSON or text), so a row the plan skips is False, not unknown."""
 
     @property
     def useful(self) -> bool:
@@ -194,10 +197,11 @@ def plan_scan(flt: Filter, header_names: Iterable[str], formats: tuple[str, str]
     exact_words: list[bytes] = []
     # In the avro and json modes a plain text that is not Avro or JSON is shown with an error:
     # terms over it are then unknown, not false (three-valued filters), which bytes cannot tell.
-    exact_ok = exact_ok and all(Format(f) in (Format.AUTO, Format.STRING) for f in formats)
+    judged = all(Format(f) in (Format.AUTO, Format.STRING) for f in formats)
+    exact_ok = exact_ok and judged
     exact = exact_ok and _exact_words(flt.ast, exact_words) and all(usable(w) for w in exact_words)
     words = {w for c in clauses for w in c} | (set(exact_words) if exact else set())
-    return ScanPlan(tuple(clauses), exact, tuple(words))
+    return ScanPlan(tuple(clauses), exact, tuple(words), judged)
 
 
 class PlainFlags:
@@ -323,20 +327,25 @@ def scan(
     *,
     cancelled: Callable[[], bool] | None = None,
     pool: WordPool | None = None,
+    unknown: array[int] | None = None,
 ) -> array[int]:
     """The rows of `rows` that `flt` matches, decoding (through `subject`) only rows that the plan
-    cannot decide from their bytes. `pool` lends more cores to one-word scans."""
+    cannot decide from their bytes. `pool` lends more cores to one-word scans. With `unknown`
+    (only for a `judged` plan), the rows whose verdict is unknown are appended to it."""
+    if unknown is not None and not plan.judged:
+        raise ValueError("a scan can tell unknown rows only for a judged plan (formats auto, string)")
     unicode_safe = not any(UNICODE_FOLDED & set(w.decode()) for w in plan.words)
     if plan.exact and isinstance(flt.ast, TextTerm):
         word = _exact_words_of(flt.ast)
-        return _scan_word(store, plain, word, flt, rows, subject, unicode_safe, cancelled, pool)
+        return _scan_word(store, plain, word, flt, rows, subject, unicode_safe, cancelled, pool, unknown)
     if isinstance(rows, array | range) and len(rows):
         plain.ensure(max(rows) + 1, cancelled, pool)
     out = array("i")
     append = out.append
     clauses = plan.clauses
     exact = _exact_predicate(flt.ast, store) if plan.exact else None
-    matches = flt.matches
+    evaluate = flt.evaluate
+    add_unknown = unknown.append if unknown is not None else None
     span = store.row_span
     flags = plain.flags
     get_flag = plain.get
@@ -352,8 +361,11 @@ def scan(
         if flag == UNKNOWN:
             flag = get_flag(row)
         if flag == NOT_PLAIN or (flag == PLAIN_UNICODE and not unicode_safe):
-            if matches(subject(row)):
+            verdict = evaluate(subject(row))
+            if verdict:
                 append(row)
+            elif verdict is None and add_unknown is not None:
+                add_unknown(row)
             continue
         c, start, end = span(row)
         if c != low_chunk:
@@ -370,8 +382,11 @@ def scan(
             else:
                 break  # no word of this clause: cannot match
         else:
-            if matches(subject(row)):
+            verdict = evaluate(subject(row))
+            if verdict:
                 append(row)
+            elif verdict is None and add_unknown is not None:
+                add_unknown(row)
     return out
 
 
@@ -398,6 +413,7 @@ def _scan_word(
     unicode_safe: bool,
     cancelled: Callable[[], bool] | None,
     pool: WordPool | None,
+    unknown: array[int] | None = None,
 ) -> array[int]:
     """`scan` for a filter that is one word: plain rows are decided chunk by chunk, by finding the
     word in the case-folded chunk and mapping each hit to its row (no Python work per row)."""
@@ -455,7 +471,8 @@ def _scan_word(
                 rows_hit(c, found)
         if hit_rows:
             matched[ok] = np.isin(decided, np.concatenate(hit_rows))
-    matches = flt.matches
+    evaluate = flt.evaluate
+    undecided: list[int] = []
     for n, i in enumerate(np.flatnonzero(~ok).tolist()):
         if n & 63 == 63:
             if cancelled is not None and cancelled():
@@ -463,8 +480,13 @@ def _scan_word(
             if n & 65535 == 65535:
                 store.release_pages()  # what decoding paged in (it reads rows in place)
         row = int(wanted[i])
-        if matches(subject(row)):
+        verdict = evaluate(subject(row))
+        if verdict:
             matched[i] = True
+        elif verdict is None:
+            undecided.append(row)
+    if unknown is not None:
+        unknown.extend(undecided)
     return array("i", wanted[matched].astype(np.int32).tobytes())
 
 

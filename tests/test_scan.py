@@ -203,6 +203,26 @@ def test_scan_never_changes_the_result(recs: list[RawRecord], text: str, fmt: st
     assert list(session.match(flt, range(len(recs)))) == expected  # again, with the flags cached
 
 
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recs=records(), text=filters(), fmt=st.sampled_from(["auto", "auto", "json", "avro", "string"]))
+def test_scan_with_unknown_rows_agrees_with_the_evaluator(recs: list[RawRecord], text: str, fmt: str) -> None:
+    """What the app's live count uses: matches and the rows the filter cannot judge, both equal to
+    the decoding evaluator's three-valued verdict, in the order of the rows asked about."""
+    try:
+        flt = parse(text)
+    except ValueError:
+        return
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
+    verdicts = [flt.evaluate(decoder.decode_uncached(r)) for r in recs]
+    rows = array("i", range(len(recs) - 1, -1, -1))
+    for _ in range(2):  # the second time with the plain flags known
+        result = session.match_with_unknown(flt, rows)
+        assert list(result.matched) == [r for r in rows if verdicts[r] is True], text
+        assert list(result.unknown) == [r for r in rows if verdicts[r] is None], text
+        assert (result.reason is None) == (not result.unknown)
+
+
 def test_plans_for_typical_filters() -> None:
     names = ["kafka_dlt-exception-fqcn", "kafka_dlt-exception-message"]
     formats = ("auto", "auto")
