@@ -15,7 +15,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Literal
 
-from dlq_tui import redrive
+from dlq_tui import redrive, scan_fields
 from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
@@ -553,6 +553,9 @@ class TriageSession:
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
+        fast = self._match_fields(flt, rows, cancelled)
+        if fast is not None:
+            return fast
         plan = self._scan_plan(flt)
         if plan is not None:
             return self._scan(flt, plan, rows, cancelled)
@@ -567,6 +570,36 @@ class TriageSession:
                 out.append(row)
         self.store.release_pages()
         return out
+
+    def _plain_flags(self) -> PlainFlags:
+        if self._plain is None or self._plain_store is not self.store:
+            self._plain, self._plain_store = PlainFlags(self.store), self.store
+        return self._plain
+
+    def _match_fields(
+        self,
+        flt: Filter,
+        rows: Iterable[int],
+        cancelled: Callable[[], bool] | None,
+        unknown: array[int] | None = None,
+    ) -> array[int] | None:
+        """Header-only and key-only filters, judged without decoding whole rows
+        (`dlq_tui.scan_fields`); None for other filters."""
+        evaluate = flt.evaluate
+
+        def judge(row: int) -> bool | None:
+            return evaluate(LazySubject(self, row))
+
+        if scan_fields.headers_only(flt):
+            return scan_fields.scan_by_headers(self.store, rows, judge, cancelled=cancelled, unknown=unknown)
+        formats = (self.config.key_format, self.config.value_format)
+        term = scan_fields.key_term(flt, formats)
+        if term is None or not isinstance(rows, array | range) or not len(rows):
+            return None
+        flags = self._plain_flags().ensure(max(rows) + 1, cancelled)
+        return scan_fields.scan_keys(
+            self.store, flags, term, formats[0], rows, judge, cancelled=cancelled, unknown=unknown
+        )
 
     def _scan_plan(self, flt: Filter) -> ScanPlan | None:
         """The byte-level scan plan of `flt` when it can skip or decide rows, else None."""
@@ -585,18 +618,24 @@ class TriageSession:
         unknown: array[int] | None = None,
     ) -> array[int]:
         """`dlq_tui.scan.scan` over this session's store (see `match`)."""
-        if self._plain is None or self._plain_store is not self.store:
-            self._plain, self._plain_store = PlainFlags(self.store), self.store
+        plain = self._plain_flags()
         if self._word_pool is None and scan_workers() > 0:
             self._word_pool = WordPool(scan_workers())
         try:
+            subject = scan_fields.plain_subjects(
+                self.store,
+                plain.get,
+                (self._scan_decoder.key_format, self._scan_decoder.value_format),
+                self.group_index.group_of,
+                partial(LazySubject, self),
+            )
             return scan(
                 self.store,
-                self._plain,
+                plain,
                 plan,
                 flt,
                 rows,
-                partial(LazySubject, self),
+                subject,
                 cancelled=cancelled,
                 pool=self._word_pool,
                 unknown=unknown,
@@ -613,9 +652,13 @@ class TriageSession:
         Uses the byte-level scan where a skipped row is known not to match (formats auto, string)."""
         matched, unknown = array("i"), array("i")
         reason: str | None = None
-        plan = self._scan_plan(flt)
-        if plan is not None and plan.judged:
-            matched = self._scan(flt, plan, rows, cancelled, unknown)
+        fast = self._match_fields(flt, rows, cancelled, unknown)
+        plan = self._scan_plan(flt) if fast is None else None
+        if fast is not None or (plan is not None and plan.judged):
+            if fast is not None:
+                matched = fast
+            elif plan is not None:
+                matched = self._scan(flt, plan, rows, cancelled, unknown)
             if unknown:
                 reason = LazySubject(self, unknown[0]).undecoded_reason()
             return MatchResult(matched, unknown, reason)

@@ -361,3 +361,67 @@ def test_vectorised_row_flags_equal_the_row_by_row_ones(recs: list[RawRecord], c
     got = bytes(vectorised.ensure(len(store)))
     one_by_one = PlainFlags(store)
     assert list(got) == [one_by_one._compute(r) for r in range(len(store))]
+
+
+KEY_TEXTS = ["ORD0001", " ORD0001", "ORD0001 ", '"ORD0001"', "123", "1e999", "[1, 2]", "true", "ordé"]
+KEY_TEXTS += ["123 ", "[1,\n 2]", "[1,2]", '{"k": "ORD0001"}', "{not json", "\u212aey", "Key", ""]
+KEYS = st.one_of(
+    st.none(),
+    st.sampled_from(KEY_TEXTS).map(str.encode),
+    st.sampled_from([b"\x00\x00\x00\x00\x01k", b"ord\xff", b"a\x01"]),
+    texts().map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+HEADER_POOL = [
+    (),
+    (("kafka_dlt-exception-message", b"SocketTimeout"),),
+    (("kafka_dlt-exception-message", b"SocketTimeout"), ("kafka_dlt-exception-fqcn", b"a.b.Wrong")),
+    (("kafka_dlt-exception-fqcn", b"a.b.Wrong"), ("kafka_dlt-original-topic", b"orders")),
+    (("kafka_dlt-original-topic", b"orders"),),
+    (("kafka_dlt-original-topic", b"orderz"),),  # differs from the one above in its last byte
+    (("kafka_dlt-original-topic", None), ("trace", b"\xff")),
+    (("__value_schema_id", b"\x00\x00\x00\x00\x07"),),
+]
+FIELD_FILTERS = st.one_of(
+    st.sampled_from(KEY_TEXTS).map(lambda k: "key:" + _quote(k)),
+    st.sampled_from(KEY_TEXTS).map(lambda k: "-key:" + _quote(k)),
+    st.sampled_from(["key:ord*", "key:*1*", "key:*", "key:/^ORD/", "key:*\u212a*", "key:KEY", "key:inf"]),
+    st.sampled_from(
+        ["error:Timeout", "error:*wrong*", "exception:*Wrong", "origin:orders", "-origin:orders"]
+    ),
+    st.sampled_from(["header.trace:*", "error:Timeout OR origin:orders", "error:timeout -header.trace:*"]),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    keys=st.lists(KEYS, min_size=1, max_size=10),
+    headers=st.lists(st.sampled_from(HEADER_POOL), min_size=10, max_size=10),
+    data=st.data(),
+    fmt=st.sampled_from(["auto", "auto", "json", "avro", "string"]),
+)
+def test_key_and_header_filters_agree_with_the_evaluator(
+    keys: list[bytes | None],
+    headers: list[tuple[tuple[str, bytes | None], ...]],
+    data: st.DataObject,
+    fmt: str,
+) -> None:
+    """`key:` filters test a plain row's key bytes as text; header-only filters judge each distinct
+    header block once. Both equal the decoding evaluator, matches and unknowns, in every format."""
+    shown = [k.decode("utf-8", "replace") for k in keys if k]
+    near = st.sampled_from(shown or ["x"]).flatmap(
+        lambda k: st.sampled_from(["key:" + _quote(k), "key:" + _quote(k.strip()), f"key:{_quote(k[:2])}*"])
+    )
+    text = data.draw(st.one_of(near, FIELD_FILTERS))
+    recs = [RawRecord(0, i, 0, 0, k, b'{"v": 1}', headers[i]) for i, k in enumerate(keys)]
+    try:
+        flt = parse(text)
+    except ValueError:
+        return
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
+    verdicts = [flt.evaluate(decoder.decode_uncached(r)) for r in recs]
+    rows = array("i", range(len(recs)))
+    assert list(session.match(flt, rows)) == [r for r in rows if verdicts[r] is True], text
+    result = session.match_with_unknown(flt, rows)
+    assert list(result.matched) == [r for r in rows if verdicts[r] is True], text
+    assert list(result.unknown) == [r for r in rows if verdicts[r] is None], text
