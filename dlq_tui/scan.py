@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
@@ -41,6 +42,7 @@ import numpy as np
 from dlq_tui.decode.dlq_headers import HEADERS, Enc
 from dlq_tui.decode.formats import Format
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
+from dlq_tui.scan_fields import row_bounds
 from dlq_tui.scan_pool import (
     MIN_CHUNKS,
     NOT_PLAIN,
@@ -338,6 +340,8 @@ def scan(
     if plan.exact and isinstance(flt.ast, TextTerm):
         word = _exact_words_of(flt.ast)
         return _scan_word(store, plain, word, flt, rows, subject, unicode_safe, cancelled, pool, unknown)
+    if not plan.exact and isinstance(rows, array | range):
+        return _scan_clauses(store, plain, plan.clauses, flt, rows, subject, unicode_safe, cancelled, unknown)
     if isinstance(rows, array | range) and len(rows):
         plain.ensure(max(rows) + 1, cancelled, pool)
     out = array("i")
@@ -426,14 +430,7 @@ def _scan_word(
     decided = wanted[ok]
     matched = np.zeros(len(wanted), dtype=bool)
     if len(decided):
-        pos = np.frombuffer(store.positions(), np.int64)
-        chunk = pos >> 32
-        start = pos & 0xFFFFFFFF
-        # A row ends where the next row of the same chunk starts, else at the chunk's end.
-        chunk_len = np.array([len(store.chunk_buffer(c)) for c in range(int(chunk.max()) + 1)], np.int64)
-        end = chunk_len[chunk]
-        same = chunk[1:] == chunk[:-1]
-        end[:-1][same] = start[1:][same]
+        chunk, start, end = row_bounds(store)
         hit_rows: list[np.ndarray] = []
         size = len(word)
 
@@ -457,14 +454,10 @@ def _scan_word(
                 break
             folded = fold_case(store.chunk_buffer(c))
             store.release_pages(c)
-            hits: list[int] = []
-            find = folded.find
-            i = find(word)
-            while i >= 0:
-                hits.append(i)
-                i = find(word, i + 1)
-            if hits:
-                rows_hit(c, np.asarray(hits, np.int64))
+            in_chunk = _rows_of_chunk(chunk, c)
+            lo, hi = int(in_chunk[0]), int(in_chunk[-1]) + 1
+            has = _rows_having(folded, word, start[lo:hi].tolist(), end[lo:hi].tolist())
+            hit_rows.append(in_chunk[has])
         for c, future in futures:
             found = np.frombuffer(future.result(), np.int64)
             if len(found):
@@ -488,6 +481,76 @@ def _scan_word(
     if unknown is not None:
         unknown.extend(undecided)
     return array("i", wanted[matched].astype(np.int32).tobytes())
+
+
+def _scan_clauses(
+    store: RecordStore,
+    plain: PlainFlags,
+    clauses: tuple[Clause, ...],
+    flt: Filter,
+    rows: array[int] | range,
+    subject: Callable[[int], FilterSubject],
+    unicode_safe: bool,
+    cancelled: Callable[[], bool] | None,
+    unknown: array[int] | None,
+) -> array[int]:
+    """`scan` for a plan of required words: per chunk, each word is found in the case-folded chunk
+    (one search per row that has it: the search goes on at that row's end) and a plain row
+    without a word of every clause is dropped; only the other rows are decoded."""
+    wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
+    if not len(wanted):
+        return array("i")
+    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled), np.uint8)
+    row_flags = flags[wanted]
+    ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
+    chunk, start, end = row_bounds(store)
+    possible = np.ones(len(chunk), bool)  # per store row: a word of every clause is in its bytes
+    for c in np.unique(chunk[wanted[ok]]).tolist():
+        if cancelled is not None and cancelled():
+            return array("i")
+        folded = fold_case(store.chunk_buffer(c))
+        store.release_pages(c)
+        in_chunk = _rows_of_chunk(chunk, c)
+        lo, hi = int(in_chunk[0]), int(in_chunk[-1]) + 1
+        starts, ends = start[lo:hi].tolist(), end[lo:hi].tolist()
+        for clause in clauses:
+            has = np.zeros(hi - lo, bool)
+            for word in clause:
+                has |= _rows_having(folded, word, starts, ends)
+            possible[lo:hi] &= has
+    decided = ok & ~possible[wanted]  # plain rows without a required word: False
+    verdicts = np.zeros(len(wanted), np.int8)  # 1 match, -1 unknown
+    evaluate = flt.evaluate
+    for n, i in enumerate(np.flatnonzero(~decided).tolist()):
+        if n & 63 == 63:
+            if cancelled is not None and cancelled():
+                break
+            if n & 65535 == 65535:
+                store.release_pages()  # what decoding paged in (it reads rows in place)
+        verdict = evaluate(subject(int(wanted[i])))
+        if verdict:
+            verdicts[i] = 1
+        elif verdict is None:
+            verdicts[i] = -1
+    if unknown is not None:
+        unknown.extend(wanted[verdicts == -1].tolist())
+    return array("i", wanted[verdicts == 1].astype(np.int32).tobytes())
+
+
+def _rows_having(folded: bytes, word: bytes, starts: list[int], ends: list[int]) -> np.ndarray:
+    """Per row of one chunk (`starts`/`ends` of its rows' bytes in `folded`): whether `word` is
+    within them. One search per row that has it: after a hit the search goes on at its row's end."""
+    has = np.zeros(len(starts), bool)
+    size, find = len(word), folded.find
+    i = find(word)
+    while i >= 0:
+        r = bisect_right(starts, i) - 1
+        if r >= 0 and i + size <= ends[r]:
+            has[r] = True
+            i = find(word, ends[r])
+        else:
+            i = find(word, i + 1)
+    return has
 
 
 def _rows_of_chunk(chunk: np.ndarray, c: int) -> np.ndarray:
