@@ -301,6 +301,7 @@ def test_cases_the_bytes_alone_would_get_wrong() -> None:
     )  # Java summary
     _agree([_rec(b"k1", b"not json")], "-timeout", "json")  # unknown, not false: NOT unknown is no match
     _agree([_rec(b"k1", b"not avro")], "-timeout", "avro")
+
     # Rows back to back: a word found in one row, the search goes on right where the next starts.
     def rows(*kv: tuple[bytes | None, bytes]) -> list[RawRecord]:
         return [RawRecord(0, i, 0, 0, k, v) for i, (k, v) in enumerate(kv)]
