@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
@@ -123,6 +124,36 @@ def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | N
     return SchemaRegistry(url, user_info=user_info, verify=tls.ssl_context() if tls else True)
 
 
+WARM_STEP = 65536
+"""Rows `warm()` indexes for failure groups between looks at whether a filter is running."""
+
+
+class FiltersIdle:
+    """Whether no filter scan runs now (`busy()` around each scan; `wait()` until none does)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+            self._idle.clear()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    self._idle.set()
+
+    def wait(self) -> None:
+        self._idle.wait()
+
+
 class LazySubject:
     """A row as a `FilterSubject`: partition, offset and timestamp come from the store's columns;
     the record is decoded only when a text test asks (and not cached, so a scan over a million
@@ -225,6 +256,7 @@ class TriageSession:
         self._plain: PlainFlags | None = None
         self._plain_store: RecordStore | None = None
         self._word_pool: WordPool | None = None
+        self._filters_idle = FiltersIdle()
         self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
         self._tombstone_rows = array("i")
         self._tombstone_merges_allowed: set[RecordId] = set()
@@ -541,10 +573,12 @@ class TriageSession:
         index their failure groups, in a thread, so the first filter and the groups view are quick."""
 
         def work() -> None:
-            if self._plain is None or self._plain_store is not self.store:
-                self._plain, self._plain_store = PlainFlags(self.store), self.store
-            self._plain.ensure(len(self.store))
-            self.group_index.update()
+            self._plain_flags().ensure(len(self.store))
+            # The group index in steps; a filter the user typed meanwhile goes first (two threads
+            # of Python work would each run at half speed under the GIL).
+            for upto in range(WARM_STEP, len(self.store) + WARM_STEP, WARM_STEP):
+                self._filters_idle.wait()
+                self.group_index.update(upto)
             self.store.release_pages()
 
         await asyncio.to_thread(work)
@@ -553,6 +587,10 @@ class TriageSession:
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
+        with self._filters_idle.busy():
+            return self._match(flt, rows, cancelled)
+
+    def _match(self, flt: Filter, rows: Iterable[int], cancelled: Callable[[], bool] | None) -> array[int]:
         fast = self._match_fields(flt, rows, cancelled)
         if fast is not None:
             return fast
@@ -650,6 +688,12 @@ class TriageSession:
         that could not be decoded (registry down, poison): neither matched nor excluded. The app
         shows their count and asks before a bulk decision includes them (for a worker thread).
         Uses the byte-level scan where a skipped row is known not to match (formats auto, string)."""
+        with self._filters_idle.busy():
+            return self._match_with_unknown(flt, rows, cancelled)
+
+    def _match_with_unknown(
+        self, flt: Filter, rows: Iterable[int], cancelled: Callable[[], bool] | None
+    ) -> MatchResult:
         matched, unknown = array("i"), array("i")
         reason: str | None = None
         fast = self._match_fields(flt, rows, cancelled, unknown)

@@ -31,6 +31,7 @@ Header names are searchable too: a word found in any stored header name is not u
 from __future__ import annotations
 
 import re
+import threading
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -42,7 +43,7 @@ import numpy as np
 from dlq_tui.decode.dlq_headers import HEADERS, Enc
 from dlq_tui.decode.formats import Format
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
-from dlq_tui.scan_fields import row_bounds
+from dlq_tui.scan_fields import column, row_bounds
 from dlq_tui.scan_pool import (
     MIN_CHUNKS,
     NOT_PLAIN,
@@ -214,6 +215,9 @@ class PlainFlags:
         self._store = store
         self._flags = bytearray()
         self._widths: list[int] = []  # per header name id: Spring integer width, or 0
+        # One classification at a time: a filter typed while `warm()` classifies waits for it
+        # rather than doing the same work beside it.
+        self._lock = threading.Lock()
 
     @property
     def flags(self) -> bytearray:
@@ -225,6 +229,10 @@ class PlainFlags:
     ) -> bytearray:
         """Compute the flags of rows below `rows` that are not known yet (frozen chunks of a file
         arena in `pool`'s worker processes when there are enough); returns the flags."""
+        with self._lock:
+            return self._ensure(rows, cancelled, pool)
+
+    def _ensure(self, rows: int, cancelled: Callable[[], bool] | None, pool: WordPool | None) -> bytearray:
         flags = self._flags
         if rows > len(flags):
             flags.extend(bytes(rows - len(flags)))
@@ -252,7 +260,7 @@ class PlainFlags:
         non-ASCII bytes are left to `row_flag`."""
         store, flags = self._store, self._flags
         pos, klen, vlen, count = (
-            np.frombuffer(c, t)
+            column(c, t)
             for c, t in zip(store.layout_columns(), (np.int64, np.int32, np.int32, np.int32), strict=True)
         )
         widths = np.asarray(self.widths() or [0], np.int16)
@@ -274,7 +282,7 @@ class PlainFlags:
     def _ensure_in_pool(self, first: int, rows: int, pool: WordPool) -> None:
         store, flags = self._store, self._flags
         pos, klen, vlen, count = (
-            np.frombuffer(c, t)
+            column(c, t)
             for c, t in zip(store.layout_columns(), (np.int64, np.int32, np.int32, np.int32), strict=True)
         )
         chunk = pos[first:rows] >> 32
@@ -424,7 +432,8 @@ def _scan_word(
     wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
     if not len(wanted):
         return array("i")
-    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled, pool), np.uint8)
+    # A copy: the flags may grow in another thread (a bytearray with a view cannot).
+    flags = np.frombuffer(bytes(plain.ensure(int(wanted.max()) + 1, cancelled, pool)), np.uint8)
     row_flags = flags[wanted]
     ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
     decided = wanted[ok]
@@ -500,7 +509,7 @@ def _scan_clauses(
     wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
     if not len(wanted):
         return array("i")
-    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled), np.uint8)
+    flags = np.frombuffer(bytes(plain.ensure(int(wanted.max()) + 1, cancelled)), np.uint8)  # a copy
     row_flags = flags[wanted]
     ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
     chunk, start, end = row_bounds(store)

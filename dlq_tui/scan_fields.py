@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ __all__ = [
     "HEADER_ACCESSORS",
     "HEADER_MEMO_BYTES",
     "PlainRecord",
+    "column",
     "headers_only",
     "key_term",
     "row_bounds",
@@ -48,6 +50,7 @@ HEADER_MEMO_BYTES = 32 << 20
 are judged by decoding, as before)."""
 
 _CHECK = 1024  # rows between looks at `cancelled`
+_PART = 65536  # rows handled as Python lists at a time
 
 Judge = Callable[[int], "bool | None"]
 
@@ -64,9 +67,15 @@ def key_term(flt: Filter, formats: tuple[str, str]) -> TextTerm | None:
     return ast if isinstance(ast, TextTerm) and ast.field is TextField.KEY and keys_ok else None
 
 
+def column(values: array[int], dtype: Any) -> np.ndarray:
+    """A copy of a store column as a numpy array: a view would stop the store from growing (a
+    live count runs while the DLQ is still loading, or followed)."""
+    return np.frombuffer(values[:], dtype) if len(values) else np.zeros(0, dtype)
+
+
 def row_bounds(store: RecordStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(chunk, start, end) of every row's bytes, as int64 arrays (`RecordStore.row_span`)."""
-    pos = np.frombuffer(store.positions(), np.int64)
+    pos = column(store.positions(), np.int64)
     if not len(pos):
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -99,36 +108,40 @@ def scan_by_headers(
         return out
     chunk, start, end = row_bounds(store)
     _, klen, vlen, _ = store.layout_columns()
-    kl = np.maximum(np.frombuffer(klen, np.int32), 0).astype(np.int64)
-    vl = np.maximum(np.frombuffer(vlen, np.int32), 0).astype(np.int64)
-    block_start = (start + kl + vl)[wanted].tolist()
-    block_end = end[wanted].tolist()
-    chunks = chunk[wanted].tolist()
+    kl = np.maximum(column(klen, np.int32), 0).astype(np.int64)
+    vl = np.maximum(column(vlen, np.int32), 0).astype(np.int64)
+    block_starts = start + kl + vl
     memo: dict[bytes, bool | None] = {}
     room = HEADER_MEMO_BYTES
     append, get = out.append, memo.get
     add_unknown = unknown.append if unknown is not None else None
     current, buf = -1, store.chunk_buffer(0)
     missing = object()
-    for n, row in enumerate(wanted.tolist()):
-        if n % _CHECK == 0 and cancelled is not None and cancelled():
+    for part in range(0, len(wanted), _PART):
+        if cancelled is not None and cancelled():
             break
-        c = chunks[n]
-        if c != current:
-            if current >= 0:
-                store.release_pages(current)
-            current, buf = c, store.chunk_buffer(c)
-        block = bytes(buf[block_start[n] : block_end[n]])
-        verdict = get(block, missing)
-        if verdict is missing:
-            verdict = judge(row)
-            if len(block) <= room:
-                memo[block] = verdict
-                room -= len(block)
-        if verdict:
-            append(row)
-        elif verdict is None and add_unknown is not None:
-            add_unknown(row)
+        rows_part = wanted[part : part + _PART]  # Python lists of a part at a time: bounded memory
+        block_start, block_end = block_starts[rows_part].tolist(), end[rows_part].tolist()
+        chunks = chunk[rows_part].tolist()
+        for n, row in enumerate(rows_part.tolist()):
+            if n % _CHECK == 0 and cancelled is not None and cancelled():
+                break
+            c = chunks[n]
+            if c != current:
+                if current >= 0:
+                    store.release_pages(current)
+                current, buf = c, store.chunk_buffer(c)
+            block = bytes(buf[block_start[n] : block_end[n]])
+            verdict = get(block, missing)
+            if verdict is missing:
+                verdict = judge(row)
+                if len(block) <= room:
+                    memo[block] = verdict
+                    room -= len(block)
+            if verdict:
+                append(row)
+            elif verdict is None and add_unknown is not None:
+                add_unknown(row)
     store.release_pages()
     return out
 
@@ -160,42 +173,49 @@ def scan_keys(
     auto = fmt is Format.AUTO
     chunk, start, _ = row_bounds(store)
     _, klen, _, _ = store.layout_columns()
-    kl = np.frombuffer(klen, np.int32)
+    kl = column(klen, np.int32)
     flag_array = np.frombuffer(bytes(flags), np.uint8)
     row_flags = np.full(len(wanted), UNKNOWN, np.uint8)
     known = wanted < len(flag_array)
     row_flags[known] = flag_array[wanted[known]]
-    plain = ((row_flags != UNKNOWN) & (row_flags != NOT_PLAIN)).tolist()
-    key_start = start[wanted].tolist()
-    key_len = kl[wanted].tolist()
-    chunks = chunk[wanted].tolist()
+    plain_rows = (row_flags != UNKNOWN) & (row_flags != NOT_PLAIN)
     append = out.append
     add_unknown = unknown.append if unknown is not None else None
     current, buf = -1, store.chunk_buffer(0)
-    for n, row in enumerate(wanted.tolist()):
-        if n % _CHECK == 0 and cancelled is not None and cancelled():
+    for part in range(0, len(wanted), _PART):
+        if cancelled is not None and cancelled():
             break
-        if plain[n]:
-            c = chunks[n]
-            if c != current:
-                if current >= 0:
-                    store.release_pages(current)
-                current, buf = c, store.chunk_buffer(c)
-            length = key_len[n]
-            if length < 0:
-                text = ""  # a null key
-            else:
-                raw = bytes(buf[key_start[n] : key_start[n] + length])
-                json_like = auto and raw and raw[0] in _MAYBE_JSON
-                text = decode_bytes(raw, fmt).text if json_like else raw.decode()
-            if test(text):
+        rows_part = wanted[part : part + _PART]  # Python lists of a part at a time: bounded memory
+        plain = plain_rows[part : part + _PART].tolist()
+        key_start, key_len, chunks = (
+            start[rows_part].tolist(),
+            kl[rows_part].tolist(),
+            chunk[rows_part].tolist(),
+        )
+        for n, row in enumerate(rows_part.tolist()):
+            if n % _CHECK == 0 and cancelled is not None and cancelled():
+                break
+            if plain[n]:
+                c = chunks[n]
+                if c != current:
+                    if current >= 0:
+                        store.release_pages(current)
+                    current, buf = c, store.chunk_buffer(c)
+                length = key_len[n]
+                if length < 0:
+                    text = ""  # a null key
+                else:
+                    raw = bytes(buf[key_start[n] : key_start[n] + length])
+                    json_like = auto and raw and raw[0] in _MAYBE_JSON
+                    text = decode_bytes(raw, fmt).text if json_like else raw.decode()
+                if test(text):
+                    append(row)
+                continue
+            verdict = judge(row)
+            if verdict:
                 append(row)
-            continue
-        verdict = judge(row)
-        if verdict:
-            append(row)
-        elif verdict is None and add_unknown is not None:
-            add_unknown(row)
+            elif verdict is None and add_unknown is not None:
+                add_unknown(row)
     store.release_pages()
     return out
 
