@@ -18,7 +18,8 @@ def test_seed_makes_the_demo_dlq(stack: Stack, topic_name: str) -> None:
     # The test's own topics: the demo's may be open in `make demo` on the same stack.
     dlq_topic, retry_topic = f"{topic_name}-dead-letter-queue", f"{topic_name}-retry-1"
     args = ["seed", "-b", stack.bootstrap, "--registry", stack.registry_url, "--count", "30"]
-    assert demo_main([*args, "--dlq-topic", dlq_topic, "--retry-topic", retry_topic]) == 0
+    names = ["--dlq-topic", dlq_topic, "--retry-topic", retry_topic, "--no-origin-topics"]
+    assert demo_main([*args, *names]) == 0
     assert {dlq_topic, retry_topic} <= kcat_topics(stack.bootstrap)
     records = kcat_read(stack.bootstrap, dlq_topic)
     assert len(records) == 37 + 6 * len(FAILURE_KINDS)  # 30 + 4 awkward + 3 formats + 6 per failure kind
@@ -64,6 +65,22 @@ def test_seed_makes_the_demo_dlq(stack: Stack, topic_name: str) -> None:
     except UnicodeDecodeError:
         pass
     assert any(r.key is not None and b"\x1b[" in r.key for r in records)
+
+
+def test_the_demo_makes_every_origin_topic_its_records_name() -> None:
+    """`make demo` creates these (empty) so that merging to @origin works on the demo; tests never
+    do, the names being the demo's own."""
+    from dlq_tui.demo.__main__ import origin_topics
+    from dlq_tui.demo.conventions import demo_convention_records
+    from dlq_tui.demo.data import demo_records
+
+    records = demo_records(1, count=5, now_ms=1_700_000_000_000)
+    records += demo_convention_records(1, 1_700_000_000_001, 3)
+    assert origin_topics(records) == {
+        "order-canceled", "pricing-requests", "payment-events", "invoices", "shipments", "legacy-orders",
+        "crm-contacts",
+    }  # fmt: skip
+    assert origin_topics(records[:1]) == {"order-canceled"}
 
 
 async def test_demo_holds_protobuf_and_json_schema_records(stack: Stack) -> None:

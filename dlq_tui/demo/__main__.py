@@ -23,6 +23,7 @@ from dlq_tui.demo.data import (
     order_canceled_schema,
 )
 from dlq_tui.demo.formats import format_records, register_format_schemas
+from dlq_tui.redrive import origin_of
 
 
 async def recreate_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int) -> None:
@@ -77,6 +78,7 @@ async def seed(
     schema_id: int | None = None,
     formats: bool = False,
     conventions: int = 0,
+    origins: bool = False,
 ) -> int:
     """(Re)create `dlq_topic` and `retry_topic` and fill the DLQ with the demo records. Tests pin
     what varies, for reproducible screens: `now_ms` (the timestamps end there; default: now) and
@@ -84,7 +86,9 @@ async def seed(
     under `<dlq_topic>-value` and use the id the registry gives). `formats` adds the Protobuf and
     JSON Schema records of demo/formats.py (registered in the registry; `make demo` has them).
     `conventions`: that many records of every DLQ header convention's failure kind are added
-    (demo/conventions.py; `make demo` has them)."""
+    (demo/conventions.py; `make demo` has them). `origins`: also (re)create, empty, every origin
+    topic the records' DLQ headers name, so that merging to `@origin` works on the demo (`make demo`
+    does; tests do not, as those are the demo's fixed names)."""
     extra: list[DemoRecord] = []
     if schema_id is None:
         with SchemaRegistry(registry_url) as registry:
@@ -95,12 +99,6 @@ async def seed(
         extra = format_records(*ids, ts=int(time.time() * 1000) if now_ms is None else now_ms)
     # A compacted topic refuses keyless records, yet real DLQs hold some (written before the policy
     # changed, or by a tool that bypassed it). So: create with `delete`, seed, then switch to compact.
-    await recreate_topics(
-        bootstrap,
-        {dlq_topic: {"cleanup.policy": "delete"}, retry_topic: {"cleanup.policy": "compact"}},
-        PARTITIONS,
-    )
-    await wait_for_leaders(bootstrap, [dlq_topic, retry_topic])
     records = (
         demo_records(schema_id, count=count, now_ms=int(time.time() * 1000) if now_ms is None else now_ms)
         + extra
@@ -108,6 +106,11 @@ async def seed(
     records += (
         demo_convention_records(conventions, records[-1].timestamp + 1, PARTITIONS) if conventions else []
     )
+    origin_names = origin_topics(records) - {dlq_topic, retry_topic} if origins else set()
+    topics = {dlq_topic: {"cleanup.policy": "delete"}, retry_topic: {"cleanup.policy": "compact"}}
+    topics |= {t: {"cleanup.policy": "delete"} for t in sorted(origin_names)}
+    await recreate_topics(bootstrap, topics, PARTITIONS)
+    await wait_for_leaders(bootstrap, list(topics))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -133,6 +136,8 @@ async def seed(
         f"demo: topic {dlq_topic} (compacted, {PARTITIONS} partitions): {len(records)} records {per_partition}"
     )
     print(f"demo: topic {retry_topic} (compacted, {PARTITIONS} partitions): empty, the merge destination")
+    if origin_names:
+        print(f"demo: origin topics (empty, for merging to @origin): {', '.join(sorted(origin_names))}")
     print(f"demo: value schema OrderCanceled registered as id {schema_id} under {dlq_topic}-value")
     if conventions:
         print(
@@ -143,6 +148,11 @@ async def seed(
         if r.note:
             print(f"demo:   partition {r.partition}: {r.note}")
     return 0
+
+
+def origin_topics(records: list[DemoRecord]) -> set[str]:
+    """The origin topics the records' DLQ headers name (every convention dlq-tui reads)."""
+    return {t for t in (origin_of(r.headers) for r in records) if t}
 
 
 async def wait_for_leaders(bootstrap: str, topics: list[str]) -> None:
@@ -179,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dlq-topic", default=DLQ_TOPIC, help=f"the DLQ to (re)create (default {DLQ_TOPIC})")
     parser.add_argument("--retry-topic", default=RETRY_TOPIC, help=f"the destination (default {RETRY_TOPIC})")
+    parser.add_argument(
+        "--no-origin-topics",
+        action="store_true",
+        help="do not (re)create the origin topics the records name (merging to @origin needs them)",
+    )
     args = parser.parse_args(argv)
     return asyncio.run(
         seed(
@@ -189,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             retry_topic=args.retry_topic,
             formats=True,
             conventions=args.conventions,
+            origins=not args.no_origin_topics,
         )
     )
 
