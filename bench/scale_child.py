@@ -96,13 +96,18 @@ async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
         "seconds": time.perf_counter() - t,
         "matches": len(first.matched),
         "warm_seconds": await warm,
+        "peak_mb": memory()["VmHWM"],
     }
     timings: dict[str, Any] = {}
     for text in filters:
         flt = parse(text)
         t = time.perf_counter()
         matched = session.match_with_unknown(flt, rows).matched
-        timings[text] = {"seconds": time.perf_counter() - t, "matches": len(matched)}
+        timings[text] = {
+            "seconds": time.perf_counter() - t,
+            "matches": len(matched),
+            "peak_mb": memory()["VmHWM"],
+        }
     out["filters"] = timings
     # The live count while typing a bare word: each prefix is a new count over the rows (the app
     # counts from 3 letters above 200k rows; 1-2 letters are measured at 400k only).
@@ -117,7 +122,7 @@ async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
             k = time.perf_counter()
             session.match_with_unknown(parse(word[:i]), subset)
             per_key.append(time.perf_counter() - k)
-        out["live_count"][label] = {"rows": len(subset), "per_key": per_key}
+        out["live_count"][label] = {"rows": len(subset), "per_key": per_key, "peak_mb": memory()["VmHWM"]}
     groups = _groups_hook(session, rows)
     if groups is not None:
         out["groups"] = groups

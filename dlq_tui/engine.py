@@ -124,7 +124,7 @@ def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | N
     return SchemaRegistry(url, user_info=user_info, verify=tls.ssl_context() if tls else True)
 
 
-WARM_STEP = 65536
+WARM_STEP = 16384
 """Rows `warm()` indexes for failure groups between looks at whether a filter is running."""
 
 
@@ -579,7 +579,7 @@ class TriageSession:
             for upto in range(WARM_STEP, len(self.store) + WARM_STEP, WARM_STEP):
                 self._filters_idle.wait()
                 self.group_index.update(upto)
-            self.store.release_pages()
+                self.store.release_pages()  # indexing reads every row's headers from the arena
 
         await asyncio.to_thread(work)
 

@@ -479,7 +479,7 @@ def _scan_word(
         if n & 63 == 63:
             if cancelled is not None and cancelled():
                 break
-            if n & 65535 == 65535:
+            if n & 4095 == 4095:
                 store.release_pages()  # what decoding paged in (it reads rows in place)
         row = int(wanted[i])
         verdict = evaluate(subject(row))
@@ -534,7 +534,7 @@ def _scan_clauses(
         if n & 63 == 63:
             if cancelled is not None and cancelled():
                 break
-            if n & 65535 == 65535:
+            if n & 4095 == 4095:
                 store.release_pages()  # what decoding paged in (it reads rows in place)
         verdict = evaluate(subject(int(wanted[i])))
         if verdict:
