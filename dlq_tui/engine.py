@@ -16,7 +16,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Literal
 
-from dlq_tui import redrive, scan_fields
+from dlq_tui import redrive, scan_columns, scan_fields
 from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
@@ -56,7 +56,7 @@ from dlq_tui.plan import (
     TombstoneFate,
     transaction_batches,
 )
-from dlq_tui.scan import PlainFlags, ScanPlan, plan_scan, scan
+from dlq_tui.scan import UNICODE_FOLDED, PlainFlags, ScanPlan, plan_scan, scan
 from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
@@ -257,6 +257,7 @@ class TriageSession:
         self._plain_store: RecordStore | None = None
         self._word_pool: WordPool | None = None
         self._filters_idle = FiltersIdle()
+        self._field_columns: scan_columns.FieldColumns | None = None  # decoded-field caches
         self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
         self._tombstone_rows = array("i")
         self._tombstone_merges_allowed: set[RecordId] = set()
@@ -631,8 +632,27 @@ class TriageSession:
         if scan_fields.headers_only(flt):
             return scan_fields.scan_by_headers(self.store, rows, judge, cancelled=cancelled, unknown=unknown)
         formats = (self.config.key_format, self.config.value_format)
+        if not isinstance(rows, array | range) or not len(rows):
+            return None
+        field = scan_columns.value_field_term(flt, formats)
+        if field is not None:
+            if self._field_columns is None or self._field_columns.store is not self.store:
+                self._field_columns = scan_columns.FieldColumns(self.store)
+            plan = plan_scan(flt, self.store.header_names(), formats)
+            return scan_columns.scan_value_field(
+                self.store,
+                self._plain_flags(),
+                self._field_columns.get(field.name),
+                field,
+                plan.clauses,
+                not any(UNICODE_FOLDED & set(w.decode()) for w in plan.words),
+                rows,
+                judge,
+                cancelled=cancelled,
+                unknown=unknown,
+            )
         term = scan_fields.key_term(flt, formats)
-        if term is None or not isinstance(rows, array | range) or not len(rows):
+        if term is None:
             return None
         flags = self._plain_flags().ensure(max(rows) + 1, cancelled)
         return scan_fields.scan_keys(

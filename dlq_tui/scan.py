@@ -60,7 +60,7 @@ from dlq_tui.triage.filter_ast import And, Compare, Not, Or, PatternKind, Range,
 from dlq_tui.triage.records import FilterSubject
 from dlq_tui.triage.store import RecordStore
 
-__all__ = ["PlainFlags", "ScanPlan", "plan_scan", "scan"]
+__all__ = ["PlainFlags", "ScanPlan", "fold_case", "plan_scan", "rows_having", "scan"]
 
 # How a known DLQ header's bytes become text (`dlq_headers.HEADERS`): text stays text; binary
 # integers are shown as numbers (their width is checked: a wrong one is shown as hex with a note);
@@ -465,7 +465,7 @@ def _scan_word(
             store.release_pages(c)
             in_chunk = _rows_of_chunk(chunk, c)
             lo, hi = int(in_chunk[0]), int(in_chunk[-1]) + 1
-            has = _rows_having(folded, word, start[lo:hi].tolist(), end[lo:hi].tolist())
+            has = rows_having(folded, word, start[lo:hi].tolist(), end[lo:hi].tolist())
             hit_rows.append(in_chunk[has])
         for c, future in futures:
             found = np.frombuffer(future.result(), np.int64)
@@ -525,7 +525,7 @@ def _scan_clauses(
         for clause in clauses:
             has = np.zeros(hi - lo, bool)
             for word in clause:
-                has |= _rows_having(folded, word, starts, ends)
+                has |= rows_having(folded, word, starts, ends)
             possible[lo:hi] &= has
     decided = ok & ~possible[wanted]  # plain rows without a required word: False
     verdicts = np.zeros(len(wanted), np.int8)  # 1 match, -1 unknown
@@ -546,20 +546,20 @@ def _scan_clauses(
     return array("i", wanted[verdicts == 1].astype(np.int32).tobytes())
 
 
-def _rows_having(folded: bytes, word: bytes, starts: list[int], ends: list[int]) -> np.ndarray:
+def rows_having(folded: bytes, word: bytes, starts: list[int], ends: list[int]) -> np.ndarray:
     """Per row of one chunk (`starts`/`ends` of its rows' bytes in `folded`): whether `word` is
     within them. One search per row that has it: after a hit the search goes on at its row's end."""
-    has = np.zeros(len(starts), bool)
+    has = bytearray(len(starts))  # item assignment is cheaper than a numpy array's
     size, find = len(word), folded.find
     i = find(word)
     while i >= 0:
         r = bisect_right(starts, i) - 1
         if r >= 0 and i + size <= ends[r]:
-            has[r] = True
+            has[r] = 1
             i = find(word, ends[r])
         else:
             i = find(word, i + 1)
-    return has
+    return np.frombuffer(has, bool)
 
 
 def _rows_of_chunk(chunk: np.ndarray, c: int) -> np.ndarray:

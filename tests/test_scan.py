@@ -432,3 +432,73 @@ def test_key_and_header_filters_agree_with_the_evaluator(
     result = session.match_with_unknown(flt, rows)
     assert list(result.matched) == [r for r in rows if verdicts[r] is True], text
     assert list(result.unknown) == [r for r in rows if verdicts[r] is None], text
+
+
+REASONS = ["wrong product", "Wrong", "too late", "", "1e999", "null", "true", "x\\u0077rong"]
+VALUE_SHAPES = [
+    '{{"reason": "{r}"}}',
+    '{{"reason": "{r}", "reason": "dup"}}',
+    '{{"reason": ["{r}", "late"]}}',
+    '{{"reason": {{"code": "{r}"}}}}',
+    '{{"other": "{r}"}}',
+    '[{{"reason": "{r}"}}]',
+    '{{"reason":\n "{r}"}}',
+    '  {{"reason": "{r}"}}  ',
+    '{{"reason": {n}}}',
+    "reason: {r}",
+    '{{"reason": "{r}"',
+    "\x00\x00\x00\x00\x01{r}",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(
+        st.tuples(
+            st.sampled_from(VALUE_SHAPES), st.sampled_from(REASONS), st.sampled_from(["1", "2.50", "1e999"])
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    texts_=st.lists(
+        st.sampled_from(
+            [
+                "wrong*",
+                "*wrong*",
+                "wrong product",
+                "WRONG",
+                "too*",
+                "*e*",
+                '""',
+                "dup",
+                "inf",
+                "1",
+                "2.5",
+                "/^w/",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    path=st.sampled_from(["reason", "reason.code", "reason.0", "0.reason"]),
+    fmt=st.sampled_from(["auto", "auto", "json", "string"]),
+)
+def test_value_field_filters_agree_with_the_evaluator(
+    values: list[tuple[str, str, str]], texts_: list[str], path: str, fmt: str
+) -> None:
+    """`value.<path>:` filters read the decoded-field cache: filter after filter on one session (the
+    cache filled by the earlier ones), equal to the decoding evaluator, matches and unknowns."""
+    recs = [
+        RawRecord(0, i, 0, 0, b"k", shape.format(r=r, n=n).encode(), ())
+        for i, (shape, r, n) in enumerate(values)
+    ]
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
+    rows = array("i", range(len(recs)))
+    for pattern in texts_:
+        flt = parse(f"value.{path}:{pattern}")
+        verdicts = [flt.evaluate(decoder.decode_uncached(r)) for r in recs]
+        result = session.match_with_unknown(flt, rows)
+        assert list(result.matched) == [r for r in rows if verdicts[r] is True], flt.text
+        assert list(result.unknown) == [r for r in rows if verdicts[r] is None], flt.text
+        assert list(session.match(flt, rows[::-1])) == [r for r in rows[::-1] if verdicts[r] is True]
