@@ -153,7 +153,13 @@ def _groups_hook(session: Any, rows: Any) -> dict[str, Any] | None:
 
 def main() -> None:
     role, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    filters = sys.argv[4:] or ["timeout", "value.reason:wrong*", "error:*Timeout*", "key:ORD0000001*"]
+    filters = sys.argv[4:] or [
+        "timeout",
+        "value.reason:wrong*",
+        "value.reason:too*",  # the same field again: its decoded-field cache
+        "error:*Timeout*",
+        "key:ORD0000001*",
+    ]
     if role == "engine-load":
         role, filters = "engine", []
     if role == "aiokafka":
