@@ -4,6 +4,7 @@ file positions above 4 GB (a sparse file), and more frozen chunks than the usual
 
 from __future__ import annotations
 
+import mmap
 import subprocess
 import sys
 import textwrap
@@ -90,16 +91,18 @@ def test_arena_file_positions_above_4_gib(tmp_path: Path) -> None:
     # Start the file at 5 GiB: a sparse file (a hole, no disk blocks), as if 5 GiB were loaded.
     arena._size = 5 << 30
     chunk = bytearray(b"payload above four gigabytes " * 200)
-    mapped = arena.freeze(bytearray(chunk))
-    assert mapped[:] == bytes(chunk)
-    location = arena.location(0)
+    frozen = [arena.freeze(bytearray(chunk))]
+    location = arena.location(0)  # waits for the writer
     assert location is not None
     path, offset, length = location
     assert (offset, length) == (5 << 30, len(chunk))
+    arena.settle(frozen)
+    assert isinstance(frozen[0], mmap.mmap)  # the mapping, at an offset above 4 GiB
+    assert frozen[0][:] == bytes(chunk)
     with open(path, "rb") as f:  # what a scan worker reads through /proc/<pid>/fd/<n>
         f.seek(offset)
         assert f.read(length) == bytes(chunk)
     arena.verify(0)
     arena.release_pages(0)
-    assert mapped[:] == bytes(chunk)
+    assert frozen[0][:] == bytes(chunk)
     arena.close()
