@@ -375,6 +375,7 @@ def bench_plot(sizes: list[int], out: Path, known: dict[int, dict[str, Any]] | N
         ylabel="peak RSS while loading (MB)",
         title="memory",
     )
+    b.axhline(4096, linestyle="--", color="grey", label="a 4 GB machine")
     a.legend()
     b.legend()
     fig.tight_layout()

@@ -210,7 +210,7 @@ async def bench(
             if table.cursor > n - 3 * height:
                 await place(2 * height)
             await press("pagedown" if i % 2 == 0 else "pageup", "page")
-        for _ in range(max(10, presses // 10)):
+        for _ in range(max(10, presses // 4)):
             await press("G", "G")
             await press("g", "g (top)")
         await place(rng.randrange(0, max(1, n - presses - 1)))
