@@ -154,3 +154,30 @@ async def test_the_users_batch_size_shapes_the_commits_batches(stack: Stack) -> 
         assert 3000 < batch.size() <= 4096
     finally:
         await producer.stop()
+
+
+async def test_keyless_merges_land_once_each_without_tombstones(stack: Stack) -> None:
+    name = unique_name("bulk-keyless")
+    source, dest = f"{name}-dlq", f"{name}-retry"
+    await create_topic(stack.bootstrap, source, PARTITIONS)
+    await create_topic(stack.bootstrap, dest, PARTITIONS)
+    sent = [
+        Rec(None if i % 2 else f"k{i}".encode(), f"v{i}".encode(), partition=i % PARTITIONS)
+        for i in range(60)
+    ]
+    await produce(stack.bootstrap, source, sent)
+    group = unique_name("g")
+    session = await session_on(stack, source, dest, group)
+    try:
+        session.decide(session.visible_rows(), Decision.MERGE)
+        report = await session.commit()
+    finally:
+        await session.close()
+    assert (report.merged, report.tombstones) == (60, 30), "a tombstone for each keyed record only"
+    copies = kcat_read(stack.bootstrap, dest)
+    assert sorted((c.key, c.value) for c in copies if c.key is None) == sorted(
+        (r.key, r.value) for r in sent if r.key is None
+    )
+    assert sorted(c.value or b"" for c in copies) == sorted(r.value or b"" for r in sent)
+    tombstones = [r for r in kcat_read(stack.bootstrap, source) if r.value is None]
+    assert sorted(t.key or b"" for t in tombstones) == sorted(r.key for r in sent if r.key is not None)
