@@ -168,7 +168,7 @@ _LINE = (
 )
 _JSON_PART = {n: b'"%s":%%s,"%s_format":"json","%s_b64":"%%s"' % (n, n, n) for n in (b"key", b"value")}
 _TEXT_PART = {n: b'"%s":%%s,"%s_format":"text"' % (n, n) for n in (b"key", b"value")}
-_json_string = msgspec.json.Encoder().encode
+_json_encode = _json_string = msgspec.json.Encoder().encode
 _minify = msgspec.json.format
 
 
@@ -229,8 +229,13 @@ def _general_part(name: str, data: bytes | None, decoded: Any) -> bytes:
 
 
 def _headers_entry(d: DecodedRecord, key: tuple[Any, ...] | None) -> tuple[bytes, bool, bool]:
-    """The headers' part of a line (cached under `key` unless None)."""
-    part = dumps(_headers_part(d)).encode()
+    """The headers' part of a line (cached under `key` unless None). Its texts are str from
+    decoded bytes; the line's last step escapes what a terminal would act on."""
+    obj = _headers_part(d)
+    try:
+        part = _json_encode(obj)
+    except UnicodeEncodeError:  # a lone surrogate (a header name from a client that allows them)
+        part = dumps(obj).encode()
     has_key_schema = has_value_schema = False
     for name, value in d.raw.headers:
         if value is not None:

@@ -131,6 +131,7 @@ headers = st.lists(
 @example(key=b"1", value=b'[1, 2.50, 1e400, "\\u00e9\\ud800", "\\/"]', hdrs=(), ts=0)
 @example(key=b"\x1b[31m", value=b'{"a":"\xc2\x85\xe2\x80\xae\x7f"}', hdrs=(), ts=0)
 @example(key=b"k", value=b'{"a": NaN}', hdrs=(), ts=0)
+@example(key=b"k", value=b"v", hdrs=(("\ud800 lone", b"v"), ("h\u202e", b"\xc2\x85")), ts=0)
 @example(key=b"k", value=b"[" * 401 + b"]" * 401, hdrs=(), ts=0)
 @example(key=b"k", value=b"[" * 599 + b"]" * 599, hdrs=(), ts=0)
 @example(key=b"k", value=b"[" * 700 + b"]" * 700, hdrs=(), ts=0)
