@@ -67,21 +67,24 @@ def headers_part(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, Any]:
     }
 
 
+_UNKNOWN = (0, 1 << 62)  # an unknown header: any value is a slot
+# Known header name -> the widths at which its value is a slot (an integer that decodes), or None.
+_SLOT_WIDTHS: dict[str, tuple[int, int] | None] = {
+    name: _WIDTHS.get(spec.enc) for name, spec in HEADERS.items()
+}
+
+
 def _shape(headers: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[tuple[str, Any], ...], list[int]]:
     shape: list[tuple[str, Any]] = []
     slots: list[int] = []
+    widths = _SLOT_WIDTHS
     for i, (name, value) in enumerate(headers):
         if value is None:
             shape.append((name, None))
             continue
-        spec = HEADERS.get(name)
-        if spec is None:
-            shape.append((name, _ANY))
-            slots.append(i)
-            continue
-        width = _WIDTHS.get(spec.enc)
+        width = widths.get(name, _UNKNOWN)
         if width is not None and width[0] <= len(value) <= width[1]:
-            shape.append((name, len(value)))
+            shape.append((name, _ANY if width is _UNKNOWN else len(value)))
             slots.append(i)
         else:
             shape.append((name, value))
