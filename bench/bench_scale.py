@@ -1,7 +1,7 @@
 """Incident-scale benchmark (issue 9): print, memory, filters and load at 400k-1M records of ~1 KB,
 each figure next to its baseline measured in the same run (the machine is shared: read ratios).
 
-    .venv/bin/python -m bench.bench_scale [--print-records N] [--app-records N] [--plot] [--huge]
+    .venv/bin/python -m bench.bench_scale [--print-records N] [--print-varying N] [--app-records N] [--plot] [--huge]
 
 - print: `dlq-tui print --format jsonl > /dev/null` vs a bare aiokafka getmany loop vs
   `kcat -C -J` over the same N x 1 KB topic: rate, and each process's peak RSS (os.wait4).
@@ -55,8 +55,21 @@ REASONS_B = [r.encode() for r in REASONS]
 VALUE = b'{"orderNumber": "%s", "reason": "%s", "customer": "C%d", "pad": "' + b"x" * 800 + b'"}'
 
 
-def topic_for(n: int) -> str:
-    return f"bench-scale-{n}x1k"
+def topic_for(n: int, varying: bool = False) -> str:
+    return f"bench-scale-{n}x1k" + ("-varying" if varying else "")
+
+
+def headers_of(i: int, varying: bool) -> list[tuple[str, bytes]]:
+    """The Spring DLT headers; `varying`: as real DLQs carry them, the original offset and a
+    tracing id differ per record."""
+    if not varying:
+        return HEADERS
+    return [
+        *HEADERS[:2],
+        ("kafka_dlt-original-offset", (12345 + i).to_bytes(8, "big")),
+        *HEADERS[3:],
+        ("traceparent", b"00-%032x-%016x-01" % (i * 7919, i)),
+    ]
 
 
 async def _count(topic: str) -> int | None:
@@ -81,9 +94,9 @@ async def _count(topic: str) -> int | None:
         await consumer.stop()
 
 
-async def seed(n: int) -> str:
+async def seed(n: int, varying: bool = False) -> str:
     """The N x 1 KB topic: reused when it holds N records, else (re)created and filled."""
-    topic = topic_for(n)
+    topic = topic_for(n, varying)
     have = await _count(topic)
     if have == n:
         return topic
@@ -100,7 +113,7 @@ async def seed(n: int) -> str:
     await wait_for_leaders(BOOTSTRAP, [topic])
     print(f"  seeding {topic} ({n:,} records of ~1 KB) ...", flush=True)
     t0 = time.perf_counter()
-    await _fill(topic, n)
+    await _fill(topic, n, varying)
     print(f"  seeded in {time.perf_counter() - t0:.0f} s", flush=True)
     return topic
 
@@ -112,7 +125,7 @@ def record(i: int) -> tuple[bytes, bytes]:
     return key, VALUE % (key, REASONS_B[i % 3], i % 9973)
 
 
-async def _fill(topic: str, n: int) -> None:
+async def _fill(topic: str, n: int, varying: bool = False) -> None:
     """Write records 0..n-1 (record i to partition i % 3) as whole 1 MB batches, a few in flight:
     no future and no accumulator work per record."""
     producer = AIOKafkaProducer(
@@ -125,10 +138,11 @@ async def _fill(topic: str, n: int) -> None:
         for i in range(n):
             p = i % PARTITIONS
             key, value = record(i)
-            if batches[p].append(timestamp=None, key=key, value=value, headers=HEADERS) is None:
+            headers = headers_of(i, varying)
+            if batches[p].append(timestamp=None, key=key, value=value, headers=headers) is None:
                 in_flight.append(await producer.send_batch(batches[p], topic, partition=p))
                 batches[p] = producer.create_batch()
-                batches[p].append(timestamp=None, key=key, value=value, headers=HEADERS)
+                batches[p].append(timestamp=None, key=key, value=value, headers=headers)
                 if len(in_flight) >= 24:
                     await asyncio.gather(*in_flight)
                     in_flight.clear()
@@ -220,8 +234,10 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_print(n: int) -> dict[str, Any]:
-    topic = asyncio.run(seed(n))
+def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
+    topic = asyncio.run(seed(n, varying))
+    if varying:
+        print("(records with per-record headers: original offset and a tracing id)")
     c0 = _cpu()
     bare = child("aiokafka", topic, n)
     assert bare["records"] == n, bare
@@ -424,6 +440,9 @@ def huge_tui(limit: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--print-records", type=int, default=400_000)
+    ap.add_argument(
+        "--print-varying", type=int, default=0, help="also print N records whose headers differ per record"
+    )
     ap.add_argument("--app-records", type=int, default=1_000_000)
     ap.add_argument("--plot", action="store_true")
     ap.add_argument("--huge", action="store_true", help="also 10M x 1 KB (seeded once, reused)")
@@ -436,6 +455,8 @@ def main() -> None:
     print(f"# dlq-tui incident-scale benchmark, broker {BOOTSTRAP}, {os.cpu_count()} CPUs")
     if args.print_records:
         bench_print(args.print_records)
+    if args.print_varying:
+        bench_print(args.print_varying, varying=True)
     known: dict[int, dict[str, Any]] = {}
     if args.app_records:
         known[args.app_records] = bench_app(args.app_records)
