@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from dlq_tui import redrive
+from dlq_tui import redrive, scan_columns, scan_fields
 from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
@@ -57,7 +58,7 @@ from dlq_tui.plan import (
     TombstoneFate,
     transaction_batches,
 )
-from dlq_tui.scan import PlainFlags, plan_scan, scan
+from dlq_tui.scan import UNICODE_FOLDED, PlainFlags, ScanPlan, plan_scan, scan
 from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
@@ -125,6 +126,36 @@ def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | N
     if not url:
         return None
     return SchemaRegistry(url, user_info=user_info, verify=tls.ssl_context() if tls else True)
+
+
+WARM_STEP = 16384
+"""Rows `warm()` indexes for failure groups between looks at whether a filter is running."""
+
+
+class FiltersIdle:
+    """Whether no filter scan runs now (`busy()` around each scan; `wait()` until none does)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+            self._idle.clear()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    self._idle.set()
+
+    def wait(self) -> None:
+        self._idle.wait()
 
 
 class LazySubject:
@@ -229,6 +260,8 @@ class TriageSession:
         self._plain: PlainFlags | None = None
         self._plain_store: RecordStore | None = None
         self._word_pool: WordPool | None = None
+        self._filters_idle = FiltersIdle()
+        self._field_columns: scan_columns.FieldColumns | None = None  # decoded-field caches
         self.tombstone_flags = bytearray()  # one flag per row: 1 = a tombstone (null value)
         self._tombstone_rows = array("i")
         self._tombstone_merges_allowed: set[RecordId] = set()
@@ -545,11 +578,13 @@ class TriageSession:
         index their failure groups, in a thread, so the first filter and the groups view are quick."""
 
         def work() -> None:
-            if self._plain is None or self._plain_store is not self.store:
-                self._plain, self._plain_store = PlainFlags(self.store), self.store
-            self._plain.ensure(len(self.store))
-            self.group_index.update()
-            self.store.release_pages()
+            self._plain_flags().ensure(len(self.store))
+            # The group index in steps; a filter the user typed meanwhile goes first (two threads
+            # of Python work would each run at half speed under the GIL).
+            for upto in range(WARM_STEP, len(self.store) + WARM_STEP, WARM_STEP):
+                self._filters_idle.wait()
+                self.group_index.update(upto)
+                self.store.release_pages()  # indexing reads every row's headers from the arena
 
         await asyncio.to_thread(work)
 
@@ -557,28 +592,16 @@ class TriageSession:
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> array[int]:
         """The rows of `rows` that `flt` matches (for a worker thread; `cancelled` stops early)."""
-        if flt.needs_decode:
-            formats = (self.config.key_format, self.config.value_format)
-            plan = plan_scan(flt, self.store.header_names(), formats)
-            if plan.useful:
-                if self._plain is None or self._plain_store is not self.store:
-                    self._plain, self._plain_store = PlainFlags(self.store), self.store
-                subject = partial(LazySubject, self)
-                if self._word_pool is None and scan_workers() > 0:
-                    self._word_pool = WordPool(scan_workers())
-                try:
-                    return scan(
-                        self.store,
-                        self._plain,
-                        plan,
-                        flt,
-                        rows,
-                        subject,
-                        cancelled=cancelled,
-                        pool=self._word_pool,
-                    )
-                finally:
-                    self.store.release_pages()
+        with self._filters_idle.busy():
+            return self._match(flt, rows, cancelled)
+
+    def _match(self, flt: Filter, rows: Iterable[int], cancelled: Callable[[], bool] | None) -> array[int]:
+        fast = self._match_fields(flt, rows, cancelled)
+        if fast is not None:
+            return fast
+        plan = self._scan_plan(flt)
+        if plan is not None:
+            return self._scan(flt, plan, rows, cancelled)
         out = array("i")
         for n, row in enumerate(rows):
             if n % CANCEL_CHECK_ROWS == 0:
@@ -591,14 +614,122 @@ class TriageSession:
         self.store.release_pages()
         return out
 
+    def _plain_flags(self) -> PlainFlags:
+        if self._plain is None or self._plain_store is not self.store:
+            self._plain, self._plain_store = PlainFlags(self.store), self.store
+        return self._plain
+
+    def _match_fields(
+        self,
+        flt: Filter,
+        rows: Iterable[int],
+        cancelled: Callable[[], bool] | None,
+        unknown: array[int] | None = None,
+    ) -> array[int] | None:
+        """Header-only and key-only filters, judged without decoding whole rows
+        (`dlq_tui.scan_fields`); None for other filters."""
+        evaluate = flt.evaluate
+
+        def judge(row: int) -> bool | None:
+            return evaluate(LazySubject(self, row))
+
+        if scan_fields.headers_only(flt):
+            return scan_fields.scan_by_headers(self.store, rows, judge, cancelled=cancelled, unknown=unknown)
+        formats = (self.config.key_format, self.config.value_format)
+        if not isinstance(rows, array | range) or not len(rows):
+            return None
+        field = scan_columns.value_field_term(flt, formats)
+        if field is not None:
+            if self._field_columns is None or self._field_columns.store is not self.store:
+                self._field_columns = scan_columns.FieldColumns(self.store)
+            plan = plan_scan(flt, self.store.header_names(), formats)
+            return scan_columns.scan_value_field(
+                self.store,
+                self._plain_flags(),
+                self._field_columns.get(field.name),
+                field,
+                plan.clauses,
+                not any(UNICODE_FOLDED & set(w.decode()) for w in plan.words),
+                rows,
+                judge,
+                cancelled=cancelled,
+                unknown=unknown,
+            )
+        term = scan_fields.key_term(flt, formats)
+        if term is None:
+            return None
+        flags = self._plain_flags().ensure(max(rows) + 1, cancelled)
+        return scan_fields.scan_keys(
+            self.store, flags, term, formats[0], rows, judge, cancelled=cancelled, unknown=unknown
+        )
+
+    def _scan_plan(self, flt: Filter) -> ScanPlan | None:
+        """The byte-level scan plan of `flt` when it can skip or decide rows, else None."""
+        if not flt.needs_decode:
+            return None
+        formats = (self.config.key_format, self.config.value_format)
+        plan = plan_scan(flt, self.store.header_names(), formats)
+        return plan if plan.useful else None
+
+    def _scan(
+        self,
+        flt: Filter,
+        plan: ScanPlan,
+        rows: Iterable[int],
+        cancelled: Callable[[], bool] | None,
+        unknown: array[int] | None = None,
+    ) -> array[int]:
+        """`dlq_tui.scan.scan` over this session's store (see `match`)."""
+        plain = self._plain_flags()
+        if self._word_pool is None and scan_workers() > 0:
+            self._word_pool = WordPool(scan_workers())
+        try:
+            subject = scan_fields.plain_subjects(
+                self.store,
+                plain.get,
+                (self._scan_decoder.key_format, self._scan_decoder.value_format),
+                self.group_index.group_of,
+                partial(LazySubject, self),
+            )
+            return scan(
+                self.store,
+                plain,
+                plan,
+                flt,
+                rows,
+                subject,
+                cancelled=cancelled,
+                pool=self._word_pool,
+                unknown=unknown,
+            )
+        finally:
+            self.store.release_pages()
+
     def match_with_unknown(
         self, flt: Filter, rows: Iterable[int], *, cancelled: Callable[[], bool] | None = None
     ) -> MatchResult:
         """As `match`, and the rows the filter could not judge because it looks at a key or value
         that could not be decoded (registry down, poison): neither matched nor excluded. The app
-        shows their count and asks before a bulk decision includes them (for a worker thread)."""
+        shows their count and asks before a bulk decision includes them (for a worker thread).
+        Uses the byte-level scan where a skipped row is known not to match (formats auto, string)."""
+        with self._filters_idle.busy():
+            return self._match_with_unknown(flt, rows, cancelled)
+
+    def _match_with_unknown(
+        self, flt: Filter, rows: Iterable[int], cancelled: Callable[[], bool] | None
+    ) -> MatchResult:
         matched, unknown = array("i"), array("i")
         reason: str | None = None
+        fast = self._match_fields(flt, rows, cancelled, unknown)
+        plan = self._scan_plan(flt) if fast is None else None
+        if fast is not None or (plan is not None and plan.judged):
+            if fast is not None:
+                matched = fast
+            elif plan is not None:
+                matched = self._scan(flt, plan, rows, cancelled, unknown)
+            if unknown:
+                reason = LazySubject(self, unknown[0]).undecoded_reason()
+            return MatchResult(matched, unknown, reason)
         for n, row in enumerate(rows):
             if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
                 break

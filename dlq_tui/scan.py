@@ -31,7 +31,9 @@ Header names are searchable too: a word found in any stored header name is not u
 from __future__ import annotations
 
 import re
+import threading
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
@@ -41,6 +43,7 @@ import numpy as np
 from dlq_tui.decode.dlq_headers import HEADERS, Enc
 from dlq_tui.decode.formats import Format
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
+from dlq_tui.scan_fields import column, row_bounds
 from dlq_tui.scan_pool import (
     MIN_CHUNKS,
     NOT_PLAIN,
@@ -57,7 +60,7 @@ from dlq_tui.triage.filter_ast import And, Compare, Not, Or, PatternKind, Range,
 from dlq_tui.triage.records import FilterSubject
 from dlq_tui.triage.store import RecordStore
 
-__all__ = ["PlainFlags", "ScanPlan", "plan_scan", "scan"]
+__all__ = ["PlainFlags", "ScanPlan", "fold_case", "plan_scan", "rows_having", "scan"]
 
 # How a known DLQ header's bytes become text (`dlq_headers.HEADERS`): text stays text; binary
 # integers are shown as numbers (their width is checked: a wrong one is shown as hex with a note);
@@ -161,6 +164,9 @@ class ScanPlan:
     clauses: tuple[Clause, ...]
     exact: bool
     words: tuple[bytes, ...]  # every word used (for the header-name and unicode checks)
+    judged: bool = False
+    """No term is unknown on a plain row (formats auto and string: a plain key or value always
+    decodes, as JSON or text), so a row the plan skips is False, not unknown."""
 
     @property
     def useful(self) -> bool:
@@ -194,10 +200,11 @@ def plan_scan(flt: Filter, header_names: Iterable[str], formats: tuple[str, str]
     exact_words: list[bytes] = []
     # In the avro and json modes a plain text that is not Avro or JSON is shown with an error:
     # terms over it are then unknown, not false (three-valued filters), which bytes cannot tell.
-    exact_ok = exact_ok and all(Format(f) in (Format.AUTO, Format.STRING) for f in formats)
+    judged = all(Format(f) in (Format.AUTO, Format.STRING) for f in formats)
+    exact_ok = exact_ok and judged
     exact = exact_ok and _exact_words(flt.ast, exact_words) and all(usable(w) for w in exact_words)
     words = {w for c in clauses for w in c} | (set(exact_words) if exact else set())
-    return ScanPlan(tuple(clauses), exact, tuple(words))
+    return ScanPlan(tuple(clauses), exact, tuple(words), judged)
 
 
 class PlainFlags:
@@ -208,6 +215,9 @@ class PlainFlags:
         self._store = store
         self._flags = bytearray()
         self._widths: list[int] = []  # per header name id: Spring integer width, or 0
+        # One classification at a time: a filter typed while `warm()` classifies waits for it
+        # rather than doing the same work beside it.
+        self._lock = threading.Lock()
 
     @property
     def flags(self) -> bytearray:
@@ -219,6 +229,10 @@ class PlainFlags:
     ) -> bytearray:
         """Compute the flags of rows below `rows` that are not known yet (frozen chunks of a file
         arena in `pool`'s worker processes when there are enough); returns the flags."""
+        with self._lock:
+            return self._ensure(rows, cancelled, pool)
+
+    def _ensure(self, rows: int, cancelled: Callable[[], bool] | None, pool: WordPool | None) -> bytearray:
         flags = self._flags
         if rows > len(flags):
             flags.extend(bytes(rows - len(flags)))
@@ -246,7 +260,7 @@ class PlainFlags:
         non-ASCII bytes are left to `row_flag`."""
         store, flags = self._store, self._flags
         pos, klen, vlen, count = (
-            np.frombuffer(c, t)
+            column(c, t)
             for c, t in zip(store.layout_columns(), (np.int64, np.int32, np.int32, np.int32), strict=True)
         )
         widths = np.asarray(self.widths() or [0], np.int16)
@@ -268,7 +282,7 @@ class PlainFlags:
     def _ensure_in_pool(self, first: int, rows: int, pool: WordPool) -> None:
         store, flags = self._store, self._flags
         pos, klen, vlen, count = (
-            np.frombuffer(c, t)
+            column(c, t)
             for c, t in zip(store.layout_columns(), (np.int64, np.int32, np.int32, np.int32), strict=True)
         )
         chunk = pos[first:rows] >> 32
@@ -323,20 +337,27 @@ def scan(
     *,
     cancelled: Callable[[], bool] | None = None,
     pool: WordPool | None = None,
+    unknown: array[int] | None = None,
 ) -> array[int]:
     """The rows of `rows` that `flt` matches, decoding (through `subject`) only rows that the plan
-    cannot decide from their bytes. `pool` lends more cores to one-word scans."""
+    cannot decide from their bytes. `pool` lends more cores to one-word scans. With `unknown`
+    (only for a `judged` plan), the rows whose verdict is unknown are appended to it."""
+    if unknown is not None and not plan.judged:
+        raise ValueError("a scan can tell unknown rows only for a judged plan (formats auto, string)")
     unicode_safe = not any(UNICODE_FOLDED & set(w.decode()) for w in plan.words)
     if plan.exact and isinstance(flt.ast, TextTerm):
         word = _exact_words_of(flt.ast)
-        return _scan_word(store, plain, word, flt, rows, subject, unicode_safe, cancelled, pool)
+        return _scan_word(store, plain, word, flt, rows, subject, unicode_safe, cancelled, pool, unknown)
+    if not plan.exact and isinstance(rows, array | range):
+        return _scan_clauses(store, plain, plan.clauses, flt, rows, subject, unicode_safe, cancelled, unknown)
     if isinstance(rows, array | range) and len(rows):
         plain.ensure(max(rows) + 1, cancelled, pool)
     out = array("i")
     append = out.append
     clauses = plan.clauses
     exact = _exact_predicate(flt.ast, store) if plan.exact else None
-    matches = flt.matches
+    evaluate = flt.evaluate
+    add_unknown = unknown.append if unknown is not None else None
     span = store.row_span
     flags = plain.flags
     get_flag = plain.get
@@ -352,8 +373,11 @@ def scan(
         if flag == UNKNOWN:
             flag = get_flag(row)
         if flag == NOT_PLAIN or (flag == PLAIN_UNICODE and not unicode_safe):
-            if matches(subject(row)):
+            verdict = evaluate(subject(row))
+            if verdict:
                 append(row)
+            elif verdict is None and add_unknown is not None:
+                add_unknown(row)
             continue
         c, start, end = span(row)
         if c != low_chunk:
@@ -370,8 +394,11 @@ def scan(
             else:
                 break  # no word of this clause: cannot match
         else:
-            if matches(subject(row)):
+            verdict = evaluate(subject(row))
+            if verdict:
                 append(row)
+            elif verdict is None and add_unknown is not None:
+                add_unknown(row)
     return out
 
 
@@ -398,26 +425,21 @@ def _scan_word(
     unicode_safe: bool,
     cancelled: Callable[[], bool] | None,
     pool: WordPool | None,
+    unknown: array[int] | None = None,
 ) -> array[int]:
     """`scan` for a filter that is one word: plain rows are decided chunk by chunk, by finding the
     word in the case-folded chunk and mapping each hit to its row (no Python work per row)."""
     wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
     if not len(wanted):
         return array("i")
-    flags = np.frombuffer(plain.ensure(int(wanted.max()) + 1, cancelled, pool), np.uint8)
+    # A copy: the flags may grow in another thread (a bytearray with a view cannot).
+    flags = np.frombuffer(bytes(plain.ensure(int(wanted.max()) + 1, cancelled, pool)), np.uint8)
     row_flags = flags[wanted]
     ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
     decided = wanted[ok]
     matched = np.zeros(len(wanted), dtype=bool)
     if len(decided):
-        pos = np.frombuffer(store.positions(), np.int64)
-        chunk = pos >> 32
-        start = pos & 0xFFFFFFFF
-        # A row ends where the next row of the same chunk starts, else at the chunk's end.
-        chunk_len = np.array([len(store.chunk_buffer(c)) for c in range(int(chunk.max()) + 1)], np.int64)
-        end = chunk_len[chunk]
-        same = chunk[1:] == chunk[:-1]
-        end[:-1][same] = start[1:][same]
+        chunk, start, end = row_bounds(store)
         hit_rows: list[np.ndarray] = []
         size = len(word)
 
@@ -441,31 +463,103 @@ def _scan_word(
                 break
             folded = fold_case(store.chunk_buffer(c))
             store.release_pages(c)
-            hits: list[int] = []
-            find = folded.find
-            i = find(word)
-            while i >= 0:
-                hits.append(i)
-                i = find(word, i + 1)
-            if hits:
-                rows_hit(c, np.asarray(hits, np.int64))
+            in_chunk = _rows_of_chunk(chunk, c)
+            lo, hi = int(in_chunk[0]), int(in_chunk[-1]) + 1
+            has = rows_having(folded, word, start[lo:hi].tolist(), end[lo:hi].tolist())
+            hit_rows.append(in_chunk[has])
         for c, future in futures:
             found = np.frombuffer(future.result(), np.int64)
             if len(found):
                 rows_hit(c, found)
         if hit_rows:
             matched[ok] = np.isin(decided, np.concatenate(hit_rows))
-    matches = flt.matches
+    evaluate = flt.evaluate
+    undecided: list[int] = []
     for n, i in enumerate(np.flatnonzero(~ok).tolist()):
         if n & 63 == 63:
             if cancelled is not None and cancelled():
                 break
-            if n & 65535 == 65535:
+            if n & 4095 == 4095:
                 store.release_pages()  # what decoding paged in (it reads rows in place)
         row = int(wanted[i])
-        if matches(subject(row)):
+        verdict = evaluate(subject(row))
+        if verdict:
             matched[i] = True
+        elif verdict is None:
+            undecided.append(row)
+    if unknown is not None:
+        unknown.extend(undecided)
     return array("i", wanted[matched].astype(np.int32).tobytes())
+
+
+def _scan_clauses(
+    store: RecordStore,
+    plain: PlainFlags,
+    clauses: tuple[Clause, ...],
+    flt: Filter,
+    rows: array[int] | range,
+    subject: Callable[[int], FilterSubject],
+    unicode_safe: bool,
+    cancelled: Callable[[], bool] | None,
+    unknown: array[int] | None,
+) -> array[int]:
+    """`scan` for a plan of required words: per chunk, each word is found in the case-folded chunk
+    (one search per row that has it: the search goes on at that row's end) and a plain row
+    without a word of every clause is dropped; only the other rows are decoded."""
+    wanted = np.asarray(rows if isinstance(rows, array) else array("i", rows), dtype=np.int64)
+    if not len(wanted):
+        return array("i")
+    flags = np.frombuffer(bytes(plain.ensure(int(wanted.max()) + 1, cancelled)), np.uint8)  # a copy
+    row_flags = flags[wanted]
+    ok = (row_flags == PLAIN_ASCII) | ((row_flags == PLAIN_UNICODE) & unicode_safe)
+    chunk, start, end = row_bounds(store)
+    possible = np.ones(len(chunk), bool)  # per store row: a word of every clause is in its bytes
+    for c in np.unique(chunk[wanted[ok]]).tolist():
+        if cancelled is not None and cancelled():
+            return array("i")
+        folded = fold_case(store.chunk_buffer(c))
+        store.release_pages(c)
+        in_chunk = _rows_of_chunk(chunk, c)
+        lo, hi = int(in_chunk[0]), int(in_chunk[-1]) + 1
+        starts, ends = start[lo:hi].tolist(), end[lo:hi].tolist()
+        for clause in clauses:
+            has = np.zeros(hi - lo, bool)
+            for word in clause:
+                has |= rows_having(folded, word, starts, ends)
+            possible[lo:hi] &= has
+    decided = ok & ~possible[wanted]  # plain rows without a required word: False
+    verdicts = np.zeros(len(wanted), np.int8)  # 1 match, -1 unknown
+    evaluate = flt.evaluate
+    for n, i in enumerate(np.flatnonzero(~decided).tolist()):
+        if n & 63 == 63:
+            if cancelled is not None and cancelled():
+                break
+            if n & 4095 == 4095:
+                store.release_pages()  # what decoding paged in (it reads rows in place)
+        verdict = evaluate(subject(int(wanted[i])))
+        if verdict:
+            verdicts[i] = 1
+        elif verdict is None:
+            verdicts[i] = -1
+    if unknown is not None:
+        unknown.extend(wanted[verdicts == -1].tolist())
+    return array("i", wanted[verdicts == 1].astype(np.int32).tobytes())
+
+
+def rows_having(folded: bytes, word: bytes, starts: list[int], ends: list[int]) -> np.ndarray:
+    """Per row of one chunk (`starts`/`ends` of its rows' bytes in `folded`): whether `word` is
+    within them. One search per row that has it: after a hit the search goes on at its row's end."""
+    has = bytearray(len(starts))  # item assignment is cheaper than a numpy array's
+    size, find = len(word), folded.find
+    i = find(word)
+    while i >= 0:
+        r = bisect_right(starts, i) - 1
+        if r >= 0 and i + size <= ends[r]:
+            has[r] = 1
+            i = find(word, ends[r])
+        else:
+            i = find(word, i + 1)
+    return np.frombuffer(has, bool)
 
 
 def _rows_of_chunk(chunk: np.ndarray, c: int) -> np.ndarray:

@@ -167,6 +167,42 @@ def _is_letter(b: np.ndarray) -> np.ndarray:
     return (folded >= 0x61) & (folded <= 0x7A)
 
 
+def _segment_bytes(
+    data: np.ndarray, lo: np.ndarray, hi: np.ndarray, kv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per byte range ``[lo, hi)``: (holds a byte a plain text may not hold, holds a non-ASCII
+    byte). `kv` marks key/value ranges (ESC fine, backslash not) against header values (the other
+    way round). Ranges must not overlap. Most ranges are printable ASCII: three reductions over
+    the chunk (min, max, any backslash) clear them; only a chunk with other ranges pays for
+    finding its control bytes."""
+    m = len(lo)
+    bad = np.zeros(m, bool)
+    non_ascii = np.zeros(m, bool)
+    full = np.flatnonzero(hi > lo)
+    if not len(full):
+        return bad, non_ascii
+    order = full[np.argsort(lo[full], kind="stable")]
+    idx = np.empty(2 * len(order), np.int64)
+    idx[0::2] = lo[order]
+    idx[1::2] = hi[order]
+    if idx[-1] >= len(data):
+        idx = idx[:-1]  # the last range runs to the end of the chunk
+    low = np.minimum.reduceat(data, idx)[0::2]
+    high = np.maximum.reduceat(data, idx)[0::2]
+    backslash = np.logical_or.reduceat(data == 0x5C, idx)[0::2] & kv[order]
+    odd = np.flatnonzero((low < 0x20) | (high >= 0x7F) | backslash)
+    if len(odd):
+        rows = order[odd]
+        control = (data < 0x20) & (data != 0x09) & (data != 0x0A) & (data != 0x0D)
+        control |= data == 0x7F
+        bad_hdr = _positions(control)  # not printable in a text header
+        bad_kv = _positions((control & (data != 0x1B)) | (data == 0x5C))  # ESC is fine, a backslash not
+        r_lo, r_hi, r_kv = lo[rows], hi[rows], kv[rows]
+        bad[rows] = np.where(r_kv, _any_in(bad_kv, r_lo, r_hi), _any_in(bad_hdr, r_lo, r_hi))
+        non_ascii[rows] = high[odd] >= 0x80
+    return bad, non_ascii
+
+
 def chunk_flags_np(
     buf: Buffer | bytearray,
     starts: np.ndarray,
@@ -176,26 +212,21 @@ def chunk_flags_np(
     widths: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`row_flag` for many rows of one chunk at once: (flags, rows that need `row_flag` because
-    they hold non-ASCII bytes). Flags of those rows are left UNKNOWN. A few passes over the chunk
-    find the bytes that matter (controls, DEL, backslash, non-ASCII); ranges are then counted with
-    binary searches, and headers walked for all rows at once."""
+    they hold non-ASCII bytes). Flags of those rows are left UNKNOWN. Headers are walked for all
+    rows at once; the bytes of keys, values and text header values are then classified per
+    range (`_segment_bytes`)."""
     data = np.frombuffer(bytes(buf) if isinstance(buf, bytearray) else buf, np.uint8)
-    control = (data < 0x20) & (data != 0x09) & (data != 0x0A) & (data != 0x0D)
-    control |= data == 0x7F
-    bad_hdr = _positions(control)  # not printable in a text header
-    bad_kv = _positions((control & (data != 0x1B)) | (data == 0x5C))  # ESC is fine, a backslash not
-    non_ascii = _positions(data >= 0x80)
     n = len(starts)
     kl = np.maximum(klens, 0).astype(np.int64)
     vl = np.maximum(vlens, 0).astype(np.int64)
     starts = starts.astype(np.int64)
     kv_end = starts + kl + vl
-    not_plain = _any_in(bad_kv, starts, kv_end)
-    slow = _any_in(non_ascii, starts, kv_end)
+    not_plain = np.zeros(n, bool)
     both = np.flatnonzero((kl > 0) & (vl > 0))
     if len(both):
         at = starts[both] + kl[both]
         not_plain[both] |= _is_letter(data[at - 1]) & _is_letter(data[at])
+    seg_row, seg_lo, seg_hi = [np.arange(n)], [starts], [kv_end]
     h = kv_end.copy()
     for k in range(int(counts.max()) if n else 0):
         act = np.flatnonzero(counts > k)
@@ -225,11 +256,18 @@ def chunk_flags_np(
             letters = _is_letter(gathered) & inside
             spelled = (letters[:, :-2] & letters[:, 1:-1] & letters[:, 2:]).any(axis=1)
             bad[integer] |= wrong | spelled | (iln > 8)
-        text = present & (w == 0)
-        bad |= text & _any_in(bad_hdr, vs, ve)
-        slow[act] |= text & _any_in(non_ascii, vs, ve)
+        text = np.flatnonzero(present & (w == 0))
+        seg_row.append(act[text])
+        seg_lo.append(vs[text])
+        seg_hi.append(ve[text])
         not_plain[act] |= bad
         h[act] = ve
+    rows, lo, hi = (np.concatenate(x) for x in (seg_row, seg_lo, seg_hi))
+    is_kv = np.zeros(len(rows), bool)
+    is_kv[:n] = True
+    bad_bytes, non_ascii = _segment_bytes(data, lo, hi, is_kv)
+    not_plain |= np.bincount(rows[bad_bytes], minlength=n) > 0
+    slow = np.bincount(rows[non_ascii], minlength=n) > 0
     flags = np.full(n, PLAIN_ASCII, np.uint8)
     flags[slow] = UNKNOWN
     flags[not_plain] = NOT_PLAIN

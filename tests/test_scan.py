@@ -48,6 +48,7 @@ ODD = [
     "1e999",
     "\x1b",
     "\x00",
+    "\x7f",
     "\n",
     ":",
     '"',
@@ -203,6 +204,26 @@ def test_scan_never_changes_the_result(recs: list[RawRecord], text: str, fmt: st
     assert list(session.match(flt, range(len(recs)))) == expected  # again, with the flags cached
 
 
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recs=records(), text=filters(), fmt=st.sampled_from(["auto", "auto", "json", "avro", "string"]))
+def test_scan_with_unknown_rows_agrees_with_the_evaluator(recs: list[RawRecord], text: str, fmt: str) -> None:
+    """What the app's live count uses: matches and the rows the filter cannot judge, both equal to
+    the decoding evaluator's three-valued verdict, in the order of the rows asked about."""
+    try:
+        flt = parse(text)
+    except ValueError:
+        return
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
+    verdicts = [flt.evaluate(decoder.decode_uncached(r)) for r in recs]
+    rows = array("i", range(len(recs) - 1, -1, -1))
+    for _ in range(2):  # the second time with the plain flags known
+        result = session.match_with_unknown(flt, rows)
+        assert list(result.matched) == [r for r in rows if verdicts[r] is True], text
+        assert list(result.unknown) == [r for r in rows if verdicts[r] is None], text
+        assert (result.reason is None) == (not result.unknown)
+
+
 def test_plans_for_typical_filters() -> None:
     names = ["kafka_dlt-exception-fqcn", "kafka_dlt-exception-message"]
     formats = ("auto", "auto")
@@ -281,6 +302,13 @@ def test_cases_the_bytes_alone_would_get_wrong() -> None:
     _agree([_rec(b"k1", b"not json")], "-timeout", "json")  # unknown, not false: NOT unknown is no match
     _agree([_rec(b"k1", b"not avro")], "-timeout", "avro")
 
+    # Rows back to back: a word found in one row, the search goes on right where the next starts.
+    def rows(*kv: tuple[bytes | None, bytes]) -> list[RawRecord]:
+        return [RawRecord(0, i, 0, 0, k, v) for i, (k, v) in enumerate(kv)]
+
+    _agree(rows((b"k", b"wrong"), (None, b"wrong x"), (b"w", b"rong")), "value:wrong")
+    _agree(rows((b"k", b"is wro"), (b"ng", b"v"), (None, b"Wrong")), "value:wrong")
+
 
 def test_word_scan_in_worker_processes_agrees(tmp_path: Path) -> None:
     """Frozen chunks of a file arena are searched by worker processes; the result is the same."""
@@ -340,3 +368,137 @@ def test_vectorised_row_flags_equal_the_row_by_row_ones(recs: list[RawRecord], c
     got = bytes(vectorised.ensure(len(store)))
     one_by_one = PlainFlags(store)
     assert list(got) == [one_by_one._compute(r) for r in range(len(store))]
+
+
+KEY_TEXTS = ["ORD0001", " ORD0001", "ORD0001 ", '"ORD0001"', "123", "1e999", "[1, 2]", "true", "ordé"]
+KEY_TEXTS += ["123 ", "[1,\n 2]", "[1,2]", '{"k": "ORD0001"}', "{not json", "\u212aey", "Key", ""]
+KEYS = st.one_of(
+    st.none(),
+    st.sampled_from(KEY_TEXTS).map(str.encode),
+    st.sampled_from([b"\x00\x00\x00\x00\x01k", b"ord\xff", b"a\x01"]),
+    texts().map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+HEADER_POOL = [
+    (),
+    (("kafka_dlt-exception-message", b"SocketTimeout"),),
+    (("kafka_dlt-exception-message", b"SocketTimeout"), ("kafka_dlt-exception-fqcn", b"a.b.Wrong")),
+    (("kafka_dlt-exception-fqcn", b"a.b.Wrong"), ("kafka_dlt-original-topic", b"orders")),
+    (("kafka_dlt-original-topic", b"orders"),),
+    (("kafka_dlt-original-topic", b"orderz"),),  # differs from the one above in its last byte
+    (("kafka_dlt-original-topic", None), ("trace", b"\xff")),
+    (("__value_schema_id", b"\x00\x00\x00\x00\x07"),),
+]
+FIELD_FILTERS = st.one_of(
+    st.sampled_from(KEY_TEXTS).map(lambda k: "key:" + _quote(k)),
+    st.sampled_from(KEY_TEXTS).map(lambda k: "-key:" + _quote(k)),
+    st.sampled_from(["key:ord*", "key:*1*", "key:*", "key:/^ORD/", "key:*\u212a*", "key:KEY", "key:inf"]),
+    st.sampled_from(
+        ["error:Timeout", "error:*wrong*", "exception:*Wrong", "origin:orders", "-origin:orders"]
+    ),
+    st.sampled_from(["header.trace:*", "error:Timeout OR origin:orders", "error:timeout -header.trace:*"]),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    keys=st.lists(KEYS, min_size=1, max_size=10),
+    headers=st.lists(st.sampled_from(HEADER_POOL), min_size=10, max_size=10),
+    data=st.data(),
+    fmt=st.sampled_from(["auto", "auto", "json", "avro", "string"]),
+)
+def test_key_and_header_filters_agree_with_the_evaluator(
+    keys: list[bytes | None],
+    headers: list[tuple[tuple[str, bytes | None], ...]],
+    data: st.DataObject,
+    fmt: str,
+) -> None:
+    """`key:` filters test a plain row's key bytes as text; header-only filters judge each distinct
+    header block once. Both equal the decoding evaluator, matches and unknowns, in every format."""
+    shown = [k.decode("utf-8", "replace") for k in keys if k]
+    near = st.sampled_from(shown or ["x"]).flatmap(
+        lambda k: st.sampled_from(["key:" + _quote(k), "key:" + _quote(k.strip()), f"key:{_quote(k[:2])}*"])
+    )
+    text = data.draw(st.one_of(near, FIELD_FILTERS))
+    recs = [RawRecord(0, i, 0, 0, k, b'{"v": 1}', headers[i]) for i, k in enumerate(keys)]
+    try:
+        flt = parse(text)
+    except ValueError:
+        return
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
+    verdicts = [flt.evaluate(decoder.decode_uncached(r)) for r in recs]
+    rows = array("i", range(len(recs)))
+    assert list(session.match(flt, rows)) == [r for r in rows if verdicts[r] is True], text
+    result = session.match_with_unknown(flt, rows)
+    assert list(result.matched) == [r for r in rows if verdicts[r] is True], text
+    assert list(result.unknown) == [r for r in rows if verdicts[r] is None], text
+
+
+REASONS = ["wrong product", "Wrong", "too late", "", "1e999", "null", "true", "x\\u0077rong"]
+VALUE_SHAPES = [
+    '{{"reason": "{r}"}}',
+    '{{"reason": "{r}", "reason": "dup"}}',
+    '{{"reason": ["{r}", "late"]}}',
+    '{{"reason": {{"code": "{r}"}}}}',
+    '{{"other": "{r}"}}',
+    '[{{"reason": "{r}"}}]',
+    '{{"reason":\n "{r}"}}',
+    '  {{"reason": "{r}"}}  ',
+    '{{"reason": {n}}}',
+    "reason: {r}",
+    '{{"reason": "{r}"',
+    "\x00\x00\x00\x00\x01{r}",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(
+        st.tuples(
+            st.sampled_from(VALUE_SHAPES), st.sampled_from(REASONS), st.sampled_from(["1", "2.50", "1e999"])
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    texts_=st.lists(
+        st.sampled_from(
+            [
+                "wrong*",
+                "*wrong*",
+                "wrong product",
+                "WRONG",
+                "too*",
+                "*e*",
+                '""',
+                "dup",
+                "inf",
+                "1",
+                "2.5",
+                "/^w/",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    path=st.sampled_from(["reason", "reason.code", "reason.0", "0.reason"]),
+    fmt=st.sampled_from(["auto", "auto", "json", "string"]),
+)
+def test_value_field_filters_agree_with_the_evaluator(
+    values: list[tuple[str, str, str]], texts_: list[str], path: str, fmt: str
+) -> None:
+    """`value.<path>:` filters read the decoded-field cache: filter after filter on one session (the
+    cache filled by the earlier ones), equal to the decoding evaluator, matches and unknowns."""
+    recs = [
+        RawRecord(0, i, 0, 0, b"k", shape.format(r=r, n=n).encode(), ())
+        for i, (shape, r, n) in enumerate(values)
+    ]
+    session = _session(recs, fmt)
+    decoder = RecordDecoder(fmt, fmt)
+    rows = array("i", range(len(recs)))
+    for pattern in texts_:
+        flt = parse(f"value.{path}:{pattern}")
+        verdicts = [flt.evaluate(decoder.decode_uncached(r)) for r in recs]
+        result = session.match_with_unknown(flt, rows)
+        assert list(result.matched) == [r for r in rows if verdicts[r] is True], flt.text
+        assert list(result.unknown) == [r for r in rows if verdicts[r] is None], flt.text
+        assert list(session.match(flt, rows[::-1])) == [r for r in rows[::-1] if verdicts[r] is True]

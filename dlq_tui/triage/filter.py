@@ -63,6 +63,7 @@ __all__ = [
     "FilterError",
     "Node",
     "parse",
+    "text_test",
     "unparse",
 ]
 
@@ -142,6 +143,10 @@ def _text_test(field: TextField, pattern: Pattern) -> Callable[[str], object]:
         rx = re.escape(lit)
     compiled = re.compile(rx, _FLAGS)
     return compiled.fullmatch if whole else compiled.search
+
+
+text_test = _text_test
+"""The test a text term runs on one decoded text (for scans that find the text another way)."""
 
 
 def _contains(needle: str) -> Callable[[str], bool]:
