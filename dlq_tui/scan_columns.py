@@ -21,7 +21,7 @@ import numpy as np
 from dlq_tui.decode.formats import Format, decode_bytes
 from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.scan import Clause, PlainFlags, fold_case, rows_having
-from dlq_tui.scan_fields import Judge, column, row_bounds
+from dlq_tui.scan_fields import Judge, PagesBack, column, row_bounds
 from dlq_tui.scan_pool import PLAIN_ASCII, PLAIN_UNICODE
 from dlq_tui.triage.filter import Filter, text_test
 from dlq_tui.triage.filter_ast import TextField, TextTerm
@@ -142,12 +142,11 @@ def scan_value_field(
             skipped = skippable & ~has[wanted]
         todo = wanted[missing & ~skipped]
         path, value_at, codes_out = term.name, store.value_at, col.codes
+        pages = PagesBack(store)
         for n, row in enumerate(todo.tolist()):
-            if n & 63 == 63:
-                if cancelled is not None and cancelled():
-                    return array("i")
-                if n & 4095 == 4095:
-                    store.release_pages()  # what decoding paged in
+            if n & 63 == 63 and cancelled is not None and cancelled():
+                return array("i")
+            pages.row(row)
             codes_out[row] = col.code(plain_value_fields(value_at(row), path))
         store.release_pages()
         codes = column(col.codes, np.int32)[wanted]
