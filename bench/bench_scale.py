@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -151,11 +153,42 @@ def child(role: str, topic: str, n: int) -> dict[str, Any]:
     return result
 
 
-def dlq_tui_print(topic: str) -> tuple[float, float]:
+def _tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(PSS, RSS) of `pid` plus its children's (print's worker) in MB: PSS splits the pages the
+    two share after the fork, RSS counts them in both; (0, 0) once it is gone."""
+    pss = rss = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+    return pss / 1024, rss / 1024
+
+
+def dlq_tui_print(topic: str, workers: str = "") -> tuple[float, float, float]:
+    """(seconds, peak PSS, peak RSS) of print and its worker process together, in MB, sampled
+    every 50 ms. `workers`: DLQ_TUI_PRINT_WORKERS ("0": one process; "": the default)."""
     exe = str(Path(sys.executable).with_name("dlq-tui"))
     group = f"bench-print-{time.time_ns()}"
-    seconds, peak, _ = run_measured([exe, "print", "-b", BOOTSTRAP, "-g", group, "--format", "jsonl", topic])
-    return seconds, peak
+    cmd = [exe, "print", "-b", BOOTSTRAP, "-g", group, "--format", "jsonl", topic]
+    t0 = time.perf_counter()
+    env = {**os.environ, "DLQ_TUI_PRINT_WORKERS": workers} if workers else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    peak_pss = peak_rss = 0.0
+    while proc.poll() is None:
+        pss, rss = _tree_memory_mb(proc.pid)
+        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        time.sleep(0.05)  # the sampling period of a measurement, not synchronisation
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        assert proc.stderr is not None
+        raise RuntimeError(f"print failed: {proc.stderr.read().decode()[-2000:]}")
+    return elapsed, peak_pss, peak_rss
 
 
 def kcat(topic: str) -> tuple[float, float]:
@@ -164,12 +197,25 @@ def kcat(topic: str) -> tuple[float, float]:
     return seconds, peak
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_print(n: int) -> dict[str, Any]:
     topic = asyncio.run(seed(n))
+    c0 = _cpu()
     bare = child("aiokafka", topic, n)
     assert bare["records"] == n, bare
-    p_s, p_rss = dlq_tui_print(topic)
+    c1 = _cpu()
+    p_s, p_pss, p_rss = dlq_tui_print(topic)
+    c2 = _cpu()
     k_s, k_rss = kcat(topic)
+    c3 = _cpu()
+    one_s, one_pss, _ = dlq_tui_print(topic, workers="0")
+    c4 = _cpu()
+    b_cpu, p_cpu, k_cpu, one_cpu = c1 - c0, c2 - c1, c3 - c2, c4 - c3
     b_s = bare["seconds"]
     print(
         f"print {n:,} x 1 KB --format jsonl: dlq-tui {n / p_s:,.0f} rec/s, bare aiokafka getmany {n / b_s:,.0f} rec/s, "
@@ -177,7 +223,17 @@ def bench_print(n: int) -> dict[str, Any]:
         f"{k_s / p_s:.0%} of kcat (target >= 40%)"
     )
     print(
-        f"print peak RSS {p_rss:.0f} MB (target <= 150 MB); bare aiokafka loop {bare['peak_rss']:.0f} MB, kcat {k_rss:.0f} MB"
+        f"print peak memory (print + its worker) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
+        f"bare aiokafka loop {bare['peak_rss']:.0f} MB, kcat {k_rss:.0f} MB"
+    )
+    print(
+        f"print in one process (DLQ_TUI_PRINT_WORKERS=0): {n / one_s:,.0f} rec/s = {b_s / one_s:.0%} of aiokafka, "
+        f"{k_s / one_s:.0%} of kcat; PSS {one_pss:.0f} MB"
+    )
+    print(
+        f"CPU seconds (user + system; the machine's load does not change them much): aiokafka {b_cpu:.1f}, "
+        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (both processes), print in one process {one_cpu:.1f}; "
+        f"one process = {b_cpu / one_cpu:.0%} of aiokafka's CPU rate, {k_cpu / one_cpu:.0%} of kcat's"
     )
     return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
 

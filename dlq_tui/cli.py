@@ -175,6 +175,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show the DLQ's tombstones (null values) too; hidden by default, never merged by merge-all",
     )
+    beh.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="payload bytes kept in memory (e.g. 256M, 2G; default 64M); beyond it they go to an "
+        "unlinked 0600 file in ~/.cache/dlq-tui; 0: always on disk, unlimited: never",
+    )
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--profile", metavar="NAME", help="named cluster profile from the config file")
     cfg.add_argument(
@@ -326,6 +332,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "read_only": args.read_only,
         "journal": args.journal,
         "show_tombstones": getattr(args, "show_tombstones", None),
+        "memory_budget": getattr(args, "memory_budget", None),
         "key_format": "avro" if args.avro_key else args.key_format,
         "value_format": "avro" if args.avro else args.value_format,
     }
@@ -427,6 +434,7 @@ def session_config(
         max_rate=settings.max_rate,
         audit_topic=settings.audit_topic,
         operator=settings.operator,
+        memory_budget=settings.memory_budget,
     )
 
 

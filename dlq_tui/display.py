@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["iso_ts", "local_ts", "size_text", "timestamp_type_name", "undecoded_text"]
 
 
 def iso_ts(ms: int) -> str:
     """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-01T12:00:00.000Z``."""
-    try:
-        return (
-            datetime.fromtimestamp(ms / 1000, tz=UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
+    try:  # integer arithmetic: ms / 1000 as a float is off by a millisecond after ~2100
+        return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return str(ms)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def local_ts(ms: int, *, millis: bool = False) -> str:

@@ -16,6 +16,8 @@ from functools import partial
 from operator import attrgetter
 from typing import Literal
 
+import numpy as np
+
 from dlq_tui import redrive, scan_columns, scan_fields
 from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
@@ -61,7 +63,7 @@ from dlq_tui.scan_pool import WordPool, scan_workers
 from dlq_tui.signals import commit_running, pause_hook
 from dlq_tui.start import StartPlan, StartSpec, plan_start
 from dlq_tui.testhooks import pause as test_pause
-from dlq_tui.triage.arena import ArenaDigestError
+from dlq_tui.triage.arena import ArenaDigestError, default_arena
 from dlq_tui.triage.decisions import Decision, StagedBuffer
 from dlq_tui.triage.edits import Edit, EditStore
 from dlq_tui.triage.filter import Filter
@@ -115,6 +117,8 @@ class SessionConfig:
     """The audit records' reason when `commit()` is given none."""
     start: StartSpec | None = None
     """`--from`: read from an offset or a time instead of the committed offsets."""
+    memory_budget: int | None = None
+    """`--memory-budget`: payload bytes kept in memory before the arena file (None: the default)."""
 
 
 def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:
@@ -222,7 +226,7 @@ class TriageSession:
 
     def __init__(self, config: SessionConfig, *, committer: Committer | None = None) -> None:
         self.config = config
-        self.store = RecordStore()
+        self.store = RecordStore(arena=default_arena(config.memory_budget))
         self.group_index = GroupIndex(self.store)
         self.buffer = StagedBuffer()
         self._decision_listeners: list[DecisionsListener] = []
@@ -458,13 +462,12 @@ class TriageSession:
             yield range(first, len(self.store))
 
     def _flag_tombstones(self, first: int, end: int) -> None:
-        value_len = self.store.value_len_at
-        flags = bytearray(end - first)
-        for row in range(first, end):
-            if value_len(row) < 0:
-                flags[row - first] = 1
-                self._tombstone_rows.append(row)
-        self.tombstone_flags.extend(flags)
+        """Flag the new rows whose value is null (from the value-length column, for all at once)."""
+        value_len = self.store.layout_columns()[2]
+        null = np.frombuffer(value_len[first:end], dtype=np.int32) < 0
+        self.tombstone_flags.extend(null.view(np.uint8).tobytes())
+        if null.any():
+            self._tombstone_rows.extend((np.flatnonzero(null) + first).tolist())
 
     def _resolved_flags(self, batch: Sequence[RecordLike]) -> tuple[bytes | bytearray, Counter[int]]:
         """The resolved flag of each record of a batch, and the unresolved ones per partition."""

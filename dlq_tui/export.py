@@ -1,4 +1,4 @@
-"""Export and copy: the JSON record format (v1, `record_json`) of a set of rows, to a JSONL file or
+"""Export and copy: the JSON record format (v1, `record_line`) of a set of rows, to a JSONL file or
 as text for the clipboard — the same JSON `print --format jsonl` writes.
 
 `export_rows` and `clipboard_text` work on any `Engine` (the Kafka one and the in-memory one) and
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dlq_tui.decode.view import DecodedRecord
-from dlq_tui.record_json import dumps, record_json, records_text
+from dlq_tui.record_json import record_line, records_text
 
 if TYPE_CHECKING:
     from dlq_tui.engine_api import Engine
@@ -100,7 +100,7 @@ def write_jsonl(
                         break
                     if progress is not None:
                         progress(written, total)
-                line = dumps(record_json(d, topic)) + "\n"
+                line = record_line(d, topic).decode() + "\n"
                 f.write(line)
                 written += 1
                 size += len(line.encode("utf-8"))

@@ -19,8 +19,13 @@ import threading
 from array import array
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from dlq_tui.decode.dlq_headers import CONVENTIONS, FINGERPRINT_HEADERS, HEADERS, parse_dlq_headers
 from dlq_tui.triage.decisions import Decision, StagedBuffer
@@ -59,6 +64,25 @@ _FAST: dict[str, tuple[int, int, int]] = {
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _NCONV = len(_CONVENTION_IDS) + 1  # the conventions, and "none"
 _first = itemgetter(0)
+_HDR_SIZE = 8  # a stored header: <name id: u32 LE><value length: i32 LE, -1 for None><value>
+
+
+@lru_cache(maxsize=8)
+def _mix(width: int) -> npt.NDArray[np.uint64]:
+    """Odd 64-bit multipliers that hash a row of header name ids (rows that hash alike are
+    checked against each other, so a collision costs time, not correctness)."""
+    rng = np.random.default_rng(20261128)
+    return rng.integers(1, 1 << 63, size=width, dtype=np.uint64) | np.uint64(1)
+
+
+def _u32(data: npt.NDArray[np.uint8], at: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The little-endian u32 at each of `at` in `data`."""
+    out = data[at].astype(np.int64)
+    out |= data[at + 1].astype(np.int64) << 8
+    out |= data[at + 2].astype(np.int64) << 16
+    out |= data[at + 3].astype(np.int64) << 24
+    return out
+
 
 # For one sequence of header names: (convention index, or _NCONV - 1 for none; the positions of the
 # headers that give the exception, cause, message and origin topic, -1 if none; whether the full
@@ -196,50 +220,164 @@ class GroupIndex:
         start = len(self._rows)
         if end <= start:
             return 0
-        headers_at = store.headers_at
-        plans = self._plans
-        cache = self._cache
-        counts = self._conv_counts
-        ncv = _NCONV
-        for lo in range(start, end, CHUNK):
-            out = array("I")
-            append = out.append
-            for row in range(lo, min(lo + CHUNK, end)):
-                headers = headers_at(row)
-                names = tuple(map(_first, headers))
-                plan = plans.get(names)
-                if plan is None:
-                    plan = plans[names] = _plan(names)
-                conv, p_exc, p_cause, p_msg, p_topic, slow, first = plan
-                if slow:
-                    g, conv = self._slow_group(headers, first)
-                else:
-                    exc = headers[p_exc][1] if p_exc >= 0 else None
-                    cause = headers[p_cause][1] if p_cause >= 0 else None
-                    msg = headers[p_msg][1] if p_msg >= 0 else None
-                    topic = headers[p_topic][1] if p_topic >= 0 else None
-                    if (
-                        (exc is None and p_exc >= 0)
-                        or (cause is None and p_cause >= 0)
-                        or (msg is None and p_msg >= 0)
-                        or (topic is None and p_topic >= 0)
-                    ):
-                        g, conv = self._slow_group(headers, first)  # a null value: the full rules
-                    else:
-                        if msg is not None:
-                            # Digits never change what normalisation makes of a message (a property
-                            # test holds it to that): messages that differ in numbers share one entry.
-                            msg = msg.translate(_ZERO_DIGITS)
-                        key = (cause or exc, msg, topic)
-                        g = cache.get(key, -1)
-                        if g < 0:
-                            g = cache[key] = self._fast_group(exc, cause, msg, topic)
-                            if len(cache) >= _CACHE_LIMIT:
-                                cache.clear()
-                append(g)
-                counts[g * ncv + conv] += 1
-            self._rows.extend(out)
+        pos_col, klen_col, vlen_col, count_col = store.layout_columns()
+        # Copies (array slices): a view would stop the loader from growing the columns.
+        pos = np.frombuffer(pos_col[start:end], dtype=np.int64)
+        chunks = pos >> 32
+        cuts = [0, *(np.flatnonzero(chunks[1:] != chunks[:-1]) + 1).tolist(), end - start]
+        for a, b in pairwise(cuts):  # rows of one arena chunk at a time
+            lo, hi = start + a, start + b
+            for step in range(lo, hi, CHUNK):
+                top = min(step + CHUNK, hi)
+                self._index_chunk(
+                    int(chunks[a]),
+                    pos[step - start : top - start] & 0xFFFFFFFF,
+                    np.frombuffer(klen_col[step:top], dtype=np.int32),
+                    np.frombuffer(vlen_col[step:top], dtype=np.int32),
+                    np.frombuffer(count_col[step:top], dtype=np.int32),
+                    step,
+                )
         return end - start
+
+    def _index_chunk(
+        self,
+        chunk: int,
+        starts: npt.NDArray[np.int64],
+        klen: npt.NDArray[np.int32],
+        vlen: npt.NDArray[np.int32],
+        count: npt.NDArray[np.int32],
+        first_row: int,
+    ) -> None:
+        """Index rows `first_row ...` (all in arena chunk `chunk`) at once: their header names and
+        value positions are read for all rows together with numpy; rows with the same sequence of
+        header names share a plan; the values that make the fingerprint are sliced out and looked
+        up in the cache, and only new failure shapes are computed in Python."""
+        store = self._store
+        buf = store.chunk_buffer(chunk)
+        if isinstance(buf, bytearray):  # the chunk being filled: a view would pin its size
+            buf = bytes(buf)
+        data = np.frombuffer(buf, dtype=np.uint8)
+        n = len(starts)
+        width = int(count.max()) if n else 0
+        nid = np.full((n, width + 1), -1, dtype=np.int64)  # one spare column: -1 ends every row
+        length = np.zeros((n, width), dtype=np.int64)
+        vstart = np.zeros((n, width), dtype=np.int64)
+        at = starts + np.maximum(klen, 0) + np.maximum(vlen, 0)
+        for j in range(width):
+            rows = np.flatnonzero(count > j)
+            p = at[rows]
+            nid[rows, j] = _u32(data, p)
+            n_j = _u32(data, p + 4).astype(np.uint32).view(np.int32).astype(np.int64)
+            length[rows, j] = n_j
+            vstart[rows, j] = p + _HDR_SIZE
+            at[rows] = p + _HDR_SIZE + np.maximum(n_j, 0)
+        # Rows with the same header names: a hash of the name ids, checked against one row of each.
+        sig = (nid + 2).astype(np.uint64) @ _mix(width + 1)
+        _, first, inverse = np.unique(sig, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        same = (nid == nid[first][inverse]).all(axis=1)
+        groups = np.zeros(n, dtype=np.int64)
+        convs = np.zeros(n, dtype=np.int64)
+        slow_rows: list[int] = list(np.flatnonzero(~same).tolist())
+        names_of = store.header_name
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.zeros(len(first) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(inverse, minlength=len(first)), out=bounds[1:])
+        for u, rep in enumerate(first.tolist()):
+            rows = order[bounds[u] : bounds[u + 1]]
+            rows = rows[same[rows]]
+            if not len(rows):
+                continue
+            names = tuple(names_of(int(i)) for i in nid[rep, : int(count[rep])])
+            plan = self._plans.get(names)
+            if plan is None:
+                plan = self._plans[names] = _plan(names)
+            conv, p_exc, p_cause, p_msg, p_topic, slow, _ = plan
+            if slow:
+                slow_rows.extend(rows.tolist())
+                continue
+            roles = [p for p in (p_exc, p_cause, p_msg, p_topic) if p >= 0]
+            if roles:
+                null = (length[rows][:, roles] < 0).any(axis=1)
+                if null.any():  # a null value: the full rules, row by row
+                    slow_rows.extend(rows[null].tolist())
+                    rows = rows[~null]
+
+            def values(p: int, rows: npt.NDArray[np.intp] = rows) -> list[bytes] | None:
+                if p < 0:
+                    return None
+                s = vstart[rows, p]
+                return list(map(buf.__getitem__, map(slice, s.tolist(), (s + length[rows, p]).tolist())))
+
+            exc, cause, msg, topic = values(p_exc), values(p_cause), values(p_msg), values(p_topic)
+            if cause is not None and exc is not None:
+                cause = [c or e for c, e in zip(cause, exc, strict=True)]
+            what = cause if cause is not None else exc
+            if msg is not None:
+                # Digits never change what normalisation makes of a message (a property test
+                # holds it to that): messages that differ in numbers share one entry.
+                msg = list(map(bytes.translate, msg, repeat(_ZERO_DIGITS)))
+            k = len(rows)
+            keys = list(
+                zip(
+                    what if what is not None else repeat(None, k),
+                    msg if msg is not None else repeat(None, k),
+                    topic if topic is not None else repeat(None, k),
+                    strict=False,
+                )
+            )
+            cache = self._cache
+            found = list(map(cache.get, keys))
+            for i, g in enumerate(found):
+                if g is None:
+                    key = keys[i]
+                    g = cache.get(key)
+                    if g is None:
+                        g = cache[key] = self._fast_group(None, key[0], key[1], key[2])
+                        if len(cache) >= _CACHE_LIMIT:
+                            cache.clear()
+                    found[i] = g
+            groups[rows] = cast(list[int], found)
+            convs[rows] = conv
+        for i in slow_rows:
+            headers = store.headers_at(first_row + i)
+            names = tuple(map(_first, headers))
+            plan = self._plans.get(names)
+            if plan is None:
+                plan = self._plans[names] = _plan(names)
+            groups[i], convs[i] = self._group_of_headers(headers, plan)
+        self._rows.extend(groups.tolist())
+        slots = groups * _NCONV + convs
+        tally = np.bincount(slots, minlength=len(self._conv_counts))
+        counts = self._conv_counts
+        for slot in np.flatnonzero(tally).tolist():
+            counts[slot] += int(tally[slot])
+
+    def _group_of_headers(self, headers: Sequence[Header], plan: _Plan) -> tuple[int, int]:
+        """The group number and convention of one row, from its headers (the row-by-row rules)."""
+        conv, p_exc, p_cause, p_msg, p_topic, slow, first = plan
+        if slow:
+            return self._slow_group(headers, first)
+        exc = headers[p_exc][1] if p_exc >= 0 else None
+        cause = headers[p_cause][1] if p_cause >= 0 else None
+        msg = headers[p_msg][1] if p_msg >= 0 else None
+        topic = headers[p_topic][1] if p_topic >= 0 else None
+        if (
+            (exc is None and p_exc >= 0)
+            or (cause is None and p_cause >= 0)
+            or (msg is None and p_msg >= 0)
+            or (topic is None and p_topic >= 0)
+        ):
+            return self._slow_group(headers, first)  # a null value: the full rules
+        if msg is not None:
+            msg = msg.translate(_ZERO_DIGITS)
+        key = (cause or exc, msg, topic)
+        g = self._cache.get(key, -1)
+        if g < 0:
+            g = self._cache[key] = self._fast_group(exc, cause, msg, topic)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+        return g, conv
 
     def _fast_group(
         self, exc: bytes | None, cause: bytes | None, msg: bytes | None, topic: bytes | None
@@ -296,6 +434,47 @@ class GroupIndex:
         out.extend(r for r in source if index[r] == g)
         return out
 
+    def _tally(
+        self,
+        index: array[int],
+        rows: Iterable[int] | None,
+        resolved: bytes | bytearray | None,
+        n: int,
+    ) -> tuple[list[int], list[int], list[int], list[int], list[list[int]]]:
+        """Per group number (of `n`), over `rows` (None: all) below ``len(index)``: rows, resolved
+        rows, first and last timestamp, partitions. With numpy over the store's columns (copies:
+        the loader may grow them meanwhile)."""
+        store = self._store
+        limit = len(index)
+        groups = np.frombuffer(index, dtype=np.uint32).astype(np.int64)
+        ts = np.frombuffer(store.timestamp_column()[:limit], dtype=np.int64)
+        partitions = np.frombuffer(store.partition_column()[:limit], dtype=np.int32).astype(np.int64)
+        flags = np.zeros(limit, dtype=np.uint8)  # rows without a flag are not resolved
+        if resolved is not None:
+            m = min(limit, len(resolved))
+            flags[:m] = np.frombuffer(bytes(resolved[:m]), dtype=np.uint8)
+        if rows is not None:
+            if isinstance(rows, range):
+                picked = np.arange(rows.start, rows.stop, rows.step, dtype=np.int64)
+            elif isinstance(rows, array):
+                picked = np.array(rows, dtype=np.int64)
+            else:
+                picked = np.fromiter(rows, dtype=np.int64)
+            picked = picked[(picked >= 0) & (picked < limit)]
+            groups, ts, partitions, flags = groups[picked], ts[picked], partitions[picked], flags[picked]
+        count = np.bincount(groups, minlength=n)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(first, groups, ts)
+        np.maximum.at(last, groups, ts)
+        res = np.bincount(groups, weights=flags, minlength=n).astype(np.int64)
+        parts: list[list[int]] = [[] for _ in range(n)]
+        if len(groups):
+            width = int(partitions.max()) + 1
+            for key in np.unique(groups * width + partitions).tolist():
+                parts[key // width].append(key % width)
+        return count.tolist(), res.tolist(), first.tolist(), last.tolist(), parts
+
     def summaries(
         self,
         rows: Iterable[int] | None = None,
@@ -319,33 +498,10 @@ class GroupIndex:
             ids = self._ids
             fps = list(self._fps)
             conv_counts = list(self._conv_counts)
-        count = [0] * n
-        res = [0] * n
-        first = [0] * n
-        last = [0] * n
-        parts: list[set[int]] = [set() for _ in range(n)]
-        timestamp_at = store.timestamp_at
-        partition_at = store.partition_at
         limit = len(index)
-        source: Iterable[int] = range(limit) if rows is None else rows
+        count, res, first, last, parts = self._tally(index[:limit], rows, resolved, n)
         flags = resolved if resolved is not None else b""
         has_flags = len(flags) > 0
-        for row in source:
-            if row >= limit:
-                continue
-            g = index[row]
-            ts = timestamp_at(row)
-            c = count[g]
-            if c == 0:
-                first[g] = last[g] = ts
-            elif ts < first[g]:
-                first[g] = ts
-            elif ts > last[g]:
-                last[g] = ts
-            count[g] = c + 1
-            parts[g].add(partition_at(row))
-            if has_flags and flags[row]:
-                res[g] += 1
         per_decision = [[0, 0, 0] for _ in range(n)]
         slot = {Decision.MERGE: 0, Decision.PURGE: 1, Decision.SKIP: 2}
         if decisions:
@@ -388,7 +544,7 @@ class GroupIndex:
                     origin_topic=fp.origin_topic,
                     first_timestamp=first[g],
                     last_timestamp=last[g],
-                    partitions=tuple(sorted(parts[g])),
+                    partitions=tuple(parts[g]),
                     convention=ordered[0] if ordered else "",
                     conventions=tuple(ordered),
                     merge=m,

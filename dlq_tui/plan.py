@@ -9,6 +9,7 @@ commit that follows it agree when nobody else commits in between.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -86,9 +87,10 @@ def transaction_batches(
             if not items or room == 0:
                 continue
             stretch = known[p]
-            items.sort(key=lambda rd: rd[0].offset)
+            items, offsets = _by_offset(items)
+            candidates = offsets if room is None else offsets[:room]
             fit = state[p].fit(
-                [r.offset for r, _ in (items if room is None else items[:room])],
+                candidates,
                 known=stretch.offsets,
                 known_start=stretch.start,
                 known_end=stretch.end,
@@ -96,14 +98,30 @@ def transaction_batches(
             )
             if not fit.included:
                 raise SplitError(p)
-            included = set(fit.included)
-            batch.extend(rd for rd in items if rd[0].offset in included)
-            pending[p] = [rd for rd in items if rd[0].offset not in included]
+            if len(fit.included) == len(candidates):  # the common case: every candidate fits
+                batch.extend(items[: len(candidates)])
+                pending[p] = items[len(candidates) :]
+            else:
+                included = set(fit.included)
+                batch.extend(rd for rd, o in zip(items, offsets, strict=True) if o in included)
+                pending[p] = [rd for rd, o in zip(items, offsets, strict=True) if o not in included]
             next_state[p] = fit.resolution
             if room is not None:
-                room -= len(included)
+                room -= len(fit.included)
         yield batch, next_state
         state.update(next_state)
+
+
+def _by_offset(
+    items: list[tuple[RecordLike, Decision]],
+) -> tuple[list[tuple[RecordLike, Decision]], list[int]]:
+    """The writes of one partition in offset order, and their offsets (each record's offset read
+    once: on the engine's store it is a lookup)."""
+    offsets = [r.offset for r, _ in items]
+    if all(a < b for a, b in itertools.pairwise(offsets)):
+        return items, offsets
+    order = sorted(range(len(items)), key=offsets.__getitem__)
+    return [items[i] for i in order], [offsets[i] for i in order]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,21 @@
 """`dlq-tui print`, streaming: records are decoded, filtered and written as they arrive (each
 partition in offset order), never stored, so memory stays bounded by one fetch batch whatever the
-DLQ's size. A record is formatted by the one function for each format: `record_json.record_json`
-and `dumps` (JSON lines, format v1), `linemode.describe_decoded` (text)."""
+DLQ's size. A record is formatted by the one function for each format: `record_json.record_line`
+(JSON lines, format v1, written as UTF-8 bytes), `linemode.describe_decoded` (text)."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.display import undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.linemode import describe_decoded
-from dlq_tui.record_json import dumps, record_json
+from dlq_tui.print_worker import PrintWorker, workers_wanted
+from dlq_tui.record_json import record_line
 from dlq_tui.triage.filter import parse
 
 __all__ = ["print_streaming"]
@@ -23,6 +25,50 @@ __all__ = ["print_streaming"]
 STREAM_FETCH = {"fetch_max_bytes": 8 << 20, "max_partition_fetch_bytes": 1 << 20}
 
 
+def _bytes_writer(out: TextIO) -> Callable[[bytes], object]:
+    """A function writing UTF-8 bytes to `out`: to its binary buffer when it has one (stdout: no
+    encoding step per line), else decoded."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        return lambda data: out.write(data.decode())
+
+    def write(data: bytes) -> object:
+        out.flush()  # anything written as text before goes first (a no-op once empty)
+        return buffer.write(data)
+
+    return write
+
+
+def _out_fd(out: TextIO) -> int | None:
+    """The file descriptor under `out`, None when it has none (a test's StringIO)."""
+    try:
+        return out.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
+async def _print_with_worker(config: SessionConfig, where: str, out_fd: int) -> int:
+    """JSON lines on two cores: this process reads, a worker formats and writes (print_worker)."""
+    worker = PrintWorker(config, where, out_fd)
+    worker.start()  # forks: before any socket or thread exists
+    session = TriageSession(config)
+    try:
+        await session.open()
+        if session.start_note:
+            print(f"dlq-tui: {session.start_note}", file=sys.stderr)
+        async for batch in session.stream():
+            if batch:
+                await worker.send(batch)
+    finally:
+        try:
+            result = worker.finish()
+        finally:
+            await session.close()
+    if result.unknown:
+        print(f"dlq-tui: {undecoded_text(result.unknown, result.reason)}; left out", file=sys.stderr)
+    return 0
+
+
 async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: int, out: TextIO) -> int:
     """Print the unresolved records matching `where` (at most `limit`, 0 = all) as `fmt`
     ("jsonl" or "text"). The text format ends with a count line, for which it reads to the end of
@@ -30,6 +76,10 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     flt = parse(where) if where else None
     kafka = dataclasses.replace(config.kafka, consumer={**STREAM_FETCH, **config.kafka.consumer})
     config = dataclasses.replace(config, kafka=kafka)
+    out_fd = _out_fd(out) if fmt == "jsonl" and not limit and workers_wanted() else None
+    if out_fd is not None:
+        out.flush()  # what was written before goes first
+        return await _print_with_worker(config, where, out_fd)
     session = TriageSession(config)
     await session.open()
     if session.start_note:  # stderr: JSON lines stay pure JSON
@@ -38,13 +88,15 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
     shown = unknown = 0
     reason: str | None = None
+    topic = config.source
+    write = _bytes_writer(out)
     try:
         async for batch in session.stream():
             if limit and shown >= limit:
                 if fmt == "jsonl":
                     break
                 continue  # only counting now
-            lines: list[str] = []
+            lines: list[bytes] = []
             for rec in batch:
                 d = decoder.decode_uncached(rec)
                 if flt is not None:
@@ -55,15 +107,15 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
                     if verdict is not True:
                         continue
                 if fmt == "jsonl":
-                    lines.append(dumps(record_json(d, config.source)))
+                    lines.append(record_line(d, topic))
                 else:
                     describe_decoded(d, config.source, out)
                 shown += 1
                 if limit and shown >= limit:
                     break
             if lines:
-                lines.append("")
-                out.write("\n".join(lines))
+                lines.append(b"")
+                write(b"\n".join(lines))
         if fmt == "text":
             out.write(f"{shown} of {session.unresolved_count()} unresolved records shown\n")
         if unknown:

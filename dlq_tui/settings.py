@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jproperties import Properties
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -23,6 +23,7 @@ from dlq_tui.decode.registry_tls import (
     registry_tls_from_properties,
 )
 from dlq_tui.kafka.connection import KafkaSettings
+from dlq_tui.triage.arena import DEFAULT_MEMORY_BUDGET
 
 ENV_PREFIX = "DLQ_TUI_"
 
@@ -113,6 +114,16 @@ class Settings(BaseSettings):
     """Who audit records name (default user@host)."""
     origin_partition: bool = False
     """With DESTINATION @origin: the origin partition from the headers, not the key's."""
+    # Memory (docs/performance.md, "The arena").
+    memory_budget: int = Field(default=DEFAULT_MEMORY_BUDGET, ge=0)
+    """Bytes of loaded payloads (keys, values, headers) kept in memory; beyond it they go to an
+    unlinked 0600 file in the cache directory. `256M`, `2G`, `0` (always on disk) or `unlimited`
+    (never on disk); a number without a unit is refused (except 0)."""
+
+    @field_validator("memory_budget", mode="before")
+    @classmethod
+    def _memory_budget_size(cls, value: Any) -> Any:
+        return parse_size(value) if isinstance(value, str) else value
 
     def __repr_args__(self) -> Any:
         # repr() and str() must not show sasl.jaas.config, basic.auth.user.info, ... values
@@ -140,6 +151,27 @@ class Settings(BaseSettings):
 
 SECRET_PROPERTIES = frozenset({"sasl.jaas.config", "basic.auth.user.info", "ssl.key.password"})
 MASK = "**********"
+
+
+_SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?\s*")
+_UNIT = {"b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes from ``256M``, ``1.5G``, ``512KiB``, ``0`` or ``unlimited`` (units are
+    powers of 1024, case does not matter). A number other than 0 without a unit is refused: ``500``
+    could mean bytes or megabytes."""
+    if text.strip().lower() in ("unlimited", "none", "inf"):
+        return 1 << 62
+    m = _SIZE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"'{text}' is not a size: give e.g. 256M, 2G, 0 (always on disk) or unlimited")
+    number, unit = float(m.group(1)), m.group(2)
+    if unit is None:
+        if number == 0:
+            return 0
+        raise ValueError(f"'{text}' has no unit: give e.g. {m.group(1)}M or {m.group(1)}G (powers of 1024)")
+    return int(number * (1 << _UNIT[unit[0].lower()]))
 
 
 def mask_url(url: str) -> str:

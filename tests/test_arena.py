@@ -12,7 +12,15 @@ import pytest
 
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.connection import DlqError, KafkaSettings
-from dlq_tui.triage.arena import ArenaDigestError, FileArena, MemoryArena, arena_dir, default_arena
+from dlq_tui.triage.arena import (
+    DEFAULT_MEMORY_BUDGET,
+    ArenaDigestError,
+    FileArena,
+    MemoryArena,
+    SpillArena,
+    arena_dir,
+    default_arena,
+)
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RawRecord
 from dlq_tui.triage.store import RecordStore
@@ -37,8 +45,12 @@ def test_arena_file_is_private_and_unlinked(tmp_path: Path) -> None:
         assert stat.S_IMODE(os.fstat(arena._fd).st_mode) == 0o600
         assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
         chunk = bytearray(b"abc" * 5000)
-        assert arena.freeze(chunk)[:] == bytes(chunk)
-        assert arena.nbytes_heap() == 0 and arena.file_size() >= len(chunk)
+        frozen = [arena.freeze(chunk)]
+        assert frozen[0][:] == bytes(chunk)  # the heap copy until the writer thread is done
+        assert arena.file_size() >= len(chunk)  # waits for the writer
+        arena.settle(frozen)
+        assert frozen[0][:] == bytes(chunk) and not isinstance(frozen[0], bytearray)  # the mapping
+        assert arena.nbytes_heap() == 0
     finally:
         arena.close()
 
@@ -49,10 +61,15 @@ def test_default_arena_follows_xdg_cache_home_and_env(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert arena_dir() == tmp_path / "dlq-tui"
     arena = default_arena()
-    assert isinstance(arena, FileArena) and arena.directory == tmp_path / "dlq-tui"
+    assert isinstance(arena, SpillArena) and arena.memory_budget == DEFAULT_MEMORY_BUDGET
+    arena.freeze(bytearray(100))
+    assert arena.file is None and not (tmp_path / "dlq-tui").exists()  # under the budget: no disk
+    arena = default_arena(0)
+    arena.freeze(bytearray(100))
+    assert arena.file is not None and arena.file.directory == tmp_path / "dlq-tui"
     arena.close()
     monkeypatch.setenv("DLQ_TUI_ARENA", "memory")
-    assert isinstance(default_arena(), MemoryArena)
+    assert isinstance(default_arena(0), MemoryArena)
 
 
 @pytest.mark.parametrize("kind", ["file", "memory"])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlq_tui.decode.view import RecordDecoder
-from dlq_tui.record_json import RecordJsonError, dumps, parse_line, record_json, records_text
+from dlq_tui.record_json import RecordJsonError, dumps, parse_line, record_json, record_line, records_text
 from dlq_tui.triage.records import RawRecord
 
 DECODER = RecordDecoder()
@@ -140,7 +140,7 @@ def test_hex_header_encoding_is_read() -> None:
 
 def test_the_documented_example_is_what_is_written() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs" / "commands.md"
-    [example] = [x for x in docs.read_text().splitlines() if x.startswith('{"v": 1') and "kafka_dlt" in x]
+    [example] = [x for x in docs.read_text().splitlines() if x.startswith('{"v":1') and "kafka_dlt" in x]
     headers = (
         ("kafka_dlt-original-topic", b"order-canceled"),
         ("kafka_dlt-original-offset", (10).to_bytes(8, "big")),
@@ -148,6 +148,8 @@ def test_the_documented_example_is_what_is_written() -> None:
     )
     raw = RawRecord(0, 0, 1_793_615_475_182, 0, b"ORD001", b'{"orderNumber": "ORD001"}', headers)
     assert line_of(raw, "order-canceled-dead-letter-queue") == example
+    fast = record_line(DECODER.decode_uncached(raw), "order-canceled-dead-letter-queue")
+    assert fast.decode() == example
 
 
 def test_a_hand_written_minimal_record() -> None:

@@ -193,3 +193,39 @@ def test_extend_is_the_same_as_append(items: list[Any], chunk: int) -> None:
     assert batch.raw_bytes() == one.raw_bytes()
     for r in records:
         assert batch.row_of(r.rid) == one.row_of(r.rid)
+
+
+@settings(max_examples=200)
+@given(
+    records(),
+    st.lists(st.integers(1, 12), min_size=1, max_size=8),
+    st.lists(st.integers(0, 40), max_size=4),
+    st.sampled_from([1, 64, 4 << 20]),
+)
+def test_batches_with_redelivered_and_late_records_equal_appends(
+    recs: list[RawRecord], sizes: list[int], again: list[int], chunk_size: int
+) -> None:
+    """`extend` per batch (the fast path, or per record when a batch re-delivers or goes back in a
+    partition) stores exactly what `append` one by one does."""
+    stream = list(recs)
+    for i in again:  # re-delivered records (a reader retry), later in the stream
+        if recs:
+            stream.insert(min(len(stream), i + 1), recs[i % len(recs)])
+    if len(stream) > 3:  # one record late: out of order in its partition
+        stream.append(stream.pop(1))
+    one_by_one = RecordStore(chunk_size=chunk_size)
+    rows = [one_by_one.append(r) for r in stream]
+    batched = RecordStore(chunk_size=chunk_size)
+    at, k = 0, 0
+    while at < len(stream):
+        n = sizes[k % len(sizes)]
+        before = len(batched)
+        assert batched.extend(stream[at : at + n]) == len(batched) - before
+        at, k = at + n, k + 1
+    assert len(batched) == len(one_by_one) == len(set(rows))
+    assert list(batched) == list(one_by_one)
+    assert [batched.row_of(r.rid) for r in stream] == [one_by_one.row_of(r.rid) for r in stream]
+    assert batched.raw_bytes() == one_by_one.raw_bytes()
+    for p in one_by_one.partitions():
+        assert batched.partition_offsets(p) == one_by_one.partition_offsets(p)
+        assert batched.partition_rows(p) == one_by_one.partition_rows(p)

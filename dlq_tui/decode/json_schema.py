@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+if TYPE_CHECKING:
+    from referencing import Resource
+
+# jsonschema and referencing are imported where a JSON Schema is compiled or checked: most runs
+# (print over JSON, Avro) never need them, and they take ~0.1 s to import.
 
 __all__ = ["JsonSchema", "JsonSchemaError"]
 
@@ -35,6 +36,11 @@ class JsonSchema:
     def compile(cls, text: str, references: Mapping[str, str] = {}) -> JsonSchema:
         """`references` maps a reference name (the URI the schema's ``$ref`` uses) to its schema
         text. Raises `JsonSchemaError`."""
+        import jsonschema
+        from jsonschema.exceptions import SchemaError
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT7
+
         schema = _load(text, "schema")
         base = schema.get("$id") if isinstance(schema, dict) else None
         resources: list[tuple[str, Resource[Any]]] = []
@@ -66,6 +72,8 @@ class JsonSchema:
 
     def problem(self, value: Any) -> str | None:
         """Why `value` does not validate (the most relevant error, with its JSON path), or None."""
+        import jsonschema.exceptions
+
         try:
             error = jsonschema.exceptions.best_match(self.validator.iter_errors(value))
         except Exception as exc:  # an unresolvable $ref, a bad regex in the schema, deep recursion ...

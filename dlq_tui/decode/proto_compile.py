@@ -31,6 +31,8 @@ from google.protobuf import (
 from proto_schema_parser import ast
 from proto_schema_parser.parser import Parser
 
+from .protobuf import ProtoCompileError
+
 __all__ = ["ProtoCompileError", "compile_files"]
 
 F = descriptor_pb2.FieldDescriptorProto
@@ -69,10 +71,6 @@ _WELL_KNOWN: dict[str, Any] = {
     )
 }
 _DESCRIPTOR_PROTO = descriptor_pb2.DESCRIPTOR.name  # google/protobuf/descriptor.proto (for custom options)
-
-
-class ProtoCompileError(ValueError):
-    """The schema text cannot be turned into descriptors (one line, for the user)."""
 
 
 class _RaisingListener(ErrorListener):  # type: ignore[misc]

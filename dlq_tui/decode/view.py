@@ -85,6 +85,11 @@ class DecodedRecord:
         self._full_text: str | None = None
 
     @property
+    def formats(self) -> tuple[Format, Format, SchemaSource | None]:
+        """``(key format, value format, registry)`` this record decodes with."""
+        return self._formats
+
+    @property
     def key(self) -> Decoded:
         key = self._key
         if key is None:

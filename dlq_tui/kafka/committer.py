@@ -29,6 +29,7 @@ from aiokafka import errors as kafka_errors
 from aiokafka.structs import OffsetAndMetadata
 
 from dlq_tui.kafka.admin import admin_client, committed_offsets
+from dlq_tui.kafka.bulk import DEFAULT_MAX_REQUEST_SIZE, BulkSender
 from dlq_tui.kafka.connection import DlqError, FencedError, KafkaSettings, describe_error
 from dlq_tui.plan import TOMBSTONE_RANGE_RESERVE, CommitResult, KnownStretch, SplitError, transaction_batches
 from dlq_tui.triage.decisions import Decision
@@ -299,6 +300,10 @@ class Committer:
             await self._stop(producer)
         return report
 
+    def _max_request_size(self) -> int:
+        size = self._settings.producer_kwargs().get("max_request_size", DEFAULT_MAX_REQUEST_SIZE)
+        return int(size)
+
     async def _stop(self, producer: AIOKafkaProducer) -> None:
         """Stop a producer, bounded (its sender may be stuck on an unreachable broker)."""
         with contextlib.suppress(Exception):
@@ -318,10 +323,11 @@ class Committer:
         for record, decision in request.writes:
             if decision is Decision.SKIP:
                 continue
-            if state[record.partition].is_resolved(record.offset):
-                report.dropped.append(RecordId(record.partition, record.offset))
+            partition, offset = record.partition, record.offset  # each a lookup on the engine's store
+            if state[partition].is_resolved(offset):
+                report.dropped.append(RecordId(partition, offset))
             else:
-                pending.setdefault(record.partition, []).append((record, decision))
+                pending.setdefault(partition, []).append((record, decision))
         total = sum(len(v) for v in pending.values())
         protected = await self._protected_keys(request, pending, state) if request.tombstones else {}
         # Room for the ranges of this transaction's own tombstones (usually one per partition).
@@ -361,16 +367,14 @@ class Committer:
         """Per partition: key -> highest offset of a record that stays unresolved, from the loaded
         records (given by the engine) and from what arrived after the reader's position."""
         protected = {p: dict(keys) for p, keys in request.protected_keys.items()}
+        ends = request.source_ends
         keys_by_partition = {
-            p: {r.key for r, _ in items if r.key is not None} for p, items in pending.items() if items
+            p: {r.key for r, _ in items if r.key is not None}
+            for p, items in pending.items()
+            # only where records arrived past the reader's position, when the caller knows
+            if items and (ends is None or ends.get(p, 0) > request.known[p].end)
         }
         keys_by_partition = {p: keys for p, keys in keys_by_partition.items() if keys}
-        if request.source_ends is not None:  # only where records arrived past the reader's position
-            keys_by_partition = {
-                p: keys
-                for p, keys in keys_by_partition.items()
-                if request.source_ends.get(p, 0) > request.known[p].end
-            }
         if not keys_by_partition:
             return protected
         consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
@@ -443,68 +447,74 @@ class Committer:
         merged = purged = tombstones = withheld = 0
         waits = self._waits
         committing = False
-        merge_futures: list[asyncio.Future[Any]] = []
-        tombstone_futures: list[tuple[int, asyncio.Future[Any]]] = []
+        bulk = BulkSender(producer, self._max_request_size())
         by_destination: dict[str, int] = {}
-        route, audit = request.route, request.audit
+        done_ids: list[RecordId] = []
+        audit = request.audit
         try:
             await waits.run(producer.begin_transaction(), self.bounds.request, "beginning the transaction")
             no_protection: dict[bytes, int] = {}
-            for i, (record, decision) in enumerate(batch):
-                key, partition = record.key, record.partition
-                destination: str | None = None
-                if decision is Decision.MERGE:
-                    destination, to_partition = (
-                        (request.destination, None) if route is None else route(record)
-                    )
-                    assert destination is not None
-                    merge_futures.append(
-                        await producer.send(
+            source, keep_timestamp = request.source, request.keep_timestamp
+            tombstones_on = request.tombstones
+            append = bulk.append
+            for first in range(0, len(batch), _CHUNK):
+                chunk = batch[first : first + _CHUNK]
+                keys = [record.key for record, _ in chunk]
+                places = await _merge_places(bulk, request, chunk, keys)
+                for i, ((record, decision), key, place) in enumerate(
+                    zip(chunk, keys, places, strict=True), first
+                ):
+                    partition, offset = record.partition, record.offset
+                    done_ids.append(RecordId(partition, offset))
+                    # read once: on the engine's store each access copies from the arena
+                    value = record.value
+                    destination: str | None = None
+                    if place is not None:  # a merge
+                        destination, to_partition = place
+                        full = append(
                             destination,
-                            record.value,
-                            key=key,
-                            partition=to_partition,
-                            headers=list(record.headers),
-                            timestamp_ms=record.timestamp if request.keep_timestamp else None,
+                            to_partition,
+                            key,
+                            value,
+                            list(record.headers),
+                            record.timestamp if keep_timestamp else None,
                         )
-                    )
-                    by_destination[destination] = by_destination.get(destination, 0) + 1
-                    merged += 1
-                else:
-                    purged += 1
-                if audit is not None:
-                    merge_futures.append(await _send_audit(producer, audit, record, decision, destination))
-                # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it would
-                # mean nothing there anyway.
-                if request.tombstones and key is not None and record.value is not None:
-                    if protected.get(partition, no_protection).get(key, -1) > record.offset:
-                        withheld += 1
+                        if full is not None:
+                            await full
+                        by_destination[destination] = by_destination.get(destination, 0) + 1
+                        merged += 1
                     else:
-                        future = await producer.send(request.source, None, key=key, partition=partition)
-                        tombstone_futures.append((partition, future))
-                        tombstones += 1
-                if progress is not None and i % 1000 == 0:
-                    progress("producing", done_before + i, total)
+                        purged += 1
+                    if audit is not None:
+                        await _send_audit(bulk, audit, record, decision, destination)
+                    # Never a keyless tombstone: Kafka refuses it on a compacted topic, and it
+                    # would mean nothing there anyway.
+                    if tombstones_on and key is not None and value is not None:
+                        if protected.get(partition, no_protection).get(key, -1) > offset:
+                            withheld += 1
+                        else:
+                            full = append(source, partition, key, None, track=True)
+                            if full is not None:
+                                await full
+                            tombstones += 1
+                    if progress is not None and i % 1000 == 0:
+                        progress("producing", done_before + i, total)
+            await bulk.flush()
             delivered = await waits.run(
-                asyncio.gather(*merge_futures, return_exceptions=True),
-                self.bounds.request + len(merge_futures) / 5000,
-                "delivering the merged records",
+                asyncio.gather(*bulk.futures(), return_exceptions=True),
+                self.bounds.request + bulk.records / 5000,
+                "delivering the merged records and tombstones",
             )
             failures = [r for r in delivered if isinstance(r, BaseException)]
             if failures:
                 raise failures[0]
             # Our own tombstones land in the DLQ: list them as resolved in the same commit, so no
             # session (this one included) ever offers them for triage.
-            own: dict[int, list[int]] = {}
-            results = await waits.run(
-                asyncio.gather(*(f for _, f in tombstone_futures), return_exceptions=True),
-                self.bounds.request,
-                "delivering the tombstones",
-            )
-            for (partition, _), result in zip(tombstone_futures, results, strict=True):
-                if isinstance(result, BaseException):
-                    raise result
-                own.setdefault(partition, []).append(result.offset)
+            own = {
+                p: offsets
+                for (topic, p), offsets in bulk.tracked_offsets(delivered).items()
+                if topic == source
+            }
             for partition, own_offsets in own.items():
                 stretch = request.known[partition]
                 new_state[partition] = new_state[partition].resolve(
@@ -539,9 +549,7 @@ class Committer:
             raise _fenced(report) from exc  # the session that fenced us aborted our transaction
         except BaseException as exc:  # also on cancellation: never leave the transaction open
             if isinstance(exc, kafka_errors.IllegalOperation):
-                cause = await _why_the_transaction_ended(
-                    [*merge_futures, *(f for _, f in tombstone_futures)], self.bounds.abort
-                )
+                cause = await _why_the_transaction_ended(bulk.futures(), self.bounds.abort)
                 if isinstance(cause, (kafka_errors.ProducerFenced, kafka_errors.InvalidProducerEpoch)):
                     raise _fenced(report) from cause
             await self._abort(producer, request.transactional_id, fault)
@@ -565,7 +573,7 @@ class Committer:
         report.purged += purged
         report.tombstones += tombstones
         report.tombstones_withheld += withheld
-        report.committed.extend(RecordId(record.partition, record.offset) for record, _ in batch)
+        report.committed.extend(done_ids)
         for topic, n in by_destination.items():
             report.by_destination[topic] = report.by_destination.get(topic, 0) + n
         if audit is not None:
@@ -665,20 +673,56 @@ async def _why_the_transaction_ended(
     return None
 
 
+_CHUNK = 4096
+"""Records placed (partitioned) together before they are appended to their batches."""
+
+
+async def _merge_places(
+    bulk: BulkSender,
+    request: CommitRequest,
+    chunk: Sequence[tuple[RecordLike, Decision]],
+    keys: Sequence[bytes | None],
+) -> list[tuple[str, int] | None]:
+    """Per record of `chunk`: (topic, partition) where its merge goes, None for a purge. Merges
+    without a partition from the route go where the default partitioner puts their keys."""
+    route = request.route
+    places: list[tuple[str, int | None] | None] = [
+        None
+        if decision is not Decision.MERGE
+        else (request.destination or "", None)
+        if route is None
+        else route(record)
+        for record, decision in chunk
+    ]
+    unplaced: dict[str, list[int]] = {}
+    for i, place in enumerate(places):
+        if place is not None and place[1] is None:
+            unplaced.setdefault(place[0], []).append(i)
+    out: list[tuple[str, int] | None] = [
+        None if place is None or place[1] is None else (place[0], place[1]) for place in places
+    ]
+    for topic, rows in unplaced.items():
+        chosen = await bulk.partitions_for(topic, [keys[i] for i in rows])
+        for i, partition in zip(rows, chosen, strict=True):
+            out[i] = (topic, partition)
+    return out
+
+
 async def _send_audit(
-    producer: AIOKafkaProducer,
+    bulk: BulkSender,
     audit: AuditSpec,
     record: RecordLike,
     decision: Decision,
     destination: str | None,
-) -> asyncio.Future[Any]:
+) -> None:
     """Queue the audit record of one decision in the open transaction."""
     key, value = audit.entry(record, decision, destination)
     try:
-        future: asyncio.Future[Any] = await producer.send(audit.topic, value, key=key)
+        full = bulk.append(audit.topic, await bulk.partition_for(audit.topic, key), key, value)
+        if full is not None:
+            await full
     except Exception as exc:  # name the audit topic, not the destination
         raise DlqError(f"audit topic: {describe_error(exc, topic=audit.topic)}") from exc
-    return future
 
 
 def _paced_stop(pacing: Pacing, report: CommitReport, remaining: int) -> bool:

@@ -1,15 +1,22 @@
-"""Where the record store keeps payload bytes: full chunks out of the Python heap.
+"""Where the record store keeps payload bytes: in memory up to a budget, the rest out of the heap.
 
 The store fills one chunk at a time in a ``bytearray`` (in the heap). A full chunk is *frozen*:
 
-* ``FileArena`` (the default) appends it to an anonymous temporary file and maps that stretch of
+* ``SpillArena`` (the default, `default_arena`) keeps frozen chunks in memory (a ``MemoryArena``)
+  while they fit in its memory budget (``--memory-budget``, `DEFAULT_MEMORY_BUDGET`); the first
+  chunk that does not fit opens a ``FileArena`` and it and every later chunk go there. A DLQ
+  smaller than the budget never touches the disk; a bigger one holds at most the budget in memory.
+* ``FileArena`` appends a chunk to an anonymous temporary file and maps that stretch of
   the file read-only. The file is created mode 0600 in ``$XDG_CACHE_HOME/dlq-tui`` (a directory of
   mode 0700) and unlinked at once: no other process can open it by name, and the kernel frees it
   when the process exits, also on a crash or ``kill -9``. The page cache then holds what fits in
   memory and the rest stays on disk; the process's resident memory is the columns plus the pages
   it last touched.
-* ``MemoryArena`` keeps frozen chunks as ``bytes`` in the heap (no disk; used when the cache
-  directory cannot be written, or asked for with ``DLQ_TUI_ARENA=memory``).
+  The file is written by one background thread (``os.pwrite`` and ``zlib.crc32`` release the
+  GIL), so that loading goes on while the previous chunk is written; until then the chunk is
+  read from its heap copy.
+* ``MemoryArena`` keeps frozen chunks as ``bytes`` in the heap (no disk; also what a
+  ``SpillArena`` does when the cache directory cannot be written).
 
 Each frozen chunk gets a CRC-32 of its bytes, taken from the heap copy before it is written.
 `verify` recomputes it from the mapping: what a commit copies to Kafka is exactly what was loaded
@@ -22,20 +29,31 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
+import threading
 import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
 __all__ = [
+    "DEFAULT_MEMORY_BUDGET",
     "Arena",
     "ArenaDigestError",
     "FileArena",
     "MemoryArena",
+    "SpillArena",
     "arena_dir",
     "default_arena",
 ]
 
 Buffer = bytes | mmap.mmap
+
+DEFAULT_MEMORY_BUDGET = 64 << 20
+"""Payload bytes kept in memory before chunks spill to the arena file (64 MiB: a DLQ of up to
+~50,000 records of 1 KB never touches the disk; at 1M x 1 KB the app stays under 400 MB)."""
+_PENDING_WRITES = 4
+"""Chunks (4 MB each) that may wait for the arena file's writer before loading waits for it."""
 
 
 class ArenaDigestError(RuntimeError):
@@ -45,8 +63,14 @@ class ArenaDigestError(RuntimeError):
 class Arena(Protocol):
     """Frozen chunks of the record store, by number."""
 
-    def freeze(self, chunk: bytearray) -> Buffer:
-        """Keep `chunk` (which the caller then drops) and return a read-only buffer of it."""
+    def freeze(self, chunk: bytes | bytearray) -> Buffer | bytearray:
+        """Keep `chunk` (which the caller then drops and never changes) and return a buffer of
+        it; `settle` may later give a better one for the same chunk."""
+        ...
+
+    def settle(self, frozen: list[Buffer | bytearray]) -> None:
+        """Replace in `frozen` (the caller's list of what `freeze` returned, by chunk number) the
+        buffers of chunks whose final place is ready."""
         ...
 
     def verify(self, index: int) -> None:
@@ -84,11 +108,17 @@ class MemoryArena:
         self._chunks: list[bytes] = []
         self._digests: list[int] = []
 
-    def freeze(self, chunk: bytearray) -> Buffer:
-        data = bytes(chunk)
+    def freeze(self, chunk: bytes | bytearray) -> Buffer | bytearray:
+        data = chunk if isinstance(chunk, bytes) else bytes(chunk)
         self._chunks.append(data)
         self._digests.append(zlib.crc32(data))
         return data
+
+    def settle(self, frozen: list[Buffer | bytearray]) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return len(self._chunks)
 
     def verify(self, index: int) -> None:
         if zlib.crc32(self._chunks[index]) != self._digests[index]:
@@ -118,51 +148,114 @@ class FileArena:
         self.directory = directory
         self._fd = fd
         self._size = 0
-        self._maps: list[mmap.mmap] = []
+        self._maps: list[mmap.mmap | None] = []
         self._offsets: list[int] = []
+        self._lengths: list[int] = []
         self._digests: list[int] = []
+        self._lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: deque[tuple[int, Future[None]]] = deque()
 
-    def freeze(self, chunk: bytearray) -> Buffer:
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def freeze(self, chunk: bytes | bytearray) -> Buffer | bytearray:
         n = len(chunk)
         start = self._size
+        # The next chunk starts on a page boundary: mmap offsets must be multiples of it.
+        self._size = start + -(-n // mmap.ALLOCATIONGRANULARITY) * mmap.ALLOCATIONGRANULARITY
+        index = len(self._offsets)
+        self._offsets.append(start)
+        self._lengths.append(n)
+        self._maps.append(None)
+        self._digests.append(0)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="dlq-tui-arena")
+        while len(self._pending) >= _PENDING_WRITES:  # bounded memory: wait for the oldest
+            self._pending[0][1].result()
+            self.settle([])
+        future = self._writer.submit(self._write, index, chunk)
+        with self._lock:
+            self._pending.append((index, future))
+        return chunk  # read from the heap copy until `settle` swaps in the mapping
+
+    def _write(self, index: int, chunk: bytes | bytearray) -> None:
+        """In the writer thread: digest, write and map chunk `index`."""
+        digest = zlib.crc32(chunk)
+        start, n = self._offsets[index], len(chunk)
         view = memoryview(chunk)
         written = 0
         while written < n:
             written += os.pwrite(self._fd, view[written:], start + written)
         view.release()
-        # The next chunk starts on a page boundary: mmap offsets must be multiples of it.
-        self._size = start + -(-n // mmap.ALLOCATIONGRANULARITY) * mmap.ALLOCATIONGRANULARITY
         mapped = mmap.mmap(self._fd, n, access=mmap.ACCESS_READ, offset=start) if n else mmap.mmap(-1, 1)
-        self._maps.append(mapped)
-        self._offsets.append(start)
-        self._digests.append(zlib.crc32(chunk))
+        with self._lock:
+            self._digests[index] = digest
+            self._maps[index] = mapped
+
+    def _wait(self, index: int | None = None) -> None:
+        """Wait until chunk `index` (None: every chunk) is written; raise the writer's error. (Any
+        thread: only `freeze` and `settle`, on the store's thread, take from the queue.)"""
+        with self._lock:
+            pending = list(self._pending)
+        for i, future in pending:
+            if index is None or i <= index:
+                future.result()
+
+    def _mapping(self, index: int) -> mmap.mmap:
+        self._wait(index)
+        mapped = self._maps[index]
+        assert mapped is not None
         return mapped
 
+    def settle(self, frozen: list[Buffer | bytearray], first: int = 0) -> None:
+        """Swap in the mappings of written chunks (`frozen[first + i]` is chunk i)."""
+        done = []
+        with self._lock:
+            while self._pending and self._pending[0][1].done():
+                done.append(self._pending.popleft()[1])
+            maps = list(self._maps)
+        for future in done:
+            future.result()  # the writer's error, if any
+        for i in range(min(len(maps), len(frozen) - first)):
+            m = maps[i]
+            if m is not None and frozen[first + i] is not m:
+                frozen[first + i] = m
+
     def verify(self, index: int) -> None:
-        if zlib.crc32(self._maps[index]) != self._digests[index]:
+        if zlib.crc32(self._mapping(index)) != self._digests[index]:
             raise ArenaDigestError(
                 f"record bytes in the local arena file changed since they were loaded (chunk {index})"
             )
 
     def nbytes_heap(self) -> int:
-        return 0
+        with self._lock:
+            return sum(self._lengths[i] for i, future in self._pending if not future.done())
 
     def release_pages(self, index: int | None = None) -> None:
-        for m in self._maps if index is None else self._maps[index : index + 1]:
-            m.madvise(mmap.MADV_DONTNEED)
+        with self._lock:
+            maps = list(self._maps) if index is None else self._maps[index : index + 1]
+        for m in maps:
+            if m is not None:
+                m.madvise(mmap.MADV_DONTNEED)
 
     def location(self, index: int) -> tuple[str, int, int] | None:
         if self._fd < 0:
             return None
-        return f"/proc/{os.getpid()}/fd/{self._fd}", self._offsets[index], len(self._maps[index])
+        self._wait(index)
+        return f"/proc/{os.getpid()}/fd/{self._fd}", self._offsets[index], self._lengths[index]
 
     def file_size(self) -> int:
+        self._wait()
         return self._size
 
     def close(self) -> None:
         """Close the file. Chunks already mapped stay readable (a screen may still paint rows of a
         closed session); the kernel frees the file's blocks when the last mapping goes."""
         if self._fd >= 0:
+            self._wait()
+            if self._writer is not None:
+                self._writer.shutdown()
             os.close(self._fd)
             self._fd = -1
 
@@ -171,12 +264,83 @@ class FileArena:
             os.close(self._fd)
 
 
-def default_arena() -> Arena:
-    """A `FileArena` in the cache directory, or a `MemoryArena` when ``DLQ_TUI_ARENA=memory`` or
-    the directory cannot be used."""
+class SpillArena:
+    """Frozen chunks in memory while they fit in `memory_budget` bytes, then in a `FileArena`
+    opened at the first chunk that does not fit (see the module docstring). Budget 0: every
+    chunk goes to the file."""
+
+    def __init__(self, memory_budget: int = DEFAULT_MEMORY_BUDGET, directory: Path | None = None) -> None:
+        if memory_budget < 0:
+            raise ValueError("memory_budget must be >= 0")
+        self.memory_budget = memory_budget
+        self._directory = directory
+        self._memory = MemoryArena()
+        self._memory_bytes = 0
+        self._file: FileArena | None = None
+        self.spill_error: str | None = None
+        """Why chunks beyond the budget stayed in memory (the arena file could not be created)."""
+
+    @property
+    def file(self) -> FileArena | None:
+        """The arena file, once a chunk spilled."""
+        return self._file
+
+    def memory_chunks(self) -> int:
+        """Frozen chunks held in memory (chunks 0 .. n-1; later ones are in the file)."""
+        return len(self._memory)
+
+    def freeze(self, chunk: bytes | bytearray) -> Buffer | bytearray:
+        if self._file is None and (
+            self.spill_error is not None or self._memory_bytes + len(chunk) <= self.memory_budget
+        ):
+            self._memory_bytes += len(chunk)
+            return self._memory.freeze(chunk)
+        if self._file is None:
+            try:
+                self._file = FileArena(self._directory)
+            except OSError as exc:
+                self.spill_error = f"cannot create the arena file: {exc}"
+                return self.freeze(chunk)
+        return self._file.freeze(chunk)
+
+    def settle(self, frozen: list[Buffer | bytearray]) -> None:
+        if self._file is not None:
+            self._file.settle(frozen, len(self._memory))
+
+    def _split(self, index: int) -> tuple[MemoryArena | FileArena, int]:
+        n = len(self._memory)
+        if index < n:
+            return self._memory, index
+        assert self._file is not None
+        return self._file, index - n
+
+    def verify(self, index: int) -> None:
+        arena, i = self._split(index)
+        arena.verify(i)
+
+    def nbytes_heap(self) -> int:
+        return self._memory.nbytes_heap() + (self._file.nbytes_heap() if self._file else 0)
+
+    def release_pages(self, index: int | None = None) -> None:
+        if self._file is None:
+            return
+        if index is None:
+            self._file.release_pages()
+        elif index >= len(self._memory):
+            self._file.release_pages(index - len(self._memory))
+
+    def location(self, index: int) -> tuple[str, int, int] | None:
+        arena, i = self._split(index)
+        return arena.location(i)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def default_arena(memory_budget: int | None = None) -> Arena:
+    """A `SpillArena` with `memory_budget` (default `DEFAULT_MEMORY_BUDGET`) over the cache
+    directory; ``DLQ_TUI_ARENA=memory`` keeps every chunk in memory (no budget, no disk)."""
     if os.environ.get("DLQ_TUI_ARENA", "").strip().lower() == "memory":
         return MemoryArena()
-    try:
-        return FileArena()
-    except OSError:
-        return MemoryArena()
+    return SpillArena(DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)

@@ -29,7 +29,11 @@ import struct
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, pairwise
+from operator import attrgetter, itemgetter
+
+import numpy as np
 
 from dlq_tui.triage.arena import Arena, Buffer, default_arena
 from dlq_tui.triage.records import Header, RawRecord, RecordId, RecordLike
@@ -41,6 +45,20 @@ _HDR_SIZE = _HDR.size
 _POS_BITS = 32
 _POS_MASK = (1 << _POS_BITS) - 1
 DEFAULT_CHUNK_SIZE = 4 << 20
+_FIELDS = tuple(
+    map(attrgetter, ("partition", "offset", "timestamp", "timestamp_type", "key", "value", "headers"))
+)
+_PREFIX_CACHE_LIMIT = 1 << 16
+_NAME = itemgetter(0)
+_VALUE = itemgetter(1)
+
+
+def _lengths(items: Sequence[bytes | None]) -> tuple[list[int], Sequence[bytes]]:
+    """Each item's length (-1 for None), and the items with None as b"" (to join)."""
+    try:
+        return list(map(len, items)), items  # type: ignore[arg-type,return-value]
+    except TypeError:  # a None among them
+        return [-1 if x is None else len(x) for x in items], [b"" if x is None else x for x in items]
 
 
 class _PartitionIndex:
@@ -71,7 +89,7 @@ class RecordStore:
             raise ValueError("chunk_size must be positive")
         self._chunk_size = chunk_size
         self._arena: Arena = arena if arena is not None else default_arena()
-        self._frozen: list[Buffer] = []
+        self._frozen: list[Buffer | bytearray] = []
         self._cur = bytearray()
         self._partition = array("i")
         self._offset = array("q")
@@ -83,8 +101,14 @@ class RecordStore:
         self._header_count = array("i")
         self._parts: dict[int, _PartitionIndex] = {}
         self._name_ids: dict[str, int] = {}
+        self._prefix_cache: dict[tuple[str, int], bytes] = {}
         self._names: list[str] = []
         self._raw_bytes = 0
+
+    @property
+    def arena(self) -> Arena:
+        """Where frozen chunks are kept."""
+        return self._arena
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -156,82 +180,177 @@ class RecordStore:
     def extend(self, batch: Iterable[RecordLike]) -> int:
         """Append a batch; return how many new rows were stored.
 
-        The same as `append` per record, inlined for the common case (each partition's offsets
-        ascending, as the reader delivers them): loading a million records spends its time here.
+        The same as `append` per record, done per batch for the common case (each partition's
+        offsets ascending and above those stored, as the reader delivers them): the fields are
+        pulled out with C-level `map`s, the batch's bytes joined once per arena chunk and the
+        columns extended from whole arrays, so that no Python code runs per record or header.
+        Anything else (a re-delivered or out-of-order record) takes `append` per record.
         """
-        before = len(self._offset)
-        parts = self._parts
-        name_ids = self._name_ids
-        names = self._names
-        pack = _HDR.pack
+        records = batch if isinstance(batch, (list, tuple)) else list(batch)
+        if not records:
+            return 0
+        self._arena.settle(self._frozen)
+        parts, offs, tss, tts, keys, vals, hdrs = (list(map(get, records)) for get in _FIELDS)
+        runs = self._ordered_runs(parts, offs)
+        if runs is None:
+            before = len(self._offset)
+            for rec in records:
+                self.append(rec)
+            return len(self._offset) - before
+        n = len(records)
+        klens, key_bytes = _lengths(keys)
+        vlens, value_bytes = _lengths(vals)
+        hcounts = list(map(len, hdrs))
+        flat = list(chain.from_iterable(hdrs))
+        if flat:
+            hnames = list(map(_NAME, flat))
+            hvals_t = list(map(_VALUE, flat))
+            hlens, hvals = _lengths(hvals_t)
+            prefixes = self._prefixes_of(hnames, hlens)
+            self._raw_bytes += sum(map(len, hnames))
+        else:
+            hlens, hvals, prefixes = [], (), []
+        # Per record: key, value, then (prefix, value) per header, in one flat list of pieces.
+        pieces = self._pieces(n, key_bytes, value_bytes, hcounts, prefixes, hvals)
+
+        a_klen, a_vlen, a_hcount = array("i", klens), array("i", vlens), array("i", hcounts)
+        np_klen = np.frombuffer(a_klen, dtype=np.int32).astype(np.int64)
+        np_vlen = np.frombuffer(a_vlen, dtype=np.int32).astype(np.int64)
+        np_hcount = np.frombuffer(a_hcount, dtype=np.int32).astype(np.int64)
+        hsize = np.maximum(np.frombuffer(array("q", hlens), dtype=np.int64), 0) + _HDR_SIZE
+        hcum = np.zeros(len(hsize) + 1, dtype=np.int64)
+        np.cumsum(hsize, out=hcum[1:])
+        hend = np.cumsum(np_hcount)
+        payload = np.maximum(np_klen, 0) + np.maximum(np_vlen, 0)
+        size = payload + hcum[hend] - hcum[hend - np_hcount]
+        self._raw_bytes += int(payload.sum()) + int(hcum[-1]) - _HDR_SIZE * len(hsize)
+        end = np.cumsum(size)  # each row's end in the batch's bytes
+        start = end - size
+        piece_at = 2 * np.arange(n + 1, dtype=np.int64)
+        piece_at[1:] += 2 * hend
+
+        pos = np.empty(n, dtype=np.int64)
         chunk_size = self._chunk_size
-        partition_append = self._partition.append
-        offset_append = self._offset.append
-        timestamp_append = self._timestamp.append
-        ts_type_append = self._ts_type.append
-        pos_append = self._pos.append
-        key_len_append = self._key_len.append
-        value_len_append = self._value_len.append
-        header_count_append = self._header_count.append
-        cur = self._cur
-        raw = 0
-        row = before
-        for rec in batch:
-            partition = rec.partition
-            offset = rec.offset
-            part = parts.get(partition)
-            if part is None or (part.offsets and offset <= part.offsets[-1]):
-                # New partition or out of order: the general path (keeps `cur` in sync first).
-                self._cur = cur
-                self._raw_bytes += raw
-                raw = 0
-                if self.append(rec) == row:
-                    row += 1
-                cur = self._cur
-                continue
-            pos = len(cur)
-            key = rec.key
-            value = rec.value
-            if key is None:
-                key_len_append(-1)
-            else:
-                cur += key
-                raw += len(key)
-                key_len_append(len(key))
-            if value is None:
-                value_len_append(-1)
-            else:
-                cur += value
-                raw += len(value)
-                value_len_append(len(value))
-            headers = rec.headers
-            for name, hvalue in headers:
-                nid = name_ids.get(name)
-                if nid is None:
-                    nid = name_ids[name] = len(names)
-                    names.append(name)
-                if hvalue is None:
-                    cur += pack(nid, -1)
+        a = 0
+        while a < n:
+            cur = self._cur
+            filled = len(cur)
+            # The chunk ends with the first row that takes it to chunk_size or more.
+            b = int(np.searchsorted(end, start[a] + chunk_size - filled, side="left")) + 1
+            b = min(max(b, a + 1), n)
+            pos[a:b] = (len(self._frozen) << _POS_BITS) + filled - start[a] + start[a:b]
+            data = b"".join(pieces[piece_at[a] : piece_at[b]])
+            if filled + len(data) >= chunk_size:
+                if filled:
+                    cur += data
+                    self._frozen.append(self._arena.freeze(cur))
                 else:
-                    cur += pack(nid, len(hvalue))
-                    cur += hvalue
-                    raw += len(hvalue)
-                raw += len(name)
-            partition_append(partition)
-            offset_append(offset)
-            timestamp_append(rec.timestamp)
-            ts_type_append(rec.timestamp_type)
-            pos_append(len(self._frozen) << _POS_BITS | pos)
-            header_count_append(len(headers))
-            part.offsets.append(offset)
-            part.rows.append(row)
-            row += 1
-            if len(cur) >= chunk_size:
-                self._frozen.append(self._arena.freeze(cur))
-                cur = bytearray()
-        self._cur = cur
-        self._raw_bytes += raw
-        return len(self._offset) - before
+                    self._frozen.append(self._arena.freeze(data))
+                self._cur = bytearray()
+            else:
+                cur += data
+            a = b
+
+        self._partition.extend(parts)
+        self._offset.extend(offs)
+        self._timestamp.extend(tss)
+        self._ts_type.extend(tts)
+        self._pos.frombytes(pos.tobytes())
+        self._key_len.extend(a_klen)
+        self._value_len.extend(a_vlen)
+        self._header_count.extend(a_hcount)
+        row0 = len(self._offset) - n
+        for partition, lo, hi in runs:
+            part = self._parts.get(partition)
+            if part is None:
+                part = self._parts[partition] = _PartitionIndex()
+            part.offsets.extend(offs[lo:hi])
+            part.rows.extend(range(row0 + lo, row0 + hi))
+        return n
+
+    def _ordered_runs(self, parts: Sequence[int], offs: Sequence[int]) -> list[tuple[int, int, int]] | None:
+        """The batch's runs of one partition as (partition, first, end), if every run's offsets
+        ascend and start above what is stored of its partition; else None."""
+        np_parts = np.frombuffer(array("q", parts), dtype=np.int64)
+        np_offs = np.frombuffer(array("q", offs), dtype=np.int64)
+        bounds = [0, *(np.flatnonzero(np_parts[1:] != np_parts[:-1]) + 1).tolist(), len(parts)]
+        if len(np_offs) > 1:
+            rising = np_offs[1:] > np_offs[:-1]
+        runs = []
+        last: dict[int, int] = {}
+        for lo, hi in pairwise(bounds):
+            p = parts[lo]
+            if hi - lo > 1 and not rising[lo : hi - 1].all():
+                return None
+            top = last.get(p)
+            if top is None:
+                known = self._parts.get(p)
+                top = known.offsets[-1] if known is not None and known.offsets else -1
+            if offs[lo] <= top:
+                return None
+            last[p] = offs[hi - 1]
+            runs.append((p, lo, hi))
+        return runs
+
+    def _prefixes_of(self, names: list[str], lengths: list[int]) -> list[bytes]:
+        """The stored prefix (name id, value length) of each header: looked up by (name, length)
+        in a cache (a DLQ repeats a few names, and most of their values have a few lengths)."""
+        cache = self._prefix_cache
+        # zip reuses its tuple when the lookup does not keep it: no allocation per header.
+        found = list(map(cache.get, zip(names, lengths, strict=True)))
+        if None in found:
+            self._name_ids_of(names)  # new names get their ids
+            if len(cache) > _PREFIX_CACHE_LIMIT:
+                cache.clear()
+            ids, pack = self._name_ids, _HDR.pack
+            for i, prefix in enumerate(found):
+                if prefix is None:
+                    name, n = names[i], lengths[i]
+                    found[i] = cache[name, n] = pack(ids[name], n)
+        return found  # type: ignore[return-value]
+
+    def _name_ids_of(self, names: Sequence[str]) -> list[int]:
+        """Each header name's id, new names interned first."""
+        ids = self._name_ids
+        try:
+            return list(map(ids.__getitem__, names))
+        except KeyError:
+            for name in names:
+                if name not in ids:
+                    ids[name] = len(self._names)
+                    self._names.append(name)
+            return list(map(ids.__getitem__, names))
+
+    @staticmethod
+    def _pieces(
+        n: int,
+        keys: Sequence[bytes],
+        vals: Sequence[bytes],
+        hcounts: list[int],
+        prefixes: list[bytes],
+        hvals: Sequence[bytes],
+    ) -> list[bytes]:
+        h = hcounts[0]
+        if hcounts.count(h) == n:  # the usual DLQ: every record has the same number of headers
+            stride = 2 + 2 * h
+            pieces: list[bytes] = [b""] * (n * stride)
+            pieces[0::stride] = keys
+            pieces[1::stride] = vals
+            for j in range(h):
+                pieces[2 + 2 * j :: stride] = prefixes[j::h]
+                pieces[3 + 2 * j :: stride] = hvals[j::h]
+            return pieces
+        pieces = []
+        append = pieces.append
+        i = 0
+        for key, value, count in zip(keys, vals, hcounts, strict=True):
+            append(key)
+            append(value)
+            for j in range(i, i + count):
+                append(prefixes[j])
+                append(hvals[j])
+            i += count
+        return pieces
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -339,6 +458,14 @@ class RecordStore:
         pos = self._pos[i]
         return self._chunk(pos), pos & _POS_MASK, self._key_len[i], self._value_len[i], self._header_count[i]
 
+    def timestamp_column(self) -> array[int]:
+        """The timestamp column (one per row; read-only use): for vectorised summaries."""
+        return self._timestamp
+
+    def partition_column(self) -> array[int]:
+        """The partition column (one per row; read-only use): for vectorised summaries."""
+        return self._partition
+
     def positions(self) -> array[int]:
         """The position column (``chunk << 32 | offset in chunk`` per row; read-only use): for
         vectorised scans over rows."""
@@ -428,6 +555,7 @@ class RecordStore:
     def verify_rows(self, rows: Iterable[int]) -> None:
         """Check that the stored bytes of `rows` are still those that were loaded (each frozen
         chunk against its digest, once). Raises `ArenaDigestError`."""
+        self._arena.settle(self._frozen)
         frozen = len(self._frozen)
         pos = self._pos
         chunks = {pos[r] >> _POS_BITS for r in rows}
@@ -438,12 +566,21 @@ class RecordStore:
     def release_pages(self, chunk: int | None = None) -> None:
         """Drop the arena pages a scan mapped in (of one chunk, or all) from this process's RSS
         (see `Arena.release_pages`)."""
+        if chunk is None:
+            self.settle()
         if chunk is None or chunk < len(self._frozen):
             self._arena.release_pages(chunk)
+
+    def settle(self) -> None:
+        """Read frozen chunks from where the arena put them once they are there (the file's
+        mapping instead of the heap copy: the heap copy is freed). Loading does it per batch; call
+        it on the store's thread once loading stopped."""
+        self._arena.settle(self._frozen)
 
     def close(self) -> None:
         """Release the arena's file. Stored rows stay readable; no more rows can be stored."""
         self._arena.close()
+        self._arena.settle(self._frozen)
 
     # -- size -----------------------------------------------------------------------------------
 
