@@ -160,6 +160,7 @@ async def test_commit_refuses_bytes_changed_since_load(stack: Stack, topic_name:
     session, arena = await _loaded(stack, source, dest, tmp_path)
     try:
         session.decide([0, 1, 2], Decision.MERGE)
+        session.store.verify_rows([0])  # waits for the arena's writer to have written chunk 0
         os.pwrite(arena._fd, b"tampered", 20)  # inside row 0's bytes, in the first frozen chunk
         with pytest.raises(DlqError, match="refusing to commit"):
             await session.commit()

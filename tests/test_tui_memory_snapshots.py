@@ -21,7 +21,7 @@ from dlq_tui.memory_engine import MemoryCommitter, MemoryEngine
 from dlq_tui.triage.decisions import Decision
 from dlq_tui.triage.records import RecordId
 from tests.memory_samples import SCHEMAS, compacted_records, sample_records
-from tests.memory_tuikit import at, cursor_on, loaded, make_app, part, shows, wait_for
+from tests.memory_tuikit import at, cursor_on, loaded, make_app, part, screen_text, shows, wait_for
 
 SnapCompare = Callable[..., bool]
 Before = Callable[[Pilot[Any]], Awaitable[None]]
@@ -247,7 +247,10 @@ def test_merge_refused_without_destination_toast(snap_compare: SnapCompare) -> N
 
     async def before(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
-        pilot.app.clear_notifications()  # the "merge is off" warning on opening
+        opening = "(dlq-tui SOURCE DESTINATION)"  # the "merge is off" warning on opening
+        await shows(pilot, opening)
+        pilot.app.clear_notifications()
+        await wait_for(pilot, lambda: opening not in screen_text(pilot.app), "the opening warning cleared")
         await pilot.press("m")
         await shows(pilot, "merge is off: no DESTINATION topic was given")
         await settle(pilot, toasts=True)
