@@ -154,6 +154,10 @@ class FiltersIdle:
                 if not self._running:
                     self._idle.set()
 
+    @property
+    def idle(self) -> bool:
+        return self._idle.is_set()
+
     def wait(self) -> None:
         self._idle.wait()
 
