@@ -1,7 +1,7 @@
 """Incident-scale benchmark (issue 9): print, memory, filters and load at 400k-1M records of ~1 KB,
 each figure next to its baseline measured in the same run (the machine is shared: read ratios).
 
-    .venv/bin/python -m bench.bench_scale [--print-records N] [--app-records N] [--plot] [--huge]
+    .venv/bin/python -m bench.bench_scale [--print-records N] [--print-varying N] [--app-records N] [--plot] [--huge]
 
 - print: `dlq-tui print --format jsonl > /dev/null` vs a bare aiokafka getmany loop vs
   `kcat -C -J` over the same N x 1 KB topic: rate, and each process's peak RSS (os.wait4).
@@ -50,8 +50,21 @@ HEADERS = [
 REASONS = ["wrong product", "too late", "duplicate"]
 
 
-def topic_for(n: int) -> str:
-    return f"bench-scale-{n}x1k"
+def topic_for(n: int, varying: bool = False) -> str:
+    return f"bench-scale-{n}x1k" + ("-varying" if varying else "")
+
+
+def headers_of(i: int, varying: bool) -> list[tuple[str, bytes]]:
+    """The Spring DLT headers; `varying`: as real DLQs carry them, the original offset and a
+    tracing id differ per record."""
+    if not varying:
+        return HEADERS
+    return [
+        *HEADERS[:2],
+        ("kafka_dlt-original-offset", (12345 + i).to_bytes(8, "big")),
+        *HEADERS[3:],
+        ("traceparent", b"00-%032x-%016x-01" % (i * 7919, i)),
+    ]
 
 
 async def _count(topic: str) -> int | None:
@@ -76,9 +89,9 @@ async def _count(topic: str) -> int | None:
         await consumer.stop()
 
 
-async def seed(n: int) -> str:
+async def seed(n: int, varying: bool = False) -> str:
     """The N x 1 KB topic: reused when it holds N records, else (re)created and filled."""
-    topic = topic_for(n)
+    topic = topic_for(n, varying)
     have = await _count(topic)
     if have == n:
         return topic
@@ -116,7 +129,9 @@ async def seed(n: int) -> str:
                 }
             ).encode()
             futures.append(
-                await producer.send(topic, value, key=key, partition=i % PARTITIONS, headers=HEADERS)
+                await producer.send(
+                    topic, value, key=key, partition=i % PARTITIONS, headers=headers_of(i, varying)
+                )
             )
             if len(futures) >= 50_000:
                 await asyncio.gather(*futures)
@@ -203,8 +218,10 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_print(n: int) -> dict[str, Any]:
-    topic = asyncio.run(seed(n))
+def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
+    topic = asyncio.run(seed(n, varying))
+    if varying:
+        print("(records with per-record headers: original offset and a tracing id)")
     c0 = _cpu()
     bare = child("aiokafka", topic, n)
     assert bare["records"] == n, bare
@@ -333,6 +350,9 @@ def bench_plot(sizes: list[int], out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--print-records", type=int, default=400_000)
+    ap.add_argument(
+        "--print-varying", type=int, default=0, help="also print N records whose headers differ per record"
+    )
     ap.add_argument("--app-records", type=int, default=1_000_000)
     ap.add_argument("--plot", action="store_true")
     ap.add_argument("--huge", action="store_true", help="also 10M x 1 KB (seeded once, reused)")
@@ -340,6 +360,8 @@ def main() -> None:
     print(f"# dlq-tui incident-scale benchmark, broker {BOOTSTRAP}, {os.cpu_count()} CPUs")
     if args.print_records:
         bench_print(args.print_records)
+    if args.print_varying:
+        bench_print(args.print_varying, varying=True)
     if args.app_records:
         bench_app(args.app_records)
     if args.huge:

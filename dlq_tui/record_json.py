@@ -42,6 +42,7 @@ from dlq_tui.decode.formats import Format
 from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
 from dlq_tui.display import iso_ts
+from dlq_tui.record_headers import header_json, planned_part
 from dlq_tui.triage.records import Header
 
 __all__ = [
@@ -60,10 +61,6 @@ FORMAT_VERSION = 1
 
 # Characters a terminal or a bidi-aware viewer would act on; JSON itself escapes only \x00-\x1f.
 _ESCAPE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-# Control characters other than TAB, LF and CR: a header holding them is binary, not text.
-_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class RecordJsonError(ValueError):
@@ -89,18 +86,18 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _header_json(name: str, value: bytes | None) -> dict[str, Any]:
-    if value is None:
-        return {"name": name, "value": None, "encoding": None}
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or (
-        not (text.isascii() and text.isprintable()) and _BINARY.search(text)
-    ):  # e.g. Spring's 8-byte big-endian offsets
-        return {"name": name, "value": _b64(value), "encoding": "base64"}
-    return {"name": name, "value": text, "encoding": "utf-8"}
+def _payload_fields(name: str, data: bytes | None, decoded: Any) -> dict[str, Any]:
+    """`key`/`value`, its format and, when the shown form does not give back the bytes, `*_b64`."""
+    if data is None:
+        return {name: None, f"{name}_format": "null"}
+    shown = decoded.data if decoded.structured else decoded.text
+    out: dict[str, Any] = {name: shown, f"{name}_format": decoded.kind}
+    # Exact unless the shown form is a string whose UTF-8 bytes are the record's bytes.
+    if not (
+        isinstance(shown, str) and decoded.kind == "text" and shown.encode("utf-8", "surrogatepass") == data
+    ):
+        out[f"{name}_b64"] = _b64(bytes(data))
+    return out
 
 
 def record_json(d: DecodedRecord, topic: str) -> dict[str, Any]:
@@ -115,21 +112,8 @@ def record_json(d: DecodedRecord, topic: str) -> dict[str, Any]:
         "timestamp_type": "log_append" if raw.timestamp_type == 1 else "create",
         "time": iso_ts(raw.timestamp),
     }
-    for name, data, decoded in (("key", raw.key, d.key), ("value", raw.value, d.value)):
-        if data is None:
-            out[name] = None
-            out[f"{name}_format"] = "null"
-            continue
-        shown = decoded.data if decoded.structured else decoded.text
-        out[name] = shown
-        out[f"{name}_format"] = decoded.kind
-        # Exact unless the shown form is a string whose UTF-8 bytes are the record's bytes.
-        if not (
-            isinstance(shown, str)
-            and decoded.kind == "text"
-            and shown.encode("utf-8", "surrogatepass") == data
-        ):
-            out[f"{name}_b64"] = _b64(bytes(data))
+    out.update(_payload_fields("key", raw.key, d.key))
+    out.update(_payload_fields("value", raw.value, d.value))
     out["schema_id"] = d.value.schema_id
     out["decode_error"] = d.value.error or d.key.error
     out.update(_headers_part(d))
@@ -141,7 +125,7 @@ def _headers_part(d: DecodedRecord) -> dict[str, Any]:
     return {
         "error": d.error_text() or None,
         "dlq": dict(d.dlq.fields()),
-        "headers": [_header_json(name, value) for name, value in d.raw.headers],
+        "headers": [header_json(name, value) for name, value in d.raw.headers],
     }
 
 
@@ -168,7 +152,7 @@ _LINE = (
 )
 _JSON_PART = {n: b'"%s":%%s,"%s_format":"json","%s_b64":"%%s"' % (n, n, n) for n in (b"key", b"value")}
 _TEXT_PART = {n: b'"%s":%%s,"%s_format":"text"' % (n, n) for n in (b"key", b"value")}
-_json_string = msgspec.json.Encoder().encode
+_json_encode = _json_string = msgspec.json.Encoder().encode
 _minify = msgspec.json.format
 
 
@@ -211,26 +195,20 @@ def _fast_part(name: bytes, data: bytes | None) -> bytes | None:
 
 def _general_part(name: str, data: bytes | None, decoded: Any) -> bytes:
     """The same fields, the general way (as `record_json` writes them)."""
-    obj: dict[str, Any] = {}
-    if data is None:
-        obj[name] = None
-        obj[f"{name}_format"] = "null"
-    else:
-        shown = decoded.data if decoded.structured else decoded.text
-        obj[name] = shown
-        obj[f"{name}_format"] = decoded.kind
-        if not (
-            isinstance(shown, str)
-            and decoded.kind == "text"
-            and shown.encode("utf-8", "surrogatepass") == data
-        ):
-            obj[f"{name}_b64"] = _b64(bytes(data))
-    return dumps(obj)[1:-1].encode()
+    return dumps(_payload_fields(name, data, decoded))[1:-1].encode()
 
 
 def _headers_entry(d: DecodedRecord, key: tuple[Any, ...] | None) -> tuple[bytes, bool, bool]:
-    """The headers' part of a line (cached under `key` unless None)."""
-    part = dumps(_headers_part(d)).encode()
+    """The headers' part of a line (cached under `key` unless None). Its texts are str from
+    decoded bytes; the line's last step escapes what a terminal would act on."""
+    tail = planned_part(d.raw.headers)  # headers whose values change per record (offsets, ids)
+    if tail is None:
+        obj = _headers_part(d)
+        try:
+            part = _json_encode(obj)
+        except UnicodeEncodeError:  # a lone surrogate (a header name from a client that allows them)
+            part = dumps(obj).encode()
+        tail = b"," + part[1:]
     has_key_schema = has_value_schema = False
     for name, value in d.raw.headers:
         if value is not None:
@@ -238,7 +216,7 @@ def _headers_entry(d: DecodedRecord, key: tuple[Any, ...] | None) -> tuple[bytes
                 has_key_schema = True
             elif name == VALUE_SCHEMA_ID_HEADER:
                 has_value_schema = True
-    entry = (b"," + part[1:], has_key_schema, has_value_schema)
+    entry = (tail, has_key_schema, has_value_schema)
     if key is None:
         return entry
     if len(_HEADERS) >= _CACHE_MAX:

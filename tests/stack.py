@@ -91,10 +91,49 @@ def _latin1(text: str | None) -> bytes | None:
     return None if text is None else text.encode("latin-1")
 
 
+def _stable_in_time(bootstrap: str, topic: str, bound: float) -> bool:
+    """Whether read_committed readers can read every partition of `topic` to its end within
+    `bound` seconds. A commit returns once the coordinator decided it; its markers reach the
+    partitions a moment later, and until then a read_committed kcat ends early. (A transaction a
+    test leaves open on purpose keeps it unstable: then False after `bound`.)"""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def check() -> bool:
+        consumers = [
+            AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=level)
+            for level in ("read_committed", "read_uncommitted")
+        ]
+        for c in consumers:
+            await c.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in sorted(consumers[0].partitions_for_topic(topic) or ())]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + bound
+            while True:
+                stable, end = [await c.end_offsets(tps) for c in consumers]
+                if stable == end:
+                    return True
+                if loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(0.02)
+        finally:
+            for c in consumers:
+                await c.stop()
+
+    with ThreadPoolExecutor(1) as pool:  # callers may be inside a running event loop
+        return pool.submit(asyncio.run, check()).result()
+
+
 def kcat_read(
     bootstrap: str, topic: str, *, read_committed: bool = True, partition: int | None = None
 ) -> list[KcatRecord]:
-    """Every record of `topic` (all partitions, or one), as kcat sees it."""
+    """Every record of `topic` (all partitions, or one), as kcat sees it. Reading committed
+    records, it first waits (up to 3 s) for the last transaction's markers."""
+    if read_committed:
+        _stable_in_time(bootstrap, topic, 3.0)
     cmd = ["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-J"]
     if partition is not None:
         cmd += ["-p", str(partition)]

@@ -6,6 +6,7 @@ still apply. Against the real stack, kcat as the witness."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -62,6 +63,33 @@ async def session_on(stack: Stack, source: str, dest: str, group: str, **produce
     return session
 
 
+async def wait_for_stable(bootstrap: str, *topics: str) -> None:
+    """Wait until read_committed readers can read every partition to its end: a commit returns once
+    the coordinator decided it, and the transaction markers reach the partitions a moment later
+    (until then kcat, reading committed, ends early)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumers = [
+        AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=level)
+        for level in ("read_committed", "read_uncommitted")
+    ]
+    for c in consumers:
+        await c.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while True:
+            stable, end = [await c.end_offsets(tps) for c in consumers]
+            if stable == end:
+                return
+            assert loop.time() < deadline, f"transaction markers not written: {stable} vs {end}"
+            await asyncio.sleep(0.05)
+    finally:
+        for c in consumers:
+            await c.stop()
+
+
 def default_partition(key: bytes) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
 
@@ -86,6 +114,7 @@ async def test_large_commit_lands_byte_exact_on_every_partition(stack: Stack, ba
         await session.close()
     assert (report.merged, report.tombstones, report.transactions) == (3000, 3000, 1)
 
+    await wait_for_stable(stack.bootstrap, source, dest)
     copies = kcat_read(stack.bootstrap, dest)
     assert len(copies) == len(originals), "each merge exactly once"
     by_key = {r.key: r for r in originals}
@@ -154,3 +183,31 @@ async def test_the_users_batch_size_shapes_the_commits_batches(stack: Stack) -> 
         assert 3000 < batch.size() <= 4096
     finally:
         await producer.stop()
+
+
+async def test_keyless_merges_land_once_each_without_tombstones(stack: Stack) -> None:
+    name = unique_name("bulk-keyless")
+    source, dest = f"{name}-dlq", f"{name}-retry"
+    await create_topic(stack.bootstrap, source, PARTITIONS)
+    await create_topic(stack.bootstrap, dest, PARTITIONS)
+    sent = [
+        Rec(None if i % 2 else f"k{i}".encode(), f"v{i}".encode(), partition=i % PARTITIONS)
+        for i in range(60)
+    ]
+    await produce(stack.bootstrap, source, sent)
+    group = unique_name("g")
+    session = await session_on(stack, source, dest, group)
+    try:
+        session.decide(session.visible_rows(), Decision.MERGE)
+        report = await session.commit()
+    finally:
+        await session.close()
+    assert (report.merged, report.tombstones) == (60, 30), "a tombstone for each keyed record only"
+    await wait_for_stable(stack.bootstrap, source, dest)
+    copies = kcat_read(stack.bootstrap, dest)
+    assert sorted((c.key, c.value) for c in copies if c.key is None) == sorted(
+        (r.key, r.value) for r in sent if r.key is None
+    )
+    assert sorted(c.value or b"" for c in copies) == sorted(r.value or b"" for r in sent)
+    tombstones = [r for r in kcat_read(stack.bootstrap, source) if r.value is None]
+    assert sorted(t.key or b"" for t in tombstones) == sorted(r.key for r in sent if r.key is not None)

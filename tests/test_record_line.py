@@ -131,6 +131,7 @@ headers = st.lists(
 @example(key=b"1", value=b'[1, 2.50, 1e400, "\\u00e9\\ud800", "\\/"]', hdrs=(), ts=0)
 @example(key=b"\x1b[31m", value=b'{"a":"\xc2\x85\xe2\x80\xae\x7f"}', hdrs=(), ts=0)
 @example(key=b"k", value=b'{"a": NaN}', hdrs=(), ts=0)
+@example(key=b"k", value=b"v", hdrs=(("\ud800 lone", b"v"), ("h\u202e", b"\xc2\x85")), ts=0)
 @example(key=b"k", value=b"[" * 401 + b"]" * 401, hdrs=(), ts=0)
 @example(key=b"k", value=b"[" * 599 + b"]" * 599, hdrs=(), ts=0)
 @example(key=b"k", value=b"[" * 700 + b"]" * 700, hdrs=(), ts=0)
@@ -182,3 +183,64 @@ def test_header_sets_are_cached_and_bounded() -> None:
         line = json.loads(record_line(decoder.decode_uncached(raw), "t"))
         assert line["dlq"]["original offset"] == str(i)
         assert len(rj._HEADERS) <= rj._CACHE_MAX
+
+
+# Header sets as DLQs carry them: known DLQ headers (integers of the right width or not, text,
+# repeated, null) and unknown ones, values changing from record to record (the planned path).
+KNOWN = [
+    "kafka_dlt-original-partition",
+    "kafka_dlt-original-offset",
+    "kafka_dlt-original-timestamp",
+    "kafka_dlt-original-topic",
+    "kafka_dlt-exception-fqcn",
+    "kafka_dlt-exception-message",
+    "kafka_original-offset",
+    "x-original-offset",
+    "x-original-timestamp",
+    "x-exception-fqcn",
+    "retry_topic-attempts",
+    "retry_topic-backoff-timestamp",
+    "retry_topic-original-timestamp",
+    "dead-letter-reason",
+    "dead-letter-offset",
+    "delayed-retry-count",
+    "__connect.errors.topic",
+    "__value_schema_id",
+    "traceparent",
+]
+header_sets = st.lists(
+    st.tuples(
+        st.sampled_from(KNOWN) | st.text(max_size=4),
+        st.none()
+        | st.binary(max_size=9)
+        | st.integers(-(2**63), 2**63 - 1).map(lambda n: n.to_bytes(8, "big", signed=True)),
+    ),
+    max_size=7,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hdrs=header_sets, data=st.data())
+def test_headers_that_change_per_record(hdrs: list[tuple[str, bytes | None]], data: st.DataObject) -> None:
+    # The same names and widths with other values: the second record is formatted by the plan.
+    other = [
+        (n, None if v is None else data.draw(st.binary(min_size=len(v), max_size=len(v)))) for n, v in hdrs
+    ]
+    for headers in (hdrs, other, hdrs):
+        _check(RawRecord(0, 1, 1_793_615_475_182, 0, b"k", b'{"a":1}', tuple(headers)))
+
+
+def test_spring_offsets_per_record_use_the_plan() -> None:
+    from dlq_tui import record_headers
+
+    for i in range(50):
+        headers = (
+            ("kafka_dlt-original-topic", b"orders"),
+            ("kafka_dlt-original-partition", (i % 3).to_bytes(4, "big")),
+            ("kafka_dlt-original-offset", (1000 + i).to_bytes(8, "big")),
+            ("kafka_dlt-original-timestamp", (1_793_615_475_000 + i).to_bytes(8, "big")),
+            ("kafka_dlt-exception-fqcn", b"java.net.SocketTimeoutException"),
+            ("traceparent", b"00-%032x-%016x-01" % (i, i)),
+        )
+        _check(RawRecord(0, i, 1_793_615_475_182, 0, b"k", b'{"a":1}', headers))
+    assert any(plan is not None for plan in record_headers._PLANS.values()), "planned, not general"

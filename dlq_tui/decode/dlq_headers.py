@@ -42,6 +42,7 @@ __all__ = [
     "SPRING_PREFIX",
     "DlqInfo",
     "DlqSource",
+    "format_ts",
     "header_display",
     "is_dlq_header",
     "parse_dlq_headers",
@@ -291,6 +292,11 @@ def _format_ts(ms: int | None) -> str | None:
     except (OverflowError, OSError, ValueError):
         return str(ms)
     return f"{ms} ({iso.replace('+00:00', 'Z')})"
+
+
+def format_ts(ms: int | None) -> str | None:
+    """A timestamp field as `DlqInfo.fields` shows it: ``ms (ISO time)``."""
+    return _format_ts(ms)
 
 
 def _bytes_preview(data: bytes | None, limit: int = 64) -> str | None:
