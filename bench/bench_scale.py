@@ -240,7 +240,7 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
         f"{k_s / p_s:.0%} of kcat (target >= 40%)"
     )
     print(
-        f"print peak memory (print + its worker) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
+        f"print peak memory (print + its workers) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
         f"bare aiokafka loop {bare['peak_rss']:.0f} MB, kcat {k_rss:.0f} MB"
     )
     print(
@@ -249,7 +249,7 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
     )
     print(
         f"CPU seconds (user + system; the machine's load does not change them much): aiokafka {b_cpu:.1f}, "
-        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (both processes), print in one process {one_cpu:.1f}; "
+        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (with its workers), print in one process {one_cpu:.1f}; "
         f"one process = {b_cpu / one_cpu:.0%} of aiokafka's CPU rate, {k_cpu / one_cpu:.0%} of kcat's"
     )
     return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
