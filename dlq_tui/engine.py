@@ -157,6 +157,10 @@ class FiltersIdle:
                 if not self._running:
                     self._idle.set()
 
+    @property
+    def idle(self) -> bool:
+        return self._idle.is_set()
+
     def wait(self) -> None:
         self._idle.wait()
 
@@ -618,7 +622,7 @@ class TriageSession:
             if n % CANCEL_CHECK_ROWS == 0:
                 if cancelled is not None and cancelled():
                     break
-                if n and n % 65536 == 0:
+                if n and n % 4096 == 0:
                     self.store.release_pages()  # decoding reads the arena in place
             if flt.matches(LazySubject(self, row)):
                 out.append(row)
@@ -742,8 +746,11 @@ class TriageSession:
                 reason = LazySubject(self, unknown[0]).undecoded_reason()
             return MatchResult(matched, unknown, reason)
         for n, row in enumerate(rows):
-            if cancelled is not None and n % CANCEL_CHECK_ROWS == 0 and cancelled():
-                break
+            if n % CANCEL_CHECK_ROWS == 0:
+                if cancelled is not None and cancelled():
+                    break
+                if n % 4096 == 0:
+                    self.store.release_pages()  # decoding reads the arena in place
             subject = LazySubject(self, row)
             result = flt.evaluate(subject)
             if result is True:
@@ -752,6 +759,7 @@ class TriageSession:
                 unknown.append(row)
                 if reason is None:
                     reason = subject.undecoded_reason()
+        self.store.release_pages()
         return MatchResult(matched, unknown, reason)
 
     # -- failure groups -------------------------------------------------------------------------

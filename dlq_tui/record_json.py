@@ -86,6 +86,20 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _payload_fields(name: str, data: bytes | None, decoded: Any) -> dict[str, Any]:
+    """`key`/`value`, its format and, when the shown form does not give back the bytes, `*_b64`."""
+    if data is None:
+        return {name: None, f"{name}_format": "null"}
+    shown = decoded.data if decoded.structured else decoded.text
+    out: dict[str, Any] = {name: shown, f"{name}_format": decoded.kind}
+    # Exact unless the shown form is a string whose UTF-8 bytes are the record's bytes.
+    if not (
+        isinstance(shown, str) and decoded.kind == "text" and shown.encode("utf-8", "surrogatepass") == data
+    ):
+        out[f"{name}_b64"] = _b64(bytes(data))
+    return out
+
+
 def record_json(d: DecodedRecord, topic: str) -> dict[str, Any]:
     """The v1 JSON object of one decoded record of `topic`."""
     raw = d.raw
@@ -98,21 +112,8 @@ def record_json(d: DecodedRecord, topic: str) -> dict[str, Any]:
         "timestamp_type": "log_append" if raw.timestamp_type == 1 else "create",
         "time": iso_ts(raw.timestamp),
     }
-    for name, data, decoded in (("key", raw.key, d.key), ("value", raw.value, d.value)):
-        if data is None:
-            out[name] = None
-            out[f"{name}_format"] = "null"
-            continue
-        shown = decoded.data if decoded.structured else decoded.text
-        out[name] = shown
-        out[f"{name}_format"] = decoded.kind
-        # Exact unless the shown form is a string whose UTF-8 bytes are the record's bytes.
-        if not (
-            isinstance(shown, str)
-            and decoded.kind == "text"
-            and shown.encode("utf-8", "surrogatepass") == data
-        ):
-            out[f"{name}_b64"] = _b64(bytes(data))
+    out.update(_payload_fields("key", raw.key, d.key))
+    out.update(_payload_fields("value", raw.value, d.value))
     out["schema_id"] = d.value.schema_id
     out["decode_error"] = d.value.error or d.key.error
     out.update(_headers_part(d))
@@ -194,21 +195,7 @@ def _fast_part(name: bytes, data: bytes | None) -> bytes | None:
 
 def _general_part(name: str, data: bytes | None, decoded: Any) -> bytes:
     """The same fields, the general way (as `record_json` writes them)."""
-    obj: dict[str, Any] = {}
-    if data is None:
-        obj[name] = None
-        obj[f"{name}_format"] = "null"
-    else:
-        shown = decoded.data if decoded.structured else decoded.text
-        obj[name] = shown
-        obj[f"{name}_format"] = decoded.kind
-        if not (
-            isinstance(shown, str)
-            and decoded.kind == "text"
-            and shown.encode("utf-8", "surrogatepass") == data
-        ):
-            obj[f"{name}_b64"] = _b64(bytes(data))
-    return dumps(obj)[1:-1].encode()
+    return dumps(_payload_fields(name, data, decoded))[1:-1].encode()
 
 
 def _headers_entry(d: DecodedRecord, key: tuple[Any, ...] | None) -> tuple[bytes, bool, bool]:

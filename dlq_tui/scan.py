@@ -43,7 +43,7 @@ import numpy as np
 from dlq_tui.decode.dlq_headers import HEADERS, Enc
 from dlq_tui.decode.formats import Format
 from dlq_tui.decode.wire import KEY_SCHEMA_ID_HEADER, VALUE_SCHEMA_ID_HEADER
-from dlq_tui.scan_fields import column, row_bounds
+from dlq_tui.scan_fields import PagesBack, column, row_bounds
 from dlq_tui.scan_pool import (
     MIN_CHUNKS,
     NOT_PLAIN,
@@ -475,13 +475,12 @@ def _scan_word(
             matched[ok] = np.isin(decided, np.concatenate(hit_rows))
     evaluate = flt.evaluate
     undecided: list[int] = []
+    pages = PagesBack(store)
     for n, i in enumerate(np.flatnonzero(~ok).tolist()):
-        if n & 63 == 63:
-            if cancelled is not None and cancelled():
-                break
-            if n & 4095 == 4095:
-                store.release_pages()  # what decoding paged in (it reads rows in place)
+        if n & 63 == 63 and cancelled is not None and cancelled():
+            break
         row = int(wanted[i])
+        pages.row(row)
         verdict = evaluate(subject(row))
         if verdict:
             matched[i] = True
@@ -530,13 +529,13 @@ def _scan_clauses(
     decided = ok & ~possible[wanted]  # plain rows without a required word: False
     verdicts = np.zeros(len(wanted), np.int8)  # 1 match, -1 unknown
     evaluate = flt.evaluate
+    pages = PagesBack(store)
     for n, i in enumerate(np.flatnonzero(~decided).tolist()):
-        if n & 63 == 63:
-            if cancelled is not None and cancelled():
-                break
-            if n & 4095 == 4095:
-                store.release_pages()  # what decoding paged in (it reads rows in place)
-        verdict = evaluate(subject(int(wanted[i])))
+        if n & 63 == 63 and cancelled is not None and cancelled():
+            break
+        row = int(wanted[i])
+        pages.row(row)
+        verdict = evaluate(subject(row))
         if verdict:
             verdicts[i] = 1
         elif verdict is None:

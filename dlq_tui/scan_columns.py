@@ -13,6 +13,7 @@ distinct entries or `MAX_CHARS` characters per path (rows past that are decoded 
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Callable, Sequence
 
@@ -21,7 +22,7 @@ import numpy as np
 from dlq_tui.decode.formats import Format, decode_bytes
 from dlq_tui.decode.view import DecodedRecord
 from dlq_tui.scan import Clause, PlainFlags, fold_case, rows_having
-from dlq_tui.scan_fields import Judge, column, row_bounds
+from dlq_tui.scan_fields import Judge, PagesBack, column, row_bounds
 from dlq_tui.scan_pool import PLAIN_ASCII, PLAIN_UNICODE
 from dlq_tui.triage.filter import Filter, text_test
 from dlq_tui.triage.filter_ast import TextField, TextTerm
@@ -30,7 +31,7 @@ from dlq_tui.triage.store import RecordStore
 
 __all__ = ["MAX_CHARS", "MAX_DISTINCT", "MAX_PATHS", "FieldColumns", "scan_value_field", "value_field_term"]
 
-MAX_PATHS = 4
+MAX_PATHS = 2
 MAX_DISTINCT = 65536
 MAX_CHARS = 16 << 20
 
@@ -64,17 +65,30 @@ class FieldColumn:
         self.table: list[tuple[str, ...] | None] = []
         self._index: dict[tuple[str, ...] | None, int] = {}
         self._chars = 0
+        self._lock = threading.Lock()  # two scans (the live count, the table) may add at once
+
+    def grow(self, rows: int) -> None:
+        """Codes for `rows` rows (new rows not decoded yet)."""
+        with self._lock:
+            if len(self.codes) < rows:
+                self.codes.extend(array("i", [NOT_KEPT]) * (rows - len(self.codes)))
 
     def code(self, values: list[str] | None) -> int:
         """The code of `values` (NOT_KEPT when the table is full)."""
         key = None if values is None else tuple(values)
         code = self._index.get(key)
-        if code is None:
+        if code is not None:
+            return code
+        with self._lock:
+            code = self._index.get(key)
+            if code is not None:
+                return code
             size = 0 if key is None else sum(map(len, key))
             if len(self.table) >= MAX_DISTINCT or self._chars + size > MAX_CHARS:
                 return NOT_KEPT
-            code = self._index[key] = len(self.table)
-            self.table.append(key)
+            code = len(self.table)
+            self.table.append(key)  # before the index: a code read without the lock has its entry
+            self._index[key] = code
             self._chars += size
         return code
 
@@ -115,8 +129,7 @@ def scan_value_field(
         return array("i")
     flags = np.frombuffer(bytes(plain.ensure(int(wanted.max()) + 1, cancelled)), np.uint8)[wanted]
     is_plain = (flags == PLAIN_ASCII) | (flags == PLAIN_UNICODE)
-    if len(col.codes) < len(store):
-        col.codes.extend(array("i", [NOT_KEPT]) * (len(store) - len(col.codes)))
+    col.grow(len(store))
     codes = column(col.codes, np.int32)[wanted]
     missing = is_plain & (codes == NOT_KEPT)
     verdicts = np.zeros(len(wanted), np.int8)  # 1 match, -1 unknown, 0 no match
@@ -142,12 +155,11 @@ def scan_value_field(
             skipped = skippable & ~has[wanted]
         todo = wanted[missing & ~skipped]
         path, value_at, codes_out = term.name, store.value_at, col.codes
+        pages = PagesBack(store)
         for n, row in enumerate(todo.tolist()):
-            if n & 63 == 63:
-                if cancelled is not None and cancelled():
-                    return array("i")
-                if n & 4095 == 4095:
-                    store.release_pages()  # what decoding paged in
+            if n & 63 == 63 and cancelled is not None and cancelled():
+                return array("i")
+            pages.row(row)
             codes_out[row] = col.code(plain_value_fields(value_at(row), path))
         store.release_pages()
         codes = column(col.codes, np.int32)[wanted]

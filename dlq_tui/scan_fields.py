@@ -33,6 +33,7 @@ from dlq_tui.triage.store import RecordStore, RowView
 __all__ = [
     "HEADER_ACCESSORS",
     "HEADER_MEMO_BYTES",
+    "PagesBack",
     "PlainRecord",
     "column",
     "headers_only",
@@ -86,6 +87,25 @@ def row_bounds(store: RecordStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     same = chunk[1:] == chunk[:-1]
     end[:-1][same] = start[1:][same]
     return chunk, start, end
+
+
+class PagesBack:
+    """Hands back the arena pages of a chunk once decoding moves on to another chunk (`row(r)`
+    before decoding row r; rows mostly come in order): decoding reads rows in place."""
+
+    __slots__ = ("_current", "_pos", "_store")
+
+    def __init__(self, store: RecordStore) -> None:
+        self._store = store
+        self._pos = store.positions()
+        self._current = -1
+
+    def row(self, row: int) -> None:
+        c = self._pos[row] >> 32
+        if c != self._current:
+            if self._current >= 0:
+                self._store.release_pages(self._current)
+            self._current = c
 
 
 def _wanted(rows: Iterable[int]) -> np.ndarray:

@@ -502,3 +502,24 @@ def test_value_field_filters_agree_with_the_evaluator(
         assert list(result.matched) == [r for r in rows if verdicts[r] is True], flt.text
         assert list(result.unknown) == [r for r in rows if verdicts[r] is None], flt.text
         assert list(session.match(flt, rows[::-1])) == [r for r in rows[::-1] if verdicts[r] is True]
+
+
+def test_filters_idle_is_false_while_any_scan_runs() -> None:
+    """`warm()` waits on this between its group-index steps: a filter the user typed goes first."""
+    from dlq_tui.engine import FiltersIdle
+
+    idle = FiltersIdle()
+    assert idle.idle
+    with idle.busy():
+        assert not idle.idle
+        with idle.busy():  # the live count and the table's own filter at once
+            assert not idle.idle
+        assert not idle.idle
+    assert idle.idle
+    idle.wait()  # returns at once when idle
+    try:
+        with idle.busy():
+            raise RuntimeError("a scan that fails")
+    except RuntimeError:
+        pass
+    assert idle.idle
