@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import multiprocessing
 import os
 import signal
@@ -99,6 +100,9 @@ async def print_split(config: SessionConfig, where: str, out_fd: int, n: int) ->
     pipes = [(ctx.Pipe(duplex=False), ctx.Pipe(duplex=False)) for _ in range(n)]
     sys.stdout.flush()  # nothing buffered before the fork is written twice
     sys.stderr.flush()
+    # The imported modules' objects stay out of the collector's passes: its writes would copy
+    # their pages into each worker (the Python docs' advice for forking servers).
+    gc.freeze()
     workers: list[_Worker] = []
     for i, ((control_r, control_w), (results_r, results_w)) in enumerate(pipes):
         others = [c for j, pair in enumerate(pipes) if j != i for p in pair for c in p]
