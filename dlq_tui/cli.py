@@ -178,7 +178,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     beh.add_argument(
         "--memory-budget",
         metavar="SIZE",
-        help="payload bytes kept in memory (e.g. 256M, 2G; default 64M); beyond it they go to an "
+        help="payload bytes kept in memory (e.g. 256M, 2G; default 32M); beyond it they go to an "
         "unlinked 0600 file in ~/.cache/dlq-tui; 0: always on disk, unlimited: never",
     )
     cfg = parser.add_argument_group("configuration")

@@ -476,6 +476,7 @@ class TriageSession:
             self._flag_tombstones(first, len(self.store))
             await test_pause("loading")  # test-only: no-op unless DLQ_TUI_PAUSE_AT says so
             yield range(first, len(self.store))
+        self.store.settle()  # the last chunks written to the arena file leave the heap
 
     def _flag_tombstones(self, first: int, end: int) -> None:
         """Flag the new rows whose value is null (from the value-length column, for all at once)."""

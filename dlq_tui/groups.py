@@ -41,7 +41,10 @@ __all__ = [
 ]
 
 CHUNK = 65_536
-_CACHE_LIMIT = 50_000  # distinct fingerprint-header sets remembered (bounded memory on huge DLQs)
+# distinct fingerprint-header sets remembered (bounded memory on huge DLQs)
+_CACHE_LIMIT = 50_000
+# bytes of raw header blocks remembered for the row-by-row rules
+_BLOCKS_LIMIT = 16 << 20
 _CONVENTION_IDS = list(CONVENTIONS)
 _NO_RANK = 1 << 30
 _EXC, _CAUSE, _MSG, _TOPIC, _JAVA = 0, 1, 2, 3, 4
@@ -194,6 +197,8 @@ class GroupIndex:
         self._cache: dict[tuple[bytes | None, ...], int] = {}
         self._messages: dict[bytes, str] = {}
         self._slow: dict[tuple[Header, ...], tuple[int, int]] = {}
+        self._blocks: dict[bytes, tuple[int, int]] = {}  # raw header bytes -> (group, convention)
+        self._blocks_size = 0
 
     def __len__(self) -> int:
         """Rows indexed so far."""
@@ -263,6 +268,7 @@ class GroupIndex:
         length = np.zeros((n, width), dtype=np.int64)
         vstart = np.zeros((n, width), dtype=np.int64)
         at = starts + np.maximum(klen, 0) + np.maximum(vlen, 0)
+        block_start = at.copy()
         for j in range(width):
             rows = np.flatnonzero(count > j)
             p = at[rows]
@@ -339,13 +345,25 @@ class GroupIndex:
                     found[i] = g
             groups[rows] = cast(list[int], found)
             convs[rows] = conv
-        for i in slow_rows:
-            headers = store.headers_at(first_row + i)
-            names = tuple(map(_first, headers))
-            plan = self._plans.get(names)
-            if plan is None:
-                plan = self._plans[names] = _plan(names)
-            groups[i], convs[i] = self._group_of_headers(headers, plan)
+        # The full rules, row by row, remembered by the raw bytes of the row's headers (a DLQ's
+        # Java-serialized exceptions often repeat byte for byte).
+        blocks = self._blocks
+        for i, lo, hi in zip(slow_rows, block_start[slow_rows].tolist(), at[slow_rows].tolist(), strict=True):
+            block = buf[lo:hi]
+            hit = blocks.get(block)
+            if hit is None:
+                headers = store.headers_at(first_row + i)
+                names = tuple(map(_first, headers))
+                plan = self._plans.get(names)
+                if plan is None:
+                    plan = self._plans[names] = _plan(names)
+                hit = self._group_of_headers(headers, plan)
+                self._blocks_size += len(block)
+                if self._blocks_size > _BLOCKS_LIMIT:
+                    blocks.clear()
+                    self._blocks_size = len(block)
+                blocks[block] = hit
+            groups[i], convs[i] = hit
         self._rows.extend(groups.tolist())
         slots = groups * _NCONV + convs
         tally = np.bincount(slots, minlength=len(self._conv_counts))

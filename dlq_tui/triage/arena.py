@@ -49,10 +49,10 @@ __all__ = [
 
 Buffer = bytes | mmap.mmap
 
-DEFAULT_MEMORY_BUDGET = 64 << 20
-"""Payload bytes kept in memory before chunks spill to the arena file (64 MiB: a DLQ of up to
-~50,000 records of 1 KB never touches the disk; at 1M x 1 KB the app stays under 400 MB)."""
-_PENDING_WRITES = 4
+DEFAULT_MEMORY_BUDGET = 32 << 20
+"""Payload bytes kept in memory before chunks spill to the arena file (32 MiB: a DLQ of up to
+~25,000 records of 1 KB never touches the disk; at 1M x 1 KB the app's peak stays under 400 MB)."""
+_PENDING_WRITES = 2
 """Chunks (4 MB each) that may wait for the arena file's writer before loading waits for it."""
 
 
