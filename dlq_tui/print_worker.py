@@ -225,7 +225,12 @@ async def _print_share(
 ) -> WorkerResult:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    loop.add_reader(control.fileno(), stop.set)  # only ever readable at EOF
+
+    def stopped() -> None:  # the control pipe is only ever readable at its end, then for good
+        loop.remove_reader(control.fileno())
+        stop.set()
+
+    loop.add_reader(control.fileno(), stopped)
     flt = parse(where) if where else None
     topic = config.source
     shown = unknown = 0
