@@ -104,27 +104,29 @@ async def print_split(config: SessionConfig, where: str, out_fd: int, n: int) ->
     # their pages into each worker (the Python docs' advice for forking servers).
     gc.freeze()
     workers: list[_Worker] = []
-    for i, ((control_r, control_w), (results_r, results_w)) in enumerate(pipes):
-        others = [c for j, pair in enumerate(pipes) if j != i for p in pair for c in p]
-        share = dataclasses.replace(config, partition_share=(n, i))
-        proc = ctx.Process(
-            target=_run,
-            args=(share, where, out_fd, lock, control_r, results_w, [control_w, results_r, *others]),
-            daemon=True,
-            name=f"dlq-tui-print-{i}",
-        )
-        proc.start()
-        workers.append(_Worker(proc, control_w, results_r))
-    for (control_r, _), (_, results_w) in pipes:
-        control_r.close()
-        results_w.close()
     try:
+        for i, ((control_r, control_w), (results_r, results_w)) in enumerate(pipes):
+            others = [c for j, pair in enumerate(pipes) if j != i for p in pair for c in p]
+            share = dataclasses.replace(config, partition_share=(n, i))
+            proc = ctx.Process(
+                target=_run,
+                args=(share, where, out_fd, lock, control_r, results_w, [control_w, results_r, *others]),
+                daemon=True,
+                name=f"dlq-tui-print-{i}",
+            )
+            proc.start()
+            workers.append(_Worker(proc, control_w, results_r))
+        for (control_r, _), (_, results_w) in pipes:
+            control_r.close()
+            results_w.close()
         await _collect(workers)
     finally:
         _stop_all(workers)
         for w in workers:
             w.proc.join()
-            w.results.close()
+        for (control_r, control_w), (results_r, results_w) in pipes:
+            for conn in (control_r, control_w, results_r, results_w):
+                conn.close()  # a second close does nothing
     return _outcome(workers)
 
 
