@@ -285,17 +285,36 @@ async def test_head_closes_the_pipe_quietly(stack: Stack) -> None:
     assert all(json.loads(x) for x in head)
 
 
+JAAS = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="alice-secret";'
+
+
 @TWO_CPUS
-async def test_unknown_topic_is_said_once(stack: Stack) -> None:
-    source = unique_name("print-split-missing")
+@pytest.mark.parametrize(
+    ("failure", "says"),
+    [
+        ("unknown topic", b"does not exist"),
+        ("unreachable broker", b"cannot reach the Kafka cluster"),
+        ("missing ACL", b"not authorized"),
+    ],
+)
+async def test_an_error_is_said_once(stack: Stack, failure: str, says: bytes) -> None:
+    source = unique_name("print-split-err")
+    connect = ["-b", stack.bootstrap]
+    if failure == "unreachable broker":
+        connect = ["-b", "127.0.0.1:1"]
+    elif failure == "missing ACL":  # alice has no ACLs
+        await create_topic(stack.bootstrap, source, 3)
+        connect = ["-b", stack.sasl_bootstrap, "-c", "security.protocol=SASL_PLAINTEXT"]
+        connect += ["-c", "sasl.mechanism=PLAIN", "-c", f"sasl.jaas.config={JAAS}"]
     said = {}
     for workers in ("0", "2"):
-        proc = _start(stack, source, workers)
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 1 and not out
-        said[workers] = err
+        cmd = [DLQ_TUI, "print", *connect, "-g", unique_name("g"), "--format", "jsonl", source]
+        env = {**os.environ, "DLQ_TUI_PRINT_WORKERS": workers}
+        proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120, check=False)
+        assert proc.returncode == 1 and not proc.stdout
+        said[workers] = proc.stderr
     assert said["2"] == said["0"], "the one-process message, once"
-    assert said["2"].count(b"dlq-tui:") == 1 and source.encode() in said["2"], said
+    assert said["2"].count(b"dlq-tui:") == 1 and says in said["2"], said
 
 
 def test_bad_worker_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
