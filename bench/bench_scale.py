@@ -169,7 +169,7 @@ def child(role: str, topic: str, n: int) -> dict[str, Any]:
 
 
 def _tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(PSS, RSS) of `pid` plus its children's (print's worker) in MB: PSS splits the pages the
+    """(PSS, RSS) of `pid` plus its children's (print's workers) in MB: PSS splits the pages the
     two share after the fork, RSS counts them in both; (0, 0) once it is gone."""
     pss = rss = 0
     pids = [pid]
