@@ -55,7 +55,8 @@ class SnapshotReader:
         self._settings = settings
         self._tps = [TopicPartition(topic, p) for p in partitions]
         self._requested_starts = dict(start_offsets or {})
-        self._batch_records = batch_records
+        self.batch_records = batch_records
+        """Records per `getmany` (the app's load lowers it: unpacking a fetch blocks the event loop)."""
         self._consumer: AIOKafkaConsumer | None = None
         self.progress: dict[int, PartitionProgress] = {}
 
@@ -110,7 +111,7 @@ class SnapshotReader:
                     consumer.seek(tp, self.progress[tp.partition].position)
                 consumer.resume(*self._tps)
             try:
-                fetched = await consumer.getmany(timeout_ms=idle_timeout_ms, max_records=self._batch_records)
+                fetched = await consumer.getmany(timeout_ms=idle_timeout_ms, max_records=self.batch_records)
             except Exception as exc:
                 raise DlqError(describe_error(exc, topic=self.topic)) from exc
             batch: list[RecordLike] = []
