@@ -185,7 +185,7 @@ def child(role: str, topic: str, n: int, cap: MemoryCap | None = None) -> dict[s
 
 
 def _tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(PSS, RSS) of `pid` plus its children's (print's worker) in MB: PSS splits the pages the
+    """(PSS, RSS) of `pid` plus its children's (print's workers) in MB: PSS splits the pages the
     two share after the fork, RSS counts them in both; (0, 0) once it is gone."""
     pss = rss = 0
     pids = [pid]
@@ -201,9 +201,31 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
     return pss / 1024, rss / 1024
 
 
-def dlq_tui_print(topic: str, workers: str = "") -> tuple[float, float, float]:
-    """(seconds, peak PSS, peak RSS) of print and its worker process together, in MB, sampled
-    every 50 ms. `workers`: DLQ_TUI_PRINT_WORKERS ("0": one process; "": the default)."""
+def _tree_cpu(pid: int, into: dict[int, float]) -> None:
+    """Record the CPU seconds (user + system) so far of `pid` and of each of its children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            into[p] = (int(fields[11]) + int(fields[12])) / tick
+
+
+def critical_cpu(pid: int, cpu: dict[int, float]) -> float:
+    """CPU seconds on print's critical path: its own (startup, then waiting) plus its busiest
+    worker's (the time print would take with a free core for each process)."""
+    workers = [s for p, s in cpu.items() if p != pid]
+    return cpu.get(pid, 0.0) + max(workers, default=0.0)
+
+
+def dlq_tui_print(
+    topic: str, workers: str = "", cpu: dict[int, float] | None = None
+) -> tuple[float, float, float]:
+    """(seconds, peak PSS, peak RSS) of print and its worker processes together, in MB, sampled
+    every 50 ms. `workers`: DLQ_TUI_PRINT_WORKERS ("0": one process; "": the default). `cpu`
+    receives each process's CPU seconds (the last sample; print's own pid is under key -1)."""
     exe = str(Path(sys.executable).with_name("dlq-tui"))
     group = f"bench-print-{time.time_ns()}"
     cmd = [exe, "print", "-b", BOOTSTRAP, "-g", group, "--format", "jsonl", topic]
@@ -211,11 +233,15 @@ def dlq_tui_print(topic: str, workers: str = "") -> tuple[float, float, float]:
     env = {**os.environ, "DLQ_TUI_PRINT_WORKERS": workers} if workers else None
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     peak_pss = peak_rss = 0.0
+    seen: dict[int, float] = {}
     while proc.poll() is None:
         pss, rss = _tree_memory_mb(proc.pid)
         peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        _tree_cpu(proc.pid, seen)
         time.sleep(0.05)  # the sampling period of a measurement, not synchronisation
     elapsed = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.update({(-1 if p == proc.pid else p): s for p, s in seen.items()})
     if proc.returncode != 0:
         assert proc.stderr is not None
         raise RuntimeError(f"print failed: {proc.stderr.read().decode()[-2000:]}")
@@ -242,7 +268,8 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
     bare = child("aiokafka", topic, n)
     assert bare["records"] == n, bare
     c1 = _cpu()
-    p_s, p_pss, p_rss = dlq_tui_print(topic)
+    split_cpu: dict[int, float] = {}
+    p_s, p_pss, p_rss = dlq_tui_print(topic, cpu=split_cpu)
     c2 = _cpu()
     k_s, k_rss = kcat(topic)
     c3 = _cpu()
@@ -256,7 +283,7 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
         f"{k_s / p_s:.0%} of kcat (target >= 40%)"
     )
     print(
-        f"print peak memory (print + its worker) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
+        f"print peak memory (print + its workers) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
         f"bare aiokafka loop {bare['peak_rss']:.0f} MB, kcat {k_rss:.0f} MB"
     )
     print(
@@ -265,8 +292,15 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
     )
     print(
         f"CPU seconds (user + system; the machine's load does not change them much): aiokafka {b_cpu:.1f}, "
-        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (both processes), print in one process {one_cpu:.1f}; "
+        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (with its workers), print in one process {one_cpu:.1f}; "
         f"one process = {b_cpu / one_cpu:.0%} of aiokafka's CPU rate, {k_cpu / one_cpu:.0%} of kcat's"
+    )
+    crit = critical_cpu(-1, split_cpu)
+    shares = ", ".join(f"{s:.1f}" for p, s in sorted(split_cpu.items()) if p != -1)
+    print(
+        f"print's critical path (its own CPU {split_cpu.get(-1, 0.0):.1f} s + its busiest worker's; "
+        f"workers {shares or '-'}): {crit:.1f} CPU s = {b_cpu / crit:.0%} of aiokafka's CPU, "
+        f"{k_cpu / crit:.0%} of kcat's (the rates with a free core per process)"
     )
     return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
 

@@ -125,6 +125,9 @@ class SessionConfig:
     """`--from`: read from an offset or a time instead of the committed offsets."""
     memory_budget: int | None = None
     """`--memory-budget`: payload bytes kept in memory before the arena file (None: the default)."""
+    partition_share: tuple[int, int] | None = None
+    """`(n, i)`: read only the partitions p with p % n == i (one of `print`'s worker processes);
+    the start note still speaks of all of them. None: every partition."""
 
 
 def registry_client(url: str | None, user_info: str | None, tls: RegistryTls | None) -> SchemaRegistry | None:
@@ -401,6 +404,7 @@ class TriageSession:
                 cfg.start, chosen, committed, log_starts, from_beginning=cfg.from_beginning
             )
             starts = self.start_plan.starts
+        self._take_share()
         self._reader = SnapshotReader(cfg.kafka, cfg.source, self.partitions, starts)
         await self._reader.open()
         self._unresolved_count = dict.fromkeys(self.partitions, 0)
@@ -408,6 +412,14 @@ class TriageSession:
             self._open_journal()
             self._open_edits()
             self.start_journal()
+
+    def _take_share(self) -> None:
+        """With `partition_share`: keep only this session's partitions (after the start plan)."""
+        share = self.config.partition_share
+        if share is not None:
+            n, i = share
+            self.partitions = [p for p in self.partitions if p % n == i]
+            self.resolution = {p: r for p, r in self.resolution.items() if p % n == i}
 
     def _open_journal(self) -> None:
         journal = Journal(self.cluster_id, self.config.group, self.config.source)

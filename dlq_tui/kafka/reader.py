@@ -62,6 +62,8 @@ class SnapshotReader:
 
     async def open(self) -> dict[int, PartitionProgress]:
         """Connect, assign, take the snapshot (LSO per partition) and seek to the start offsets."""
+        if not self._tps:  # nothing to read (a print worker whose share of partitions is empty)
+            return self.progress
         consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
         try:
             await consumer.start()
@@ -94,6 +96,8 @@ class SnapshotReader:
         (an empty batch now and then tells the caller that nothing new arrived)."""
         consumer = self._consumer
         if consumer is None:
+            if not self._tps:
+                return
             raise RuntimeError("open() first")
         following = False
         while True:
