@@ -516,7 +516,8 @@ class GroupIndex:
             ids = self._ids
             fps = list(self._fps)
             conv_counts = list(self._conv_counts)
-        limit = len(index)
+            # Rows indexed after this point may carry group numbers >= n: not counted now.
+            limit = len(index)
         count, res, first, last, parts = self._tally(index[:limit], rows, resolved, n)
         flags = resolved if resolved is not None else b""
         has_flags = len(flags) > 0

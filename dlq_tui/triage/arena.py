@@ -34,7 +34,7 @@ import tempfile
 import threading
 import zlib
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
@@ -60,6 +60,11 @@ _PENDING_WRITES = 2
 
 class ArenaDigestError(RuntimeError):
     """A frozen chunk's bytes no longer match the digest taken when it was loaded."""
+
+
+class ArenaWriteError(ArenaDigestError):
+    """The arena file could not be written (disk full, too many open files…). It sticks: the
+    store cannot take more rows, and a commit is refused (its bytes could not be kept as loaded)."""
 
 
 class Arena(Protocol):
@@ -157,11 +162,31 @@ class FileArena:
         self._lock = threading.Lock()
         self._writer: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[int, Future[None]]] = deque()
+        self._error: BaseException | None = None
 
     def __len__(self) -> int:
         return len(self._offsets)
 
+    def _failed(self) -> None:
+        """Raise the writer's error, once it had one, in every later call (any thread)."""
+        if self._error is not None:
+            raise ArenaWriteError(
+                f"the local arena file could not be written ({self._error}); reopen the DLQ to read "
+                "the records again"
+            ) from self._error
+
     def freeze(self, chunk: bytes | bytearray) -> Buffer | bytearray:
+        self._failed()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="dlq-tui-arena")
+        # Bounded memory: wait for the oldest write. Before the new chunk takes a slot, so that a
+        # failed write leaves no slot without its chunk in the store.
+        while len(self._pending) >= _PENDING_WRITES:
+            with self._lock:
+                oldest = self._pending[0][1] if self._pending else None
+            if oldest is not None:
+                wait([oldest])
+            self.settle([])
         n = len(chunk)
         start = self._size
         # The next chunk starts on a page boundary: mmap offsets must be multiples of it.
@@ -171,18 +196,23 @@ class FileArena:
         self._lengths.append(n)
         self._maps.append(None)
         self._digests.append(0)
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="dlq-tui-arena")
-        while len(self._pending) >= _PENDING_WRITES:  # bounded memory: wait for the oldest
-            self._pending[0][1].result()
-            self.settle([])
         future = self._writer.submit(self._write, index, chunk)
         with self._lock:
             self._pending.append((index, future))
         return chunk  # read from the heap copy until `settle` swaps in the mapping
 
     def _write(self, index: int, chunk: bytes | bytearray) -> None:
-        """In the writer thread: digest, write and map chunk `index`."""
+        """In the writer thread: digest, write and map chunk `index` (an error sticks)."""
+        if self._error is not None:
+            return  # a chunk after a failed one is never mapped: every reader gets the error
+        try:
+            self._write_chunk(index, chunk)
+        except BaseException as exc:
+            with self._lock:
+                self._error = self._error or exc
+            raise
+
+    def _write_chunk(self, index: int, chunk: bytes | bytearray) -> None:
         digest = zlib.crc32(chunk)
         start, n = self._offsets[index], len(chunk)
         view = memoryview(chunk)
@@ -200,25 +230,23 @@ class FileArena:
         thread: only `freeze` and `settle`, on the store's thread, take from the queue.)"""
         with self._lock:
             pending = list(self._pending)
-        for i, future in pending:
-            if index is None or i <= index:
-                future.result()
+        wait([future for i, future in pending if index is None or i <= index])
+        self._failed()
 
     def _mapping(self, index: int) -> mmap.mmap:
         self._wait(index)
         mapped = self._maps[index]
-        assert mapped is not None
+        if mapped is None:  # not reached: a chunk is mapped once written, or the error sticks
+            raise ArenaWriteError(f"chunk {index} of the local arena file is not mapped")
         return mapped
 
     def settle(self, frozen: list[Buffer | bytearray], first: int = 0) -> None:
         """Swap in the mappings of written chunks (`frozen[first + i]` is chunk i)."""
-        done = []
         with self._lock:
             while self._pending and self._pending[0][1].done():
-                done.append(self._pending.popleft()[1])
+                self._pending.popleft()
             maps = list(self._maps)
-        for future in done:
-            future.result()  # the writer's error, if any
+        self._failed()
         for i in range(min(len(maps), len(frozen) - first)):
             m = maps[i]
             if m is not None and frozen[first + i] is not m:
@@ -244,7 +272,7 @@ class FileArena:
     def location(self, index: int) -> tuple[str, int, int] | None:
         if self._fd < 0:
             return None
-        self._wait(index)
+        self._wait(index)  # raises the writer's error
         return f"/proc/{os.getpid()}/fd/{self._fd}", self._offsets[index], self._lengths[index]
 
     def file_size(self) -> int:
@@ -254,10 +282,12 @@ class FileArena:
     def close(self) -> None:
         """Close the file. Chunks already mapped stay readable (a screen may still paint rows of a
         closed session); the kernel frees the file's blocks when the last mapping goes."""
-        if self._fd >= 0:
-            self._wait()
+        if self._fd < 0:
+            return
+        try:
             if self._writer is not None:
-                self._writer.shutdown()
+                self._writer.shutdown()  # waits for the queued writes
+        finally:  # the file's blocks are freed whatever the writer met (a full disk)
             os.close(self._fd)
             self._fd = -1
 

@@ -25,6 +25,7 @@ applied on the UI's event loop) and readers on the same thread.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import sys
 from array import array
@@ -35,7 +36,7 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from dlq_tui.triage.arena import Arena, Buffer, default_arena
+from dlq_tui.triage.arena import Arena, ArenaWriteError, Buffer, default_arena
 from dlq_tui.triage.records import Header, RawRecord, RecordId, RecordLike
 
 __all__ = ["RecordStore"]
@@ -496,8 +497,9 @@ class RecordStore:
         return c, start, len(self._chunk(pos))
 
     def chunk_buffer(self, c: int) -> Buffer | bytearray:
-        """Arena chunk `c` (the last one may still be filling)."""
-        return self._frozen[c] if c < len(self._frozen) else self._cur
+        """Arena chunk `c`. The one still filling is a copy: a scan in a thread must not hold a
+        view of the bytearray that loading grows (it cannot be resized while exported)."""
+        return self._frozen[c] if c < len(self._frozen) else bytes(self._cur)
 
     def header_names(self) -> list[str]:
         """Every header name stored so far (each once)."""
@@ -566,8 +568,6 @@ class RecordStore:
     def release_pages(self, chunk: int | None = None) -> None:
         """Drop the arena pages a scan mapped in (of one chunk, or all) from this process's RSS
         (see `Arena.release_pages`)."""
-        if chunk is None:
-            self.settle()
         if chunk is None or chunk < len(self._frozen):
             self._arena.release_pages(chunk)
 
@@ -580,7 +580,10 @@ class RecordStore:
     def close(self) -> None:
         """Release the arena's file. Stored rows stay readable; no more rows can be stored."""
         self._arena.close()
-        self._arena.settle(self._frozen)
+        # Mapped chunks replace their heap copies; after a failed write the error was said when
+        # it happened, and the rows stay readable from the heap.
+        with contextlib.suppress(ArenaWriteError):
+            self._arena.settle(self._frozen)
 
     # -- size -----------------------------------------------------------------------------------
 
