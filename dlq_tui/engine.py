@@ -468,6 +468,7 @@ class TriageSession:
             await test_pause("loading")  # test-only: no-op unless DLQ_TUI_PAUSE_AT says so
             yield range(first, len(self.store))
         self.store.settle()  # the last chunks written to the arena file leave the heap
+        heap.give_back()  # what loading freed: fetched batches, chunks now in the file
 
     def _flag_tombstones(self, first: int, end: int) -> None:
         """Flag the new rows whose value is null (from the value-length column, for all at once)."""
