@@ -33,6 +33,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.memcap import ROOT as MEMCAP_ROOT
+from bench.memcap import MemoryCap, parse_size
 from dlq_tui.demo.__main__ import wait_for_leaders
 from dlq_tui.kafka.admin import topic_partitions
 from dlq_tui.kafka.connection import DlqError
@@ -48,6 +50,9 @@ HEADERS = [
     ("kafka_dlt-exception-message", b"Listener failed; nested exception is java.net.SocketTimeoutException"),
 ]
 REASONS = ["wrong product", "too late", "duplicate"]
+REASONS_B = [r.encode() for r in REASONS]
+# json.dumps({"orderNumber": key, "reason": reason, "customer": f"C{i % 9973}", "pad": "x" * 800})
+VALUE = b'{"orderNumber": "%s", "reason": "%s", "customer": "C%d", "pad": "' + b"x" * 800 + b'"}'
 
 
 def topic_for(n: int, varying: bool = False) -> str:
@@ -84,7 +89,7 @@ async def _count(topic: str) -> int | None:
         tps = [TopicPartition(topic, p) for p in parts]
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)
-        return sum(ends[tp] - begins[tp] for tp in tps)
+        return int(sum(ends[tp] - begins[tp] for tp in tps))
     finally:
         await consumer.stop()
 
@@ -107,45 +112,56 @@ async def seed(n: int, varying: bool = False) -> str:
         await admin.close()
     await wait_for_leaders(BOOTSTRAP, [topic])
     print(f"  seeding {topic} ({n:,} records of ~1 KB) ...", flush=True)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP,
-        linger_ms=50,
-        max_batch_size=1024 * 1024,
-        acks=1,
-        max_request_size=8 << 20,
-    )
-    await producer.start()
-    pad = "x" * 800
-    try:
-        futures = []
-        for i in range(n):
-            key = b"ORD%010d" % i
-            value = json.dumps(
-                {
-                    "orderNumber": key.decode(),
-                    "reason": REASONS[i % 3],
-                    "customer": f"C{i % 9973}",
-                    "pad": pad,
-                }
-            ).encode()
-            futures.append(
-                await producer.send(
-                    topic, value, key=key, partition=i % PARTITIONS, headers=headers_of(i, varying)
-                )
-            )
-            if len(futures) >= 50_000:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    t0 = time.perf_counter()
+    await _fill(topic, n, varying)
+    print(f"  seeded in {time.perf_counter() - t0:.0f} s", flush=True)
     return topic
 
 
-def run_measured(cmd: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout if captured) of one child process, from os.wait4."""
+def record(i: int) -> tuple[bytes, bytes]:
+    """Key and value of record `i`: the same bytes as `json.dumps` of the record's dict, made by a
+    template (json.dumps per record was most of the seeding time at 10M)."""
+    key = b"ORD%010d" % i
+    return key, VALUE % (key, REASONS_B[i % 3], i % 9973)
+
+
+async def _fill(topic: str, n: int, varying: bool = False) -> None:
+    """Write records 0..n-1 (record i to partition i % 3) as whole 1 MB batches, a few in flight:
+    no future and no accumulator work per record."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, max_batch_size=1024 * 1024, acks=1, max_request_size=8 << 20
+    )
+    await producer.start()
+    try:
+        in_flight: list[asyncio.Future[Any]] = []
+        batches = [producer.create_batch() for _ in range(PARTITIONS)]
+        for i in range(n):
+            p = i % PARTITIONS
+            key, value = record(i)
+            headers = headers_of(i, varying)
+            if batches[p].append(timestamp=None, key=key, value=value, headers=headers) is None:
+                in_flight.append(await producer.send_batch(batches[p], topic, partition=p))
+                batches[p] = producer.create_batch()
+                batches[p].append(timestamp=None, key=key, value=value, headers=headers)
+                if len(in_flight) >= 24:
+                    await asyncio.gather(*in_flight)
+                    in_flight.clear()
+        for p, batch in enumerate(batches):
+            in_flight.append(await producer.send_batch(batch, topic, partition=p))
+        await asyncio.gather(*in_flight)
+    finally:
+        await producer.stop()
+
+
+def run_measured(
+    cmd: list[str], stdout: Any = subprocess.DEVNULL, cap: MemoryCap | None = None
+) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout if captured) of one child process, from os.wait4;
+    with `cap`, the child runs inside that memory cgroup."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=cap.enter if cap else None
+    )
     out = ""
     if stdout is subprocess.PIPE:
         assert proc.stdout is not None
@@ -159,9 +175,9 @@ def run_measured(cmd: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[floa
     return elapsed, usage.ru_maxrss / 1024, out
 
 
-def child(role: str, topic: str, n: int) -> dict[str, Any]:
+def child(role: str, topic: str, n: int, cap: MemoryCap | None = None) -> dict[str, Any]:
     _, peak, out = run_measured(
-        [sys.executable, "-m", "bench.scale_child", role, topic, str(n)], subprocess.PIPE
+        [sys.executable, "-m", "bench.scale_child", role, topic, str(n)], subprocess.PIPE, cap
     )
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss"] = peak
@@ -169,7 +185,7 @@ def child(role: str, topic: str, n: int) -> dict[str, Any]:
 
 
 def _tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(PSS, RSS) of `pid` plus its children's (print's worker) in MB: PSS splits the pages the
+    """(PSS, RSS) of `pid` plus its children's (print's workers) in MB: PSS splits the pages the
     two share after the fork, RSS counts them in both; (0, 0) once it is gone."""
     pss = rss = 0
     pids = [pid]
@@ -185,9 +201,31 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
     return pss / 1024, rss / 1024
 
 
-def dlq_tui_print(topic: str, workers: str = "") -> tuple[float, float, float]:
-    """(seconds, peak PSS, peak RSS) of print and its worker process together, in MB, sampled
-    every 50 ms. `workers`: DLQ_TUI_PRINT_WORKERS ("0": one process; "": the default)."""
+def _tree_cpu(pid: int, into: dict[int, float]) -> None:
+    """Record the CPU seconds (user + system) so far of `pid` and of each of its children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            into[p] = (int(fields[11]) + int(fields[12])) / tick
+
+
+def critical_cpu(pid: int, cpu: dict[int, float]) -> float:
+    """CPU seconds on print's critical path: its own (startup, then waiting) plus its busiest
+    worker's (the time print would take with a free core for each process)."""
+    workers = [s for p, s in cpu.items() if p != pid]
+    return cpu.get(pid, 0.0) + max(workers, default=0.0)
+
+
+def dlq_tui_print(
+    topic: str, workers: str = "", cpu: dict[int, float] | None = None
+) -> tuple[float, float, float]:
+    """(seconds, peak PSS, peak RSS) of print and its worker processes together, in MB, sampled
+    every 50 ms. `workers`: DLQ_TUI_PRINT_WORKERS ("0": one process; "": the default). `cpu`
+    receives each process's CPU seconds (the last sample; print's own pid is under key -1)."""
     exe = str(Path(sys.executable).with_name("dlq-tui"))
     group = f"bench-print-{time.time_ns()}"
     cmd = [exe, "print", "-b", BOOTSTRAP, "-g", group, "--format", "jsonl", topic]
@@ -195,11 +233,15 @@ def dlq_tui_print(topic: str, workers: str = "") -> tuple[float, float, float]:
     env = {**os.environ, "DLQ_TUI_PRINT_WORKERS": workers} if workers else None
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     peak_pss = peak_rss = 0.0
+    seen: dict[int, float] = {}
     while proc.poll() is None:
         pss, rss = _tree_memory_mb(proc.pid)
         peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        _tree_cpu(proc.pid, seen)
         time.sleep(0.05)  # the sampling period of a measurement, not synchronisation
     elapsed = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.update({(-1 if p == proc.pid else p): s for p, s in seen.items()})
     if proc.returncode != 0:
         assert proc.stderr is not None
         raise RuntimeError(f"print failed: {proc.stderr.read().decode()[-2000:]}")
@@ -226,7 +268,8 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
     bare = child("aiokafka", topic, n)
     assert bare["records"] == n, bare
     c1 = _cpu()
-    p_s, p_pss, p_rss = dlq_tui_print(topic)
+    split_cpu: dict[int, float] = {}
+    p_s, p_pss, p_rss = dlq_tui_print(topic, cpu=split_cpu)
     c2 = _cpu()
     k_s, k_rss = kcat(topic)
     c3 = _cpu()
@@ -240,7 +283,7 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
         f"{k_s / p_s:.0%} of kcat (target >= 40%)"
     )
     print(
-        f"print peak memory (print + its worker) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
+        f"print peak memory (print + its workers) PSS {p_pss:.0f} MB, RSS {p_rss:.0f} MB (target <= 150 MB); "
         f"bare aiokafka loop {bare['peak_rss']:.0f} MB, kcat {k_rss:.0f} MB"
     )
     print(
@@ -249,16 +292,35 @@ def bench_print(n: int, varying: bool = False) -> dict[str, Any]:
     )
     print(
         f"CPU seconds (user + system; the machine's load does not change them much): aiokafka {b_cpu:.1f}, "
-        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (both processes), print in one process {one_cpu:.1f}; "
+        f"kcat {k_cpu:.1f}, print {p_cpu:.1f} (with its workers), print in one process {one_cpu:.1f}; "
         f"one process = {b_cpu / one_cpu:.0%} of aiokafka's CPU rate, {k_cpu / one_cpu:.0%} of kcat's"
+    )
+    crit = critical_cpu(-1, split_cpu)
+    shares = ", ".join(f"{s:.1f}" for p, s in sorted(split_cpu.items()) if p != -1)
+    print(
+        f"print's critical path (its own CPU {split_cpu.get(-1, 0.0):.1f} s + its busiest worker's; "
+        f"workers {shares or '-'}): {crit:.1f} CPU s = {b_cpu / crit:.0%} of aiokafka's CPU, "
+        f"{k_cpu / crit:.0%} of kcat's (the rates with a free core per process)"
     )
     return {"n": n, "print": n / p_s, "aiokafka": n / b_s, "kcat": n / k_s}
 
 
-def bench_app(n: int) -> dict[str, Any]:
+def bench_app(n: int, cap: MemoryCap | None = None) -> dict[str, Any]:
     topic = asyncio.run(seed(n))
     bare = child("aiokafka", topic, n)
-    eng = child("engine", topic, n)
+    if cap is not None:
+        print(f"the engine runs in {cap.describe()}", flush=True)
+    try:
+        eng = child("engine", topic, n, cap)
+    except RuntimeError:
+        if cap is not None and cap.oom_kills():
+            print(f"the engine was killed by the OOM killer under {cap.describe()}")
+        raise
+    if cap is not None:
+        print(
+            f"memory cgroup: peak charged {cap.peak() / (1 << 20):,.0f} MB of {cap.limit >> 20:,} MB "
+            f"(heap + the page cache of the arena file, reclaimable), OOM kills {cap.oom_kills()}"
+        )
     assert eng["records"] == n, eng
     b_s, e_s = bare["seconds"], eng["seconds"]
     mem = eng["after_load"]
@@ -285,6 +347,12 @@ def bench_app(n: int) -> dict[str, Any]:
             f"filter {text!r} over {n:,}: {f['seconds']:.2f}s = {f['seconds'] / search:.1f}x the bare search, "
             f"{f['matches']:,} matches (target <= 1 s)"
         )
+    stalls = eng["load_stalls"]
+    print(
+        f"while loading {n:,}: event loop blocked p50 {stalls['p50'] * 1000:.0f} ms, p99 {stalls['p99'] * 1000:.0f} ms, "
+        f"max {stalls['max'] * 1000:.0f} ms (a keypress waits this long; target <= 16 ms); "
+        f"peak heap (anon RSS) {stalls['peak_anon']:.0f} MB"
+    )
     live = eng["live_count"]
     for label in ("all", "400k"):
         each = live[label]
@@ -307,12 +375,14 @@ def bench_app(n: int) -> dict[str, Any]:
         "n": n,
         "engine_rate": n / e_s,
         "aiokafka_rate": n / b_s,
-        "engine_rss": eng["peak_rss"],
+        "engine_rss": eng["after_load"]["VmHWM"],  # the peak while loading, before the filters
         "aiokafka_rss": bare["peak_rss"],
     }
 
 
-def bench_plot(sizes: list[int], out: Path) -> None:
+def bench_plot(sizes: list[int], out: Path, known: dict[int, dict[str, Any]] | None = None) -> None:
+    """`known`: sizes whose engine and aiokafka figures this run already measured (`bench_app`):
+    only kcat is run for them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -321,11 +391,27 @@ def bench_plot(sizes: list[int], out: Path) -> None:
     rows = []
     for n in sizes:
         topic = asyncio.run(seed(n))
-        bare = child("aiokafka", topic, n)
-        eng = child("engine-load", topic, n)  # RSS after loading, before any filter
+        app = (known or {}).get(n)
+        if app is None:
+            bare = child("aiokafka", topic, n)
+            eng = child("engine-load", topic, n)  # RSS after loading, before any filter
+            app = {
+                "engine_rate": n / eng["seconds"],
+                "aiokafka_rate": n / bare["seconds"],
+                "engine_rss": eng["peak_rss"],
+                "aiokafka_rss": bare["peak_rss"],
+            }
         k_s, k_rss = kcat(topic)
         rows.append(
-            (n, n / eng["seconds"], n / bare["seconds"], n / k_s, eng["peak_rss"], bare["peak_rss"], k_rss)
+            (
+                n,
+                app["engine_rate"],
+                app["aiokafka_rate"],
+                n / k_s,
+                app["engine_rss"],
+                app["aiokafka_rss"],
+                k_rss,
+            )
         )
         print(
             f"  {n:>10,}: load dlq-tui {rows[-1][1]:,.0f}/s, aiokafka {rows[-1][2]:,.0f}/s, kcat {rows[-1][3]:,.0f}/s; "
@@ -344,12 +430,50 @@ def bench_plot(sizes: list[int], out: Path) -> None:
         ylabel="peak RSS while loading (MB)",
         title="memory",
     )
+    b.axhline(4096, linestyle="--", color="grey", label="a 4 GB machine")
     a.legend()
     b.legend()
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     print(f"plot written to {out.relative_to(ROOT)}")
+
+
+def huge_app(limit: str) -> dict[str, Any]:
+    """The 10M x 1 KB engine run, inside a real memory limit when the machine allows one."""
+    cap = None
+    if limit.lower() != "none":
+        try:
+            cap = MemoryCap.create(parse_size(limit), f"dlq-tui-bench-{os.getpid()}")
+        except (OSError, ValueError) as exc:
+            print(f"no memory limit for the 10M run ({exc}): RSS is measured, the limit is not tested")
+    try:
+        result = bench_app(10_000_000, cap)
+    finally:
+        if cap is not None:
+            cap.close()
+    huge_tui(limit)
+    return result
+
+
+def huge_tui(limit: str) -> None:
+    """The app itself (headless) on the 10M topic, in the same memory limit: first rows, loaded,
+    RSS, and keypress to repaint while it loads, warms up and after (`bench_table.py --kafka`)."""
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_table.py"), "--kafka", topic_for(10_000_000)]
+    if limit.lower() != "none":
+        cmd += ["--memory-limit", limit]
+    print("the app on 10,000,000 (bench_table.py --kafka):", flush=True)
+    try:
+        _, peak, out = run_measured(cmd, subprocess.PIPE)
+    finally:
+        for left in [
+            *MEMCAP_ROOT.glob("dlq-tui-bench-table-*"),
+            *MEMCAP_ROOT.glob("memory/dlq-tui-bench-table-*"),
+        ]:
+            with contextlib.suppress(OSError):
+                left.rmdir()  # the app's cgroup (it cannot remove its own), empty now
+    print(out.rstrip())
+    print(f"  app process peak RSS (wait4) {peak:,.0f} MB")
 
 
 def main() -> None:
@@ -361,19 +485,25 @@ def main() -> None:
     ap.add_argument("--app-records", type=int, default=1_000_000)
     ap.add_argument("--plot", action="store_true")
     ap.add_argument("--huge", action="store_true", help="also 10M x 1 KB (seeded once, reused)")
+    ap.add_argument(
+        "--memory-limit",
+        default="4G",
+        help="with --huge: the 10M engine runs in a memory cgroup of this size (needs root; 'none': no limit)",
+    )
     args = ap.parse_args()
     print(f"# dlq-tui incident-scale benchmark, broker {BOOTSTRAP}, {os.cpu_count()} CPUs")
     if args.print_records:
         bench_print(args.print_records)
     if args.print_varying:
         bench_print(args.print_varying, varying=True)
+    known: dict[int, dict[str, Any]] = {}
     if args.app_records:
-        bench_app(args.app_records)
+        known[args.app_records] = bench_app(args.app_records)
     if args.huge:
-        bench_app(10_000_000)
+        known[10_000_000] = huge_app(args.memory_limit)
     if args.plot:
         sizes = [10_000, 100_000, 1_000_000] + ([10_000_000] if args.huge else [])
-        bench_plot(sizes, ROOT / "docs" / "img" / "performance.png")
+        bench_plot(sizes, ROOT / "docs" / "img" / "performance.png", known)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,37 @@ async def bare(topic: str, n: int) -> dict[str, Any]:
     return {"records": count, "seconds": elapsed, "first_rows": first, **memory()}
 
 
+class LoopProbe:
+    """How long the event loop is blocked while the engine loads (the app loads on its UI loop: a
+    stall is a keypress waiting), and the peak anonymous (heap) RSS, sampled every 10 ms."""
+
+    TICK = 0.01
+
+    def __init__(self) -> None:
+        self.stalls: list[float] = []
+        self.peak_anon = 0.0
+
+    async def run(self) -> None:
+        n = 0
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(self.TICK)
+            self.stalls.append(max(0.0, time.perf_counter() - t - self.TICK))
+            n += 1
+            if n % 50 == 0:
+                self.peak_anon = max(self.peak_anon, memory()["RssAnon"])
+
+    def summary(self) -> dict[str, float]:
+        s = sorted(self.stalls) or [0.0]
+        return {
+            "p50": s[len(s) // 2],
+            "p99": s[min(len(s) - 1, round(0.99 * (len(s) - 1)))],
+            "max": s[-1],
+            "samples": len(s),
+            "peak_anon": max(self.peak_anon, memory()["RssAnon"]),
+        }
+
+
 async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
     from dlq_tui.engine import SessionConfig, TriageSession
     from dlq_tui.kafka.connection import KafkaSettings
@@ -74,14 +105,18 @@ async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
     )
     session = TriageSession(config)
     t0 = time.perf_counter()
+    probe = LoopProbe()
+    probing = asyncio.create_task(probe.run())
     await session.open()
     first = None
     async for _ in session.load():
         if first is None:
             first = time.perf_counter() - t0
     loaded = time.perf_counter() - t0
+    probing.cancel()
     out: dict[str, Any] = {"records": len(session.store), "seconds": loaded, "first_rows": first}
     out["after_load"] = memory()
+    out["load_stalls"] = probe.summary()
     if not filters:  # load only
         await session.close()
         return out
@@ -90,11 +125,11 @@ async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
     # first filter at once; the app counts (and applies) it with `match_with_unknown`.
     t = time.perf_counter()
     warm = asyncio.create_task(_timed(session.warm()))
-    first = await asyncio.to_thread(session.match_with_unknown, parse(filters[0]), rows)
+    first_match = await asyncio.to_thread(session.match_with_unknown, parse(filters[0]), rows)
     out["first_filter"] = {
         "text": filters[0],
         "seconds": time.perf_counter() - t,
-        "matches": len(first.matched),
+        "matches": len(first_match.matched),
         "warm_seconds": await warm,
         "peak_mb": memory()["VmHWM"],
     }
@@ -115,7 +150,7 @@ async def engine(topic: str, n: int, filters: list[str]) -> dict[str, Any]:
     word = "timeout"
     out["live_count"] = {"word": word}
     for label, subset in (("all", rows), ("400k", rows[:400_000])):
-        per_key = []
+        per_key: list[float | None] = []
         for i in range(1, len(word) + 1):
             if i < 3 and label == "all" and len(rows) > 400_000:
                 per_key.append(None)

@@ -14,7 +14,7 @@ from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.display import undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.linemode import describe_decoded
-from dlq_tui.print_worker import PrintWorker, workers_wanted
+from dlq_tui.print_worker import print_split, workers_wanted
 from dlq_tui.record_json import record_line
 from dlq_tui.triage.filter import parse
 
@@ -47,28 +47,6 @@ def _out_fd(out: TextIO) -> int | None:
         return None
 
 
-async def _print_with_worker(config: SessionConfig, where: str, out_fd: int) -> int:
-    """JSON lines on two cores: this process reads, a worker formats and writes (print_worker)."""
-    worker = PrintWorker(config, where, out_fd)
-    worker.start()  # forks: before any socket or thread exists
-    session = TriageSession(config)
-    try:
-        await session.open()
-        if session.start_note:
-            print(f"dlq-tui: {session.start_note}", file=sys.stderr)
-        async for batch in session.stream():
-            if batch:
-                await worker.send(batch)
-    finally:
-        try:
-            result = worker.finish()
-        finally:
-            await session.close()
-    if result.unknown:
-        print(f"dlq-tui: {undecoded_text(result.unknown, result.reason)}; left out", file=sys.stderr)
-    return 0
-
-
 async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: int, out: TextIO) -> int:
     """Print the unresolved records matching `where` (at most `limit`, 0 = all) as `fmt`
     ("jsonl" or "text"). The text format ends with a count line, for which it reads to the end of
@@ -76,10 +54,11 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     flt = parse(where) if where else None
     kafka = dataclasses.replace(config.kafka, consumer={**STREAM_FETCH, **config.kafka.consumer})
     config = dataclasses.replace(config, kafka=kafka)
-    out_fd = _out_fd(out) if fmt == "jsonl" and not limit and workers_wanted() else None
-    if out_fd is not None:
+    workers = workers_wanted() if fmt == "jsonl" and not limit else 0
+    out_fd = _out_fd(out) if workers else None
+    if out_fd is not None:  # JSON lines on several cores: worker processes split the partitions
         out.flush()  # what was written before goes first
-        return await _print_with_worker(config, where, out_fd)
+        return await print_split(config, where, out_fd, workers)
     session = TriageSession(config)
     await session.open()
     if session.start_note:  # stderr: JSON lines stay pure JSON

@@ -1,220 +1,282 @@
-"""`print --format jsonl` on two cores: this process reads Kafka (aiokafka and the resolution
-filter), a forked worker decodes, filters, formats and writes the lines.
+"""`print --format jsonl` on several cores, split by partition: N forked worker processes, worker
+i reading (its own consumer), decoding, filtering, formatting and writing the partitions p with
+p % N == i, exactly as one process does for all of them.
 
-Batches travel in order over one pipe (msgpack, encoded and decoded in C), so each partition stays
-in offset order; the pipe and one batch on each side are all that is held, whatever the DLQ's
-size. The worker ignores Ctrl-C and terminating signals: when this process stops (done,
-interrupted, killed) the pipe closes, and the worker writes every batch it was sent, whole lines
-only, before it exits. Turned off with ``DLQ_TUI_PRINT_WORKERS=0`` (default: on with 2+ CPUs).
+Forked before anything connects. Each worker writes whole-line chunks to the shared stdout under
+one lock, so lines never interleave and each partition stays in offset order (one worker writes
+it, in order). Workers report to this process over a pipe (the start note, then their counts or
+their error); it prints the stderr lines of one process, once, and the worst outcome. Workers
+ignore Ctrl-C and terminating signals: they stop at the next batch, whole lines only, when this
+process ends or closes their control pipe (done with an error, interrupted, killed). Turned off
+with ``DLQ_TUI_PRINT_WORKERS=0`` (default: min(2, CPUs) workers; one CPU: one process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import gc
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
-
-import msgspec
+from typing import Any, Protocol
 
 from dlq_tui.decode.view import RecordDecoder
-from dlq_tui.engine import SessionConfig, registry_client
+from dlq_tui.display import undecoded_text
+from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.connection import DlqError
 from dlq_tui.record_json import record_line
 from dlq_tui.triage.filter import parse
-from dlq_tui.triage.records import RecordLike
 
-__all__ = ["PrintWorker", "PrintWorkerError", "workers_wanted"]
+__all__ = ["PrintWorkerError", "print_split", "workers_wanted"]
 
 WORKERS_ENV = "DLQ_TUI_PRINT_WORKERS"
-CHUNK = 500  # records per message: ~0.6 MB of 1 KB records in flight on each side
+DEFAULT_WORKERS = 2
+LINES_PER_WRITE = 1000  # ~1.3 MB of 1 KB records under the lock at once
 
 
-def workers_wanted() -> bool:
-    """Whether `print --format jsonl` hands formatting to a worker process."""
+def workers_wanted() -> int:
+    """How many worker processes `print --format jsonl` splits the partitions among: min(CPUs,
+    `DLQ_TUI_PRINT_WORKERS` or 2); 0 when that is below 2 (then it runs in one process)."""
     value = os.environ.get(WORKERS_ENV, "").strip()
+    wanted = DEFAULT_WORKERS
     if value:
         try:
-            return int(value) > 0
+            wanted = int(value)
         except ValueError:
+            wanted = -1
+        if wanted < 0:
             raise DlqError(
-                f"{WORKERS_ENV} must be a number (0 turns the print worker off), not {value!r}"
-            ) from None
-    return (os.cpu_count() or 1) >= 2
+                f"{WORKERS_ENV} must be a whole number of processes (0 keeps print in one process), "
+                f"not {value!r}"
+            )
+    n = min(os.cpu_count() or 1, wanted)
+    return n if n >= 2 else 0
 
 
 class PrintWorkerError(DlqError):
-    """The worker failed or died (the message says how)."""
-
-
-class _Record(msgspec.Struct, array_like=True):
-    """A record as it crosses the pipe: an array of these fields (a consumer record's others are
-    dropped; tuples encode ~3x faster than dataclasses)."""
-
-    partition: int
-    offset: int
-    timestamp: int
-    timestamp_type: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...] = ()
+    """A worker failed or died (the message says how)."""
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerResult:
-    shown: int
-    unknown: int
-    reason: str | None
-    error: str | None = None  # the worker failed: why
+    shown: int = 0
+    unknown: int = 0
+    reason: str | None = None
+    error: str | None = None  # the worker failed: why (a clear message)
     broken_pipe: bool = False  # the reader of stdout went away
+    stopped: bool = False  # told to stop before the end
 
 
-class PrintWorker:
-    """The worker process; `start` before anything opens sockets or threads (it forks)."""
+class _Stopped(Exception):
+    """This process's control pipe closed: stop, whole lines only."""
 
-    def __init__(self, config: SessionConfig, where: str, out_fd: int) -> None:
-        self._args = (config, where, out_fd)
-        self._encoder = msgspec.msgpack.Encoder()
-        self._proc: Any = None
-        self._batches: Connection | None = None
-        self._results: Connection | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="print-send")
-        self._sending: Future[None] | None = None
-        self._final: WorkerResult | BrokenPipeError | PrintWorkerError | None = None
 
-    def start(self) -> None:
-        ctx = multiprocessing.get_context("fork")
-        batches_in, batches_out = ctx.Pipe(duplex=False)
-        results_in, results_out = ctx.Pipe(duplex=False)
-        sys.stdout.flush()  # nothing buffered before the fork is written twice
-        sys.stderr.flush()
-        self._proc = ctx.Process(
-            target=_run, args=(*self._args, batches_in, batches_out, results_out), daemon=True
-        )
-        self._proc.start()
-        batches_in.close()
-        results_out.close()
-        self._batches, self._results = batches_out, results_in
+class _Lock(Protocol):
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
+    def release(self) -> None: ...
 
-    async def send(self, batch: Sequence[RecordLike]) -> None:
-        """Hand one batch to the worker, in messages of at most `CHUNK` records (what either
-        process holds at once); waits, off the event loop, while the worker is behind."""
-        assert self._batches is not None
-        send = self._batches.send_bytes
-        for start in range(0, len(batch), CHUNK):
-            data = self._encoder.encode(
-                [
-                    (r.partition, r.offset, r.timestamp, r.timestamp_type, r.key, r.value, r.headers)
-                    for r in batch[start : start + CHUNK]
-                ]
+
+@dataclass
+class _Worker:
+    proc: Any
+    control: Connection | None  # this end is never written: closing it tells the worker to stop
+    results: Connection
+    note_sent: bool = False
+    result: WorkerResult | None = None
+    ended: bool = False
+
+
+async def print_split(config: SessionConfig, where: str, out_fd: int, n: int) -> int:
+    """Print as JSON lines to `out_fd` with `n` worker processes, each its share of partitions.
+    Raises `BrokenPipeError` when stdout's reader went away, `DlqError` (one message) when a
+    worker failed."""
+    ctx = multiprocessing.get_context("fork")
+    lock = ctx.Lock()
+    pipes = [(ctx.Pipe(duplex=False), ctx.Pipe(duplex=False)) for _ in range(n)]
+    sys.stdout.flush()  # nothing buffered before the fork is written twice
+    sys.stderr.flush()
+    # The imported modules' objects stay out of the collector's passes: its writes would copy
+    # their pages into each worker (the Python docs' advice for forking servers).
+    gc.freeze()
+    workers: list[_Worker] = []
+    try:
+        for i, ((control_r, control_w), (results_r, results_w)) in enumerate(pipes):
+            others = [c for j, pair in enumerate(pipes) if j != i for p in pair for c in p]
+            share = dataclasses.replace(config, partition_share=(n, i))
+            proc = ctx.Process(
+                target=_run,
+                args=(share, where, out_fd, lock, control_r, results_w, [control_w, results_r, *others]),
+                daemon=True,
+                name=f"dlq-tui-print-{i}",
             )
-            # In a thread, so that aiokafka keeps fetching; one send at a time (order).
-            self._sending = self._thread.submit(send, data)
-            try:
-                await asyncio.wrap_future(self._sending)
-            except OSError:  # the worker is gone: finish() says why
-                raise PrintWorkerError("the print worker stopped") from None
-
-    def finish(self) -> WorkerResult:
-        """Close the batch pipe, wait for the worker to write what it got, and return its counts.
-        Raises `BrokenPipeError` if stdout's reader went away, `PrintWorkerError` if it failed.
-        Again after the first call: the same answer."""
-        if self._final is None:
-            try:
-                self._final = self._finish()
-            except (BrokenPipeError, PrintWorkerError) as exc:
-                self._final = exc
-        if isinstance(self._final, BaseException):
-            raise self._final
-        return self._final
-
-    def _finish(self) -> WorkerResult:
-        if self._sending is not None:  # a send interrupted by Ctrl-C still completes first
-            with contextlib.suppress(Exception):
-                self._sending.result()
-            self._sending = None
-        self._thread.shutdown()
-        if self._batches is not None:
-            self._batches.close()
-            self._batches = None
-        result: WorkerResult | None = None
-        if self._results is not None:
-            with contextlib.suppress(EOFError, OSError):
-                result = self._results.recv()
-            self._results.close()
-            self._results = None
-        code = None
-        if self._proc is not None:
-            self._proc.join()
-            code = self._proc.exitcode
-            self._proc = None
-        if result is None:
-            raise PrintWorkerError(f"the print worker died (exit code {code})")
-        if result.broken_pipe:
-            raise BrokenPipeError
-        if result.error is not None:
-            raise PrintWorkerError(result.error)
-        return result
+            proc.start()
+            workers.append(_Worker(proc, control_w, results_r))
+        for (control_r, _), (_, results_w) in pipes:
+            control_r.close()
+            results_w.close()
+        await _collect(workers)
+    finally:
+        _stop_all(workers)
+        for w in workers:
+            w.proc.join()
+        for (control_r, control_w), (results_r, results_w) in pipes:
+            for conn in (control_r, control_w, results_r, results_w):
+                conn.close()  # a second close does nothing
+    return _outcome(workers)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _stop_all(workers: list[_Worker]) -> None:
+    for w in workers:
+        if w.control is not None:
+            w.control.close()
+            w.control = None
+
+
+async def _collect(workers: list[_Worker]) -> None:
+    """Read every worker's messages until each pipe ends; print the start note once; on the first
+    failure tell the others to stop."""
+    loop = asyncio.get_running_loop()
+    all_ended: asyncio.Future[None] = loop.create_future()
+    noted = False
+
+    def ready(w: _Worker) -> None:
+        nonlocal noted
+        try:
+            message = w.results.recv()
+        except (EOFError, OSError):
+            loop.remove_reader(w.results.fileno())
+            w.ended = True
+            if w.result is None or w.result.error or w.result.broken_pipe:
+                _stop_all(workers)
+            if all(x.ended for x in workers) and not all_ended.done():
+                all_ended.set_result(None)
+            return
+        if isinstance(message, WorkerResult):
+            w.result = message
+        elif not noted and message:  # the start note (the same in every worker)
+            noted = True
+            print(f"dlq-tui: {message}", file=sys.stderr)
+
+    for w in workers:
+        loop.add_reader(w.results.fileno(), ready, w)
+    try:
+        await all_ended
+    finally:
+        for w in workers:
+            if not w.ended:
+                loop.remove_reader(w.results.fileno())
+
+
+def _outcome(workers: list[_Worker]) -> int:
+    """The worst of the workers' outcomes: a death, then an error, then a broken pipe."""
+    for w in workers:
+        if w.result is None:
+            raise PrintWorkerError(f"the print worker died (exit code {w.proc.exitcode})")
+    results = [w.result for w in workers if w.result is not None]
+    for r in results:
+        if r.error is not None:
+            raise PrintWorkerError(r.error)
+    if any(r.broken_pipe for r in results):
+        raise BrokenPipeError
+    unknown = sum(r.unknown for r in results)
+    if unknown:
+        reason = next((r.reason for r in results if r.reason), None)
+        print(f"dlq-tui: {undecoded_text(unknown, reason)}; left out", file=sys.stderr)
+    return 0
+
+
+# -- in the worker ----------------------------------------------------------------------------------
 
 
 def _run(
     config: SessionConfig,
     where: str,
     out_fd: int,
-    batches: Connection,
-    parent_end: Connection,
+    lock: _Lock,
+    control: Connection,
     results: Connection,
+    close: list[Connection],
 ) -> None:
-    """The worker's main: decode, filter, format and write each batch until the pipe closes."""
-    parent_end.close()  # else the pipe never reports EOF
+    """A worker's main: print its share of partitions, then report."""
+    for conn in close:  # the parent's ends and the other workers' (else no pipe reports EOF)
+        conn.close()
     signal.set_wakeup_fd(-1)  # the parent's event loop's, inherited
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    tally = WorkerResult()
+    try:
+        # The parent's running loop is not this process's: asyncio checks the pid.
+        tally = asyncio.run(_print_share(config, where, out_fd, lock, control, results))
+    except BrokenPipeError:
+        tally = dataclasses.replace(tally, broken_pipe=True)
+    except DlqError as exc:
+        tally = dataclasses.replace(tally, error=str(exc))
+    except BaseException as exc:  # reported by the parent
+        tally = dataclasses.replace(tally, error=f"print worker: {type(exc).__name__}: {exc}")
+    with contextlib.suppress(OSError):
+        results.send(tally)
+
+
+async def _print_share(
+    config: SessionConfig, where: str, out_fd: int, lock: _Lock, control: Connection, results: Connection
+) -> WorkerResult:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def stopped() -> None:  # the control pipe is only ever readable at its end, then for good
+        loop.remove_reader(control.fileno())
+        stop.set()
+
+    loop.add_reader(control.fileno(), stopped)
+    flt = parse(where) if where else None
+    topic = config.source
     shown = unknown = 0
     reason: str | None = None
+    session = TriageSession(config)
     try:
-        registry = registry_client(config.registry_url, config.registry_user_info, config.registry_tls)
-        decoder = RecordDecoder(config.key_format, config.value_format, registry, cache_size=1)
-        flt = parse(where) if where else None
-        decode = msgspec.msgpack.Decoder(list[_Record]).decode
-        topic = config.source
-        while True:
-            try:
-                data = batches.recv_bytes()
-            except EOFError:
-                break
+        await session.open()
+        results.send(session.start_note)
+        decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
+        async for batch in session.stream():
+            if stop.is_set():
+                return WorkerResult(shown, unknown, reason, stopped=True)
             lines: list[bytes] = []
-            for rec in decode(data):
+            for rec in batch:
                 d = decoder.decode_uncached(rec)
                 if flt is not None:
                     verdict = flt.evaluate(d)
-                    if verdict is None:
+                    if verdict is None:  # undecodable where the filter looks: not known to match
                         unknown += 1
                         reason = reason or d.undecoded_reason()
                     if verdict is not True:
                         continue
                 lines.append(record_line(d, topic))
-            if lines:
-                lines.append(b"")
-                _write_all(out_fd, b"\n".join(lines))
-                shown += len(lines) - 1
-        result = WorkerResult(shown, unknown, reason)
-    except BrokenPipeError:
-        result = WorkerResult(shown, unknown, reason, broken_pipe=True)
-    except BaseException as exc:  # reported by the parent
-        result = WorkerResult(shown, unknown, reason, error=f"print worker: {type(exc).__name__}: {exc}")
-    with contextlib.suppress(OSError):
-        results.send(result)
+            for start in range(0, len(lines), LINES_PER_WRITE):
+                chunk = lines[start : start + LINES_PER_WRITE]
+                chunk.append(b"")
+                _write_locked(out_fd, b"\n".join(chunk), lock, control)
+                shown += len(chunk) - 1
+        return WorkerResult(shown, unknown, reason)
+    except _Stopped:
+        return WorkerResult(shown, unknown, reason, stopped=True)
+    finally:
+        loop.remove_reader(control.fileno())
+        await session.close()
+
+
+def _write_locked(fd: int, data: bytes, lock: _Lock, control: Connection) -> None:
+    """Write `data` whole, holding the shared lock (no other worker's line comes in between)."""
+    while not lock.acquire(timeout=0.2):
+        if control.poll():  # stopped, perhaps because a worker died holding the lock
+            raise _Stopped
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        lock.release()

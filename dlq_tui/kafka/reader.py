@@ -55,12 +55,15 @@ class SnapshotReader:
         self._settings = settings
         self._tps = [TopicPartition(topic, p) for p in partitions]
         self._requested_starts = dict(start_offsets or {})
-        self._batch_records = batch_records
+        self.batch_records = batch_records
+        """Records per `getmany` (the app's load lowers it: unpacking a fetch blocks the event loop)."""
         self._consumer: AIOKafkaConsumer | None = None
         self.progress: dict[int, PartitionProgress] = {}
 
     async def open(self) -> dict[int, PartitionProgress]:
         """Connect, assign, take the snapshot (LSO per partition) and seek to the start offsets."""
+        if not self._tps:  # nothing to read (a print worker whose share of partitions is empty)
+            return self.progress
         consumer = AIOKafkaConsumer(**self._settings.consumer_kwargs())
         try:
             await consumer.start()
@@ -93,6 +96,8 @@ class SnapshotReader:
         (an empty batch now and then tells the caller that nothing new arrived)."""
         consumer = self._consumer
         if consumer is None:
+            if not self._tps:
+                return
             raise RuntimeError("open() first")
         following = False
         while True:
@@ -106,7 +111,7 @@ class SnapshotReader:
                     consumer.seek(tp, self.progress[tp.partition].position)
                 consumer.resume(*self._tps)
             try:
-                fetched = await consumer.getmany(timeout_ms=idle_timeout_ms, max_records=self._batch_records)
+                fetched = await consumer.getmany(timeout_ms=idle_timeout_ms, max_records=self.batch_records)
             except Exception as exc:
                 raise DlqError(describe_error(exc, topic=self.topic)) from exc
             batch: list[RecordLike] = []

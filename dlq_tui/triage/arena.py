@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import mmap
 import os
+import resource
+import sys
 import tempfile
 import threading
 import zlib
@@ -188,7 +190,7 @@ class FileArena:
         while written < n:
             written += os.pwrite(self._fd, view[written:], start + written)
         view.release()
-        mapped = mmap.mmap(self._fd, n, access=mmap.ACCESS_READ, offset=start) if n else mmap.mmap(-1, 1)
+        mapped = _map_read_only(self._fd, n, start) if n else mmap.mmap(-1, 1)
         with self._lock:
             self._digests[index] = digest
             self._maps[index] = mapped
@@ -336,6 +338,55 @@ class SpillArena:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+FD_HEADROOM = 256
+"""Open files kept free for everything else (broker connections, the journal, the registry)."""
+_FD_STEP = 32
+_maps_until_check = 0
+
+
+def _map_read_only(fd: int, length: int, offset: int) -> mmap.mmap:
+    """A read-only mapping of `length` bytes of `fd` from `offset`.
+
+    Before Python 3.13 every `mmap.mmap` keeps a duplicate of the file descriptor open for its
+    lifetime: one open file per 4 MB chunk, ~2,600 at 10M x 1 KB, past the usual soft limit of 1024
+    (``ulimit -n``). There, the soft limit is raised towards the hard limit as the arena grows (as
+    the Go runtime does at start); 3.13+ maps without the duplicate."""
+    global _maps_until_check
+    if sys.version_info >= (3, 13):
+        return mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=offset, trackfd=False)
+    if _maps_until_check <= 0:  # counting open files costs a directory listing: every 32 maps
+        ensure_open_files(_FD_STEP)
+        _maps_until_check = _FD_STEP
+    _maps_until_check -= 1
+    return mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=offset)
+
+
+def ensure_open_files(more: int) -> None:
+    """Make room for `more` open files plus `FD_HEADROOM` under RLIMIT_NOFILE, raising the soft
+    limit (doubling it, at most to the hard limit) when needed. Raises OSError (EMFILE) with what to
+    do when the hard limit does not allow it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return
+    try:
+        used = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return  # not Linux: leave the limit alone
+    need = used + more + FD_HEADROOM
+    if need <= soft:
+        return
+    new = max(need, 2 * soft)
+    if hard != resource.RLIM_INFINITY:
+        new = min(new, hard)
+    if new < need:
+        raise OSError(
+            24,
+            f"the local arena needs more open files than this process may have (ulimit -n: {soft}, "
+            f"hard limit {hard}, {used} open): raise the limit (ulimit -n) or set DLQ_TUI_ARENA=memory",
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
 def default_arena(memory_budget: int | None = None) -> Arena:

@@ -8,6 +8,7 @@ queue are told apart and ignored.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 
 from textual import work
@@ -19,6 +20,15 @@ from dlq_tui.engine_api import Engine
 from dlq_tui.kafka.connection import DlqError
 
 __all__ = ["Loader", "describe_error"]
+
+ROWS_EVERY = 0.1
+"""While records stream in by the thousand, the table hears of new rows at most this often (s):
+one message per slice of the engine's load meant a layout pass per 1,000 rows, and the app took
+twice the engine's time to load 10M."""
+
+BULK = 1_000
+"""A load step of this many rows or more means more are coming at once (the engine stores fetches
+in slices of 1,000); a smaller one means reading caught up, and the table hears of it at once."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -102,13 +112,23 @@ class Loader(Widget):
         try:
             while True:
                 follow = self.following
+                pending: range | None = None
+                posted = 0.0
                 async for rows in engine.load(follow=follow):
-                    self.post_message(self.RowsLoaded(engine, rows))
+                    pending = rows if pending is None else range(pending.start, rows.stop)
+                    now = time.monotonic()
+                    # Told at once: the first rows, a slice that drained the fetch (caught up,
+                    # following) and anything after ROWS_EVERY; the rest waits for the next one.
+                    if not posted or now - posted >= ROWS_EVERY or len(rows) < BULK or engine.loading_done:
+                        self.post_message(self.RowsLoaded(engine, pending))
+                        pending, posted = None, now
                     # The rows show at once; values whose schemas are being fetched repaint then.
                     if len(rows) and await engine.prefetch(rows):
                         self.post_message(self.SchemasFetched(engine))
                     if follow and not self.following:
                         break
+                if pending is not None:
+                    self.post_message(self.RowsLoaded(engine, pending))
                 if not follow and self.following:
                     continue  # the snapshot is read; now follow
                 break

@@ -99,7 +99,11 @@ class StagedBar(Static):
         if key == self._last:
             return
         self._last = key
-        self.update(staged_content(counts, self._selected, read_only=self._read_only, status=self.status))
+        # One line, 1fr wide: new text never changes its size, so no layout pass of the screen.
+        self.update(
+            staged_content(counts, self._selected, read_only=self._read_only, status=self.status),
+            layout=False,
+        )
 
 
 @dataclass(frozen=True)
