@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from dlq_tui import redrive, scan_columns, scan_fields
+from dlq_tui import heap, redrive, scan_columns, scan_fields
 from dlq_tui.decode.encode import Edited, EditError, editable_text, reencode
 from dlq_tui.decode.registry import CachedSchemas, SchemaRegistry
 from dlq_tui.decode.registry_tls import RegistryTls
@@ -160,8 +160,11 @@ class FiltersIdle:
         finally:
             with self._lock:
                 self._running -= 1
-                if not self._running:
+                last = not self._running
+                if last:
                     self._idle.set()
+            if last:
+                heap.give_back()  # what the scans freed (see `dlq_tui.heap`)
 
     @property
     def idle(self) -> bool:
@@ -493,6 +496,7 @@ class TriageSession:
             await test_pause("loading")  # test-only: no-op unless DLQ_TUI_PAUSE_AT says so
             yield range(first, len(self.store))
         self.store.settle()  # the last chunks written to the arena file leave the heap
+        heap.give_back()  # what loading freed: fetched batches, chunks now in the file
 
     def _flag_tombstones(self, first: int, end: int) -> None:
         """Flag the new rows whose value is null (from the value-length column, for all at once)."""
@@ -611,12 +615,14 @@ class TriageSession:
 
         def work() -> None:
             self._plain_flags().ensure(len(self.store))
+            heap.give_back()  # before the first filter's scan allocates beside it
             # The group index in steps; a filter the user typed meanwhile goes first (two threads
             # of Python work would each run at half speed under the GIL).
             for upto in range(WARM_STEP, len(self.store) + WARM_STEP, WARM_STEP):
                 self._filters_idle.wait()
                 self.group_index.update(upto)
                 self.store.release_pages()  # indexing reads every row's headers from the arena
+            heap.give_back()
 
         await asyncio.to_thread(work)
 
@@ -797,9 +803,12 @@ class TriageSession:
         for upto in range(65536, total + 65536, 65536):
             self.group_index.update(min(upto, total))
             self.store.release_pages()  # indexing reads every row's headers from the arena
-        return self.group_index.summaries(
-            self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
-        )
+        try:
+            return self.group_index.summaries(
+                self.visible_rows() if rows is None else rows, resolved=self.resolved, decisions=decisions
+            )
+        finally:
+            heap.give_back()  # the index's and the summaries' temporary arrays
 
     async def groups_async(self, rows: Iterable[int] | None = None) -> list[GroupSummary]:
         """`groups` computed in a worker thread (the event loop stays free)."""

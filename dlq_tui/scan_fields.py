@@ -81,11 +81,10 @@ def row_bounds(store: RecordStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
     chunk = pos >> 32
-    start = pos & 0xFFFFFFFF
+    start = np.bitwise_and(pos, 0xFFFFFFFF, out=pos)  # in the copy: one 8 MB array less at 1M rows
     chunk_len = np.array([len(store.chunk_buffer(c)) for c in range(int(chunk.max()) + 1)], np.int64)
     end = chunk_len[chunk]
-    same = chunk[1:] == chunk[:-1]
-    end[:-1][same] = start[1:][same]
+    np.copyto(end[:-1], start[1:], where=chunk[1:] == chunk[:-1])  # no temporary copies
     return chunk, start, end
 
 
@@ -128,9 +127,10 @@ def scan_by_headers(
         return out
     chunk, start, end = row_bounds(store)
     _, klen, vlen, _ = store.layout_columns()
-    kl = np.maximum(column(klen, np.int32), 0).astype(np.int64)
-    vl = np.maximum(column(vlen, np.int32), 0).astype(np.int64)
-    block_starts = start + kl + vl
+    # In place, from int32 lengths: no int64 temporaries of a row each (8 MB apiece at 1M rows).
+    block_starts = start
+    block_starts += np.maximum(column(klen, np.int32), 0)
+    block_starts += np.maximum(column(vlen, np.int32), 0)
     memo: dict[bytes, bool | None] = {}
     room = HEADER_MEMO_BYTES
     append, get = out.append, memo.get
