@@ -14,9 +14,9 @@ from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.display import undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.linemode import describe_decoded
+from dlq_tui.print_filter import StreamFilter
 from dlq_tui.print_worker import print_split, workers_wanted
 from dlq_tui.record_json import record_line
-from dlq_tui.triage.filter import parse
 
 __all__ = ["print_streaming"]
 
@@ -51,7 +51,6 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
     """Print the unresolved records matching `where` (at most `limit`, 0 = all) as `fmt`
     ("jsonl" or "text"). The text format ends with a count line, for which it reads to the end of
     the snapshot (without decoding past the limit)."""
-    flt = parse(where) if where else None
     kafka = dataclasses.replace(config.kafka, consumer={**STREAM_FETCH, **config.kafka.consumer})
     config = dataclasses.replace(config, kafka=kafka)
     workers = workers_wanted() if fmt == "jsonl" and not limit else 0
@@ -65,8 +64,8 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
         print(f"dlq-tui: {session.start_note}", file=sys.stderr)
     # Schemas are fetched as records name them (line mode may wait on the registry) and cached.
     decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
-    shown = unknown = 0
-    reason: str | None = None
+    shown = 0
+    stream_filter = StreamFilter(where)
     topic = config.source
     write = _bytes_writer(out)
     try:
@@ -78,13 +77,8 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
             lines: list[bytes] = []
             for rec in batch:
                 d = decoder.decode_uncached(rec)
-                if flt is not None:
-                    verdict = flt.evaluate(d)
-                    if verdict is None:  # undecodable where the filter looks: not known to match
-                        unknown += 1
-                        reason = reason or d.undecoded_reason()
-                    if verdict is not True:
-                        continue
+                if not stream_filter.keeps(d):
+                    continue
                 if fmt == "jsonl":
                     lines.append(record_line(d, topic))
                 else:
@@ -97,8 +91,9 @@ async def print_streaming(config: SessionConfig, where: str, fmt: str, limit: in
                 write(b"\n".join(lines))
         if fmt == "text":
             out.write(f"{shown} of {session.unresolved_count()} unresolved records shown\n")
-        if unknown:
-            print(f"dlq-tui: {undecoded_text(unknown, reason)}; left out", file=sys.stderr)
+        if stream_filter.unknown:
+            text = undecoded_text(stream_filter.unknown, stream_filter.reason)
+            print(f"dlq-tui: {text}; left out", file=sys.stderr)
         return 0
     finally:
         await session.close()

@@ -29,8 +29,8 @@ from dlq_tui.decode.view import RecordDecoder
 from dlq_tui.display import undecoded_text
 from dlq_tui.engine import SessionConfig, TriageSession
 from dlq_tui.kafka.connection import DlqError
+from dlq_tui.print_filter import StreamFilter
 from dlq_tui.record_json import record_line
-from dlq_tui.triage.filter import parse
 
 __all__ = ["PrintWorkerError", "print_split", "workers_wanted"]
 
@@ -233,10 +233,9 @@ async def _print_share(
         stop.set()
 
     loop.add_reader(control.fileno(), stopped)
-    flt = parse(where) if where else None
+    stream_filter = StreamFilter(where)
     topic = config.source
-    shown = unknown = 0
-    reason: str | None = None
+    shown = 0
     session = TriageSession(config)
     try:
         await session.open()
@@ -244,26 +243,20 @@ async def _print_share(
         decoder = RecordDecoder(config.key_format, config.value_format, session.registry, cache_size=1)
         async for batch in session.stream():
             if stop.is_set():
-                return WorkerResult(shown, unknown, reason, stopped=True)
+                return WorkerResult(shown, stream_filter.unknown, stream_filter.reason, stopped=True)
             lines: list[bytes] = []
             for rec in batch:
                 d = decoder.decode_uncached(rec)
-                if flt is not None:
-                    verdict = flt.evaluate(d)
-                    if verdict is None:  # undecodable where the filter looks: not known to match
-                        unknown += 1
-                        reason = reason or d.undecoded_reason()
-                    if verdict is not True:
-                        continue
-                lines.append(record_line(d, topic))
+                if stream_filter.keeps(d):
+                    lines.append(record_line(d, topic))
             for start in range(0, len(lines), LINES_PER_WRITE):
                 chunk = lines[start : start + LINES_PER_WRITE]
                 chunk.append(b"")
                 _write_locked(out_fd, b"\n".join(chunk), lock, control)
                 shown += len(chunk) - 1
-        return WorkerResult(shown, unknown, reason)
+        return WorkerResult(shown, stream_filter.unknown, stream_filter.reason)
     except _Stopped:
-        return WorkerResult(shown, unknown, reason, stopped=True)
+        return WorkerResult(shown, stream_filter.unknown, stream_filter.reason, stopped=True)
     finally:
         loop.remove_reader(control.fileno())
         await session.close()
