@@ -473,22 +473,39 @@ def _scan_word(
             if len(found):
                 rows_hit(c, found)
         matched[ok] = hit[decided]
+    hits, undecided = _judge_rows(store, wanted, np.flatnonzero(~ok).tolist(), flt, subject, cancelled)
+    matched[hits] = True
+    if unknown is not None:
+        unknown.extend(undecided)
+    return array("i", wanted[matched].astype(np.int32).tobytes())
+
+
+def _judge_rows(
+    store: RecordStore,
+    wanted: np.ndarray,
+    positions: list[int],
+    flt: Filter,
+    subject: Callable[[int], FilterSubject],
+    cancelled: Callable[[], bool] | None,
+) -> tuple[list[int], list[int]]:
+    """Decode and judge the rows `wanted[i]` for `i` in `positions` (those the bytes could not
+    decide): the positions that match, and the rows the filter cannot judge (both in order).
+    Stops early when cancelled."""
     evaluate = flt.evaluate
-    undecided: list[int] = []
     pages = PagesBack(store)
-    for n, i in enumerate(np.flatnonzero(~ok).tolist()):
+    hits: list[int] = []
+    undecided: list[int] = []
+    for n, i in enumerate(positions):
         if n & 63 == 63 and cancelled is not None and cancelled():
             break
         row = int(wanted[i])
         pages.row(row)
         verdict = evaluate(subject(row))
         if verdict:
-            matched[i] = True
+            hits.append(i)
         elif verdict is None:
             undecided.append(row)
-    if unknown is not None:
-        unknown.extend(undecided)
-    return array("i", wanted[matched].astype(np.int32).tobytes())
+    return hits, undecided
 
 
 def _scan_clauses(
@@ -527,22 +544,12 @@ def _scan_clauses(
                 has |= rows_having(folded, word, starts, ends)
             possible[lo:hi] &= has
     decided = ok & ~possible[wanted]  # plain rows without a required word: False
-    verdicts = np.zeros(len(wanted), np.int8)  # 1 match, -1 unknown
-    evaluate = flt.evaluate
-    pages = PagesBack(store)
-    for n, i in enumerate(np.flatnonzero(~decided).tolist()):
-        if n & 63 == 63 and cancelled is not None and cancelled():
-            break
-        row = int(wanted[i])
-        pages.row(row)
-        verdict = evaluate(subject(row))
-        if verdict:
-            verdicts[i] = 1
-        elif verdict is None:
-            verdicts[i] = -1
+    hits, undecided = _judge_rows(store, wanted, np.flatnonzero(~decided).tolist(), flt, subject, cancelled)
     if unknown is not None:
-        unknown.extend(wanted[verdicts == -1].tolist())
-    return array("i", wanted[verdicts == 1].astype(np.int32).tobytes())
+        unknown.extend(undecided)
+    matched = np.zeros(len(wanted), bool)
+    matched[hits] = True
+    return array("i", wanted[matched].astype(np.int32).tobytes())
 
 
 def rows_having(folded: bytes, word: bytes, starts: list[int], ends: list[int]) -> np.ndarray:

@@ -65,7 +65,10 @@ def test_more_chunks_than_the_open_file_limit_are_stored_and_read_back() -> None
     assert raised == ("True" if sys.version_info < (3, 13) else "False")
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 13), reason="3.13+ maps without a descriptor per chunk")
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13),
+    reason="only Python < 3.13 keeps an open file per mapped chunk (3.13+ maps with trackfd=False)",
+)
 def test_a_hard_open_file_limit_that_is_too_low_says_what_to_do() -> None:
     result = run_many_chunks("hard")
     assert result.returncode != 0

@@ -31,7 +31,10 @@ from dlq_tui.triage.decisions import Decision
 from tests.stack import Rec, Stack, create_topic, produce, unique_name
 
 DLQ_TUI = str(Path(sys.executable).with_name("dlq-tui"))
-TWO_CPUS = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="print splits only with 2+ CPUs")
+TWO_CPUS = pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2,
+    reason="print splits by partition only with 2+ CPUs (with one it runs in one process, tested by test_print_stream)",
+)
 
 
 def _config(stack: Stack, source: str, group: str | None = None) -> SessionConfig:
